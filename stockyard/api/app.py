@@ -1,0 +1,81 @@
+"""The one ASGI app: identity, compute, image (and later stock) under path prefixes.
+
+``/identity/v3``, ``/compute/v2.1``, ``/image/v2`` as DevStack lays them out, so one port
+serves the whole cloud and the service catalog points at these prefixes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from stockyard.api.errors import install_error_handlers
+from stockyard.api.state import APIState
+
+log = logging.getLogger("stockyard.api")
+
+
+class FastJSONResponse(JSONResponse):
+    """orjson: the API returns large lists (servers/detail) and must stay fast."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def create_app(state: APIState) -> FastAPI:
+    """Build the API app around an already-opened ``APIState``."""
+    app = FastAPI(
+        title="Stockyard",
+        version="0.1.0",
+        default_response_class=FastJSONResponse,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.sy = state
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("x-openstack-request-id") or f"req-{uuid.uuid4()}"
+        request.state.request_id = rid
+        start = time.perf_counter()
+        response = await call_next(request)
+        response.headers["x-openstack-request-id"] = rid
+        if request.url.path.startswith("/compute"):
+            version = getattr(request.state, "microversion", None)
+            if version is not None:
+                response.headers["OpenStack-API-Version"] = f"compute {version}"
+                response.headers["X-OpenStack-Nova-API-Version"] = str(version)
+                response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
+        log.info(
+            "%s %s %s %.1fms %s",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - start) * 1000,
+            rid,
+        )
+        return response
+
+    from stockyard.api.compute import router as compute_router
+    from stockyard.api.identity import router as identity_router
+    from stockyard.api.image import router as image_router
+
+    app.include_router(identity_router)
+    app.include_router(compute_router)
+    app.include_router(image_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

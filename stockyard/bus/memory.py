@@ -1,0 +1,52 @@
+"""In-process bus for ``stockyard up``: one asyncio queue per topic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from stockyard.bus.base import Handler, Message
+
+log = logging.getLogger(__name__)
+
+
+class MemoryBus:
+    """Work-queue semantics in one process; several handlers on a topic share its work."""
+
+    def __init__(self, workers_per_topic: int = 8) -> None:
+        self._queues: dict[str, asyncio.Queue[Message]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._workers = workers_per_topic
+
+    def _queue(self, topic: str) -> asyncio.Queue[Message]:
+        q = self._queues.get(topic)
+        if q is None:
+            q = self._queues[topic] = asyncio.Queue()
+        return q
+
+    async def start(self) -> None:
+        return None
+
+    async def publish(self, topic: str, message: Message) -> None:
+        self._queue(topic).put_nowait(message)
+
+    async def subscribe(self, topic: str, handler: Handler) -> None:
+        queue = self._queue(topic)
+        for _ in range(self._workers):
+            self._tasks.append(asyncio.create_task(self._consume(topic, queue, handler)))
+
+    async def _consume(self, topic: str, queue: asyncio.Queue[Message], handler: Handler) -> None:
+        while True:
+            message = await queue.get()
+            try:
+                await handler(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("handler for %s failed on %s", topic, message.get("type"))
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()

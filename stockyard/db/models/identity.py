@@ -1,0 +1,84 @@
+"""Identity tables: domains, projects, users, roles, assignments, tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stockyard.db.base import Base, new_hex_id, utcnow
+
+
+class Domain(Base):
+    __tablename__ = "domains"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_hex_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_hex_id)
+    name: Mapped[str] = mapped_column(String(255))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_hex_id)
+    name: Mapped[str] = mapped_column(String(255))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"))
+    # argon2 hash; the clear password is never stored or logged.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Role(Base):
+    __tablename__ = "roles"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_hex_id)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class RoleAssignment(Base):
+    """A user's role on a project (project-scoped) or on a domain."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("role_id", "user_id", "project_id", "domain_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    domain_id: Mapped[str | None] = mapped_column(
+        ForeignKey("domains.id", ondelete="CASCADE"), nullable=True
+    )
+
+
+class Token(Base):
+    """An issued token. Only its SHA-256 digest is stored, never the token itself."""
+
+    __tablename__ = "tokens"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    audit_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    domain_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    methods: Mapped[list[Any]] = mapped_column(default=list)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

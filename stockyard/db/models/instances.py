@@ -1,0 +1,118 @@
+"""Instances (servers) and what is recorded about them: faults, actions, events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stockyard.db.base import Base, new_uuid, utcnow
+
+
+class Instance(Base):
+    """A server. ``vm_state``/``task_state``/``power_state`` follow Nova's meaning; the
+    conductor changes them only through the state machine in ``stockyard.conductor.states``.
+
+    ``lease_owner``/``lease_expires`` mark the conductor working on a transitional state; a
+    lease that expires is picked up by any conductor's reconciler.
+    """
+
+    __tablename__ = "instances"
+    __table_args__ = (
+        Index("ix_instances_project_deleted", "project_id", "deleted"),
+        Index("ix_instances_task_lease", "task_state", "lease_expires"),
+        Index("ix_instances_updated", "updated_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(255))
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    flavor_id: Mapped[str] = mapped_column(String(255))
+    # Snapshot of the flavor at create time (Nova embeds it too): resizes of the catalog
+    # flavor do not change a running server.
+    flavor: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image_ref: Mapped[str] = mapped_column(String(36), default="")
+    key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    key_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    vm_state: Mapped[str] = mapped_column(String(32), default="building")
+    task_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    power_state: Mapped[int] = mapped_column(Integer, default=0)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    rack: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    requested_az: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    forced_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    scheduler_hints: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    group_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    addresses: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    access_ip_v4: Mapped[str] = mapped_column(String(64), default="")
+    access_ip_v6: Mapped[str] = mapped_column(String(64), default="")
+    config_drive: Mapped[str] = mapped_column(String(16), default="")
+    reservation_id: Mapped[str] = mapped_column(String(32), default="")
+    launch_index: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Hosts already tried for this build; a reschedule avoids them.
+    tried_hosts: Mapped[list[Any]] = mapped_column(default=list)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Set while a task is running; the reconciler fails tasks older than their deadline.
+    task_started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    launched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    terminated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InstanceFault(Base):
+    __tablename__ = "instance_faults"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    code: Mapped[int] = mapped_column(Integer, default=500)
+    message: Mapped[str] = mapped_column(String(255))
+    details: Mapped[str] = mapped_column(Text, default="")
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InstanceAction(Base):
+    """One user-requested action (create, reboot, ...) as in Nova's os-instance-actions."""
+
+    __tablename__ = "instance_actions"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64))
+    start_time: Mapped[datetime] = mapped_column(default=utcnow)
+    finish_time: Mapped[datetime | None] = mapped_column(nullable=True)
+    message: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InstanceActionEvent(Base):
+    __tablename__ = "instance_action_events"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("instance_actions.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    start_time: Mapped[datetime] = mapped_column(default=utcnow)
+    finish_time: Mapped[datetime | None] = mapped_column(nullable=True)
+    result: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    traceback: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)

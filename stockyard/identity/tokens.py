@@ -1,0 +1,155 @@
+"""Token issue, validation and revocation.
+
+Tokens are 256-bit random strings handed to the client once; only their SHA-256 digest is
+stored. Validation is a primary-key lookup, cached in memory for a few seconds so that the
+hot API path does not hit the database on every call. A revocation clears the local cache
+at once; other API processes see it within ``CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.db.base import utcnow
+from stockyard.db.models import Project, Role, RoleAssignment, Token, User
+from stockyard.identity.context import RequestContext
+
+CACHE_SECONDS = 5.0
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class IssuedToken:
+    token: str
+    context: RequestContext
+    issued_at: datetime
+    methods: list[str]
+
+
+class TokenError(Exception):
+    """The token is unknown, expired or revoked."""
+
+
+class TokenService:
+    """Issues and validates tokens against the database, with a short local cache."""
+
+    def __init__(self, ttl_seconds: int) -> None:
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self._cache: dict[str, tuple[float, RequestContext]] = {}
+
+    async def roles_for(
+        self, session: AsyncSession, user_id: str, project_id: str | None
+    ) -> list[str]:
+        if project_id is None:
+            return []
+        rows = await session.execute(
+            select(Role.name)
+            .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+            .where(RoleAssignment.user_id == user_id, RoleAssignment.project_id == project_id)
+        )
+        names = set(rows.scalars())
+        # Implied roles, as Keystone's defaults: admin implies member implies reader.
+        if "admin" in names:
+            names.add("member")
+        if "member" in names:
+            names.add("reader")
+        return sorted(names)
+
+    async def issue(
+        self,
+        session: AsyncSession,
+        user: User,
+        project: Project | None,
+        methods: list[str],
+        expires_at: datetime | None = None,
+    ) -> IssuedToken:
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        expires = min(expires_at, now + self.ttl) if expires_at else now + self.ttl
+        roles = await self.roles_for(session, user.id, project.id if project else None)
+        row = Token(
+            digest=digest(token),
+            audit_id=secrets.token_urlsafe(16)[:22],
+            user_id=user.id,
+            project_id=project.id if project else None,
+            domain_id=user.domain_id,
+            roles=roles,
+            methods=methods,
+            issued_at=now,
+            expires_at=expires,
+        )
+        session.add(row)
+        ctx = RequestContext(
+            user_id=user.id,
+            user_name=user.name,
+            project_id=project.id if project else None,
+            project_name=project.name if project else None,
+            domain_id=user.domain_id,
+            roles=tuple(roles),
+            token_digest=row.digest,
+            audit_id=row.audit_id,
+            expires_at=expires,
+        )
+        return IssuedToken(token=token, context=ctx, issued_at=now, methods=methods)
+
+    async def validate(self, session: AsyncSession, token: str) -> RequestContext:
+        """The context of a live token, or ``TokenError``."""
+        key = digest(token)
+        now_mono = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now_mono and hit[1].expires_at > utcnow():
+            return hit[1]
+        row = (
+            await session.execute(
+                select(Token, User, Project)
+                .join(User, User.id == Token.user_id)
+                .outerjoin(Project, Project.id == Token.project_id)
+                .where(Token.digest == key)
+            )
+        ).one_or_none()
+        if row is None:
+            raise TokenError("The request you have made requires authentication.")
+        tok, user, project = row
+        if tok.revoked or tok.expires_at <= utcnow():
+            self._cache.pop(key, None)
+            raise TokenError("The token has expired or has been revoked.")
+        if not user.enabled or (project is not None and not project.enabled):
+            raise TokenError("The user or project of this token is disabled.")
+        ctx = RequestContext(
+            user_id=user.id,
+            user_name=user.name,
+            project_id=tok.project_id,
+            project_name=project.name if project else None,
+            domain_id=user.domain_id,
+            roles=tuple(tok.roles),
+            token_digest=key,
+            audit_id=tok.audit_id,
+            expires_at=tok.expires_at,
+        )
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[key] = (now_mono + CACHE_SECONDS, ctx)
+        return ctx
+
+    async def revoke(self, session: AsyncSession, token: str) -> bool:
+        key = digest(token)
+        self._cache.pop(key, None)
+        result = await session.execute(
+            update(Token).where(Token.digest == key, Token.revoked.is_(False)).values(revoked=True)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def revoke_user(self, session: AsyncSession, user_id: str) -> None:
+        """Revoke every token of a user (password change, user disabled or deleted)."""
+        self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user_id}
+        await session.execute(update(Token).where(Token.user_id == user_id).values(revoked=True))

@@ -1,0 +1,106 @@
+"""One settings object for every Stockyard process.
+
+Values come from (highest first) environment variables ``STOCKYARD_*``, the YAML file named
+by ``STOCKYARD_CONFIG`` (default ``stockyard.yaml`` in the working directory, if present) and
+the defaults below. Every field is documented in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the settings file; a missing default file is not an error."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = Path(os.environ.get("STOCKYARD_CONFIG", "stockyard.yaml"))
+        self._data: dict[str, Any] = {}
+        if path.is_file():
+            loaded = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise ValueError(f"{path}: settings file must hold a mapping")
+            self._data = loaded
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    """Stockyard configuration (file + environment)."""
+
+    model_config = SettingsConfigDict(env_prefix="STOCKYARD_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="SQLite file, images, keys")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default sqlite+aiosqlite in data_dir"
+    )
+    bus_url: str = Field(default="memory://", description="memory:// or amqp://user:pw@host/")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8774
+    public_url: str | None = Field(
+        default=None, description="Base URL put in the service catalog; default from host/port"
+    )
+    lab_file: Path | None = Field(default=None, description="Lab YAML; default: the shipped lab")
+    token_ttl_seconds: int = Field(default=3600, ge=60)
+    admin_password: SecretStr = SecretStr("admin-secret")
+    demo_password: SecretStr = SecretStr("demo-secret")
+    weigher_strategy: Literal["spread", "pack"] = "spread"
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    disk_allocation_ratio: float = 1.0
+    build_timeout_seconds: int = Field(default=300, description="BUILD longer than this fails")
+    lease_seconds: int = Field(default=30, description="how long a conductor owns a task")
+    reconcile_interval_seconds: float = 5.0
+    max_build_attempts: int = Field(default=3, ge=1, description="spawn tries incl. reschedules")
+    fake_boot_seconds: float = Field(default=0.2, description="emulated hypervisor boot time")
+    quota_instances: int = 10
+    quota_cores: int = 20
+    quota_ram: int = 51200
+    quota_key_pairs: int = 100
+    quota_server_groups: int = 10
+    quota_server_group_members: int = 10
+    quota_metadata_items: int = 128
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'stockyard.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
