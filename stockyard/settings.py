@@ -58,8 +58,12 @@ class Settings(BaseSettings):
     )
     lab_file: Path | None = Field(default=None, description="Lab YAML; default: the shipped lab")
     token_ttl_seconds: int = Field(default=3600, ge=60)
-    admin_password: SecretStr = SecretStr("admin-secret")
-    demo_password: SecretStr = SecretStr("demo-secret")
+    admin_password: SecretStr | None = Field(
+        default=None, description="first-start admin password; default: random, in clouds.yaml"
+    )
+    demo_password: SecretStr | None = Field(
+        default=None, description="first-start demo password; default: random, in clouds.yaml"
+    )
     weigher_strategy: Literal["spread", "pack"] = "spread"
     cpu_allocation_ratio: float = 4.0
     ram_allocation_ratio: float = 1.0

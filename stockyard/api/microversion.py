@@ -28,11 +28,11 @@ class APIVersion:
 
 
 def min_str() -> str:
-    return "%d.%d" % MIN_VERSION
+    return f"{MIN_VERSION[0]}.{MIN_VERSION[1]}"
 
 
 def max_str() -> str:
-    return "%d.%d" % MAX_VERSION
+    return f"{MAX_VERSION[0]}.{MAX_VERSION[1]}"
 
 
 def _requested(request: Request) -> str | None:

@@ -13,10 +13,9 @@ log = logging.getLogger(__name__)
 class MemoryBus:
     """Work-queue semantics in one process; several handlers on a topic share its work."""
 
-    def __init__(self, workers_per_topic: int = 8) -> None:
+    def __init__(self) -> None:
         self._queues: dict[str, asyncio.Queue[Message]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._workers = workers_per_topic
 
     def _queue(self, topic: str) -> asyncio.Queue[Message]:
         q = self._queues.get(topic)
@@ -30,9 +29,9 @@ class MemoryBus:
     async def publish(self, topic: str, message: Message) -> None:
         self._queue(topic).put_nowait(message)
 
-    async def subscribe(self, topic: str, handler: Handler) -> None:
+    async def subscribe(self, topic: str, handler: Handler, concurrency: int = 8) -> None:
         queue = self._queue(topic)
-        for _ in range(self._workers):
+        for _ in range(concurrency):
             self._tasks.append(asyncio.create_task(self._consume(topic, queue, handler)))
 
     async def _consume(self, topic: str, queue: asyncio.Queue[Message], handler: Handler) -> None:

@@ -29,6 +29,9 @@ class SchedulingContext:
     host_counts: dict[str, int] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
     domain_of: Callable[[HostState], str] = field(default=attrgetter("uuid"))
+    #: Set by the engine before calling a filter's ``describe``: how many hosts passed
+    #: that filter (0 means the filter rejected every host it saw).
+    passed_count: int = 0
 
     @classmethod
     def for_request(cls, spec: RequestSpec, index: HostStateIndex) -> SchedulingContext:

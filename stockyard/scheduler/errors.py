@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,10 @@ class NoValidHost(Exception):
     @property
     def counts(self) -> dict[str, int]:
         """Rejected-host count per filter name."""
-        return {r.filter_name: r.count for r in self.rejections}
+        out: dict[str, int] = {}
+        for r in self.rejections:
+            out[r.filter_name] = out.get(r.filter_name, 0) + r.count
+        return out
 
     @property
     def message(self) -> str:
@@ -66,7 +70,35 @@ class NoValidHost(Exception):
             parts.append(text + ".")
         return " ".join(parts)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickling replays ``args`` (just the message); rebuild from fields so
+        # the fault survives a trip over the message bus intact.
+        return (_rebuild, (self.considered, self.rejections, self.subject, self.detail))
+
+    def to_fault(self) -> dict[str, Any]:
+        """A JSON-ready fault: Nova's ``{"code", "message"}`` plus per-filter counts."""
+        return {
+            "code": 500,
+            "message": self.message,
+            "details": {
+                "considered": self.considered,
+                "rejections": [
+                    {"filter": r.filter_name, "count": r.count, "reason": r.reason}
+                    for r in self.rejections
+                ],
+            },
+        }
+
     def with_detail(self, detail: str) -> NoValidHost:
         """A copy with ``detail`` (e.g. the group rollback) put before the counts."""
         merged = detail if not self.detail else f"{detail} {self.detail}"
         return NoValidHost(self.considered, self.rejections, subject=self.subject, detail=merged)
+
+
+def _rebuild(
+    considered: int,
+    rejections: tuple[Rejection, ...],
+    subject: str | None,
+    detail: str | None,
+) -> NoValidHost:
+    return NoValidHost(considered, rejections, subject=subject, detail=detail)

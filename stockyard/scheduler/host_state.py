@@ -77,12 +77,21 @@ class HostState:
     az_key: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.refresh_location()
+        self.refresh()
 
-    def refresh_location(self) -> None:
-        """Recompute the cached failure-domain keys from region, az and rack."""
+    def refresh(self) -> None:
+        """Recompute derived data: failure-domain keys and split metadata values.
+
+        Aggregate metadata values may be comma-separated (``"ssd,nvme"``); they are
+        split once here so that filters test membership with a plain set lookup.
+        """
         self.az_key = f"{self.region}/{self.az}"
         self.rack_key = f"{self.region}/{self.az}/{self.rack}"
+        for key, values in self.aggregate_metadata.items():
+            if any("," in v for v in values):
+                self.aggregate_metadata[key] = {
+                    part.strip() for v in values for part in v.split(",") if part.strip()
+                }
 
     @property
     def free_vcpus(self) -> float:

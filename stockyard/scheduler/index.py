@@ -108,7 +108,7 @@ class HostStateIndex:
         old = self._hosts.get(host.uuid)
         if old is not None:
             self._unlink(old)
-        host.refresh_location()
+        host.refresh()
         self._hosts[host.uuid] = host
         self._buckets.setdefault(self._bucket_key(host), {})[host.uuid] = host
         self._racks.setdefault(host.rack_key, {})[host.uuid] = host

@@ -62,15 +62,12 @@ class RequestSpec:
         return "vm" if self.resource_class is None else "baremetal"
 
     def describe(self) -> str:
-        """A short human summary, used in fault messages."""
+        """A short human summary of what is asked for, used in fault messages."""
         if self.resource_class is not None:
-            what = f"{self.resource_class} node"
+            what = f"a {self.resource_class} node"
         else:
-            what = f"{self.vcpus} vCPU / {self.memory_mb} MB RAM / {self.disk_gb} GB disk"
-        where = f" in {self.availability_zone}" if self.availability_zone else ""
-        group = ""
-        if self.group is not None:
-            group = (
-                f", group {self.group.name} ({self.group.policy} over {self.group.failure_domain})"
+            what = (
+                f"an instance of {self.vcpus} vCPU, {self.memory_mb} MB RAM, {self.disk_gb} GB disk"
             )
-        return f"{what}{where}{group}"
+        where = f" in {self.availability_zone}" if self.availability_zone else ""
+        return f"{what}{where}"

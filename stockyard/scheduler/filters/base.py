@@ -9,7 +9,9 @@ A filter answers one question per host (``host_passes``) and, for speed, may als
 
 Filters whose answer depends on what the batch has consumed so far (capacity, group
 membership) set ``per_instance = True`` and are re-run for each member of a batch;
-the others run once per batch.
+the others run once per batch. A per-instance filter must only get stricter as the
+batch proceeds (a host it rejects for member k stays rejected for member k+1): the
+engine relies on that to fail the rest of a batch as soon as one member fails.
 """
 
 from __future__ import annotations
