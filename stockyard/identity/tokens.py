@@ -48,14 +48,23 @@ class TokenService:
         self._cache: dict[str, tuple[float, RequestContext]] = {}
 
     async def roles_for(
-        self, session: AsyncSession, user_id: str, project_id: str | None
+        self,
+        session: AsyncSession,
+        user_id: str,
+        project_id: str | None,
+        domain_id: str | None = None,
     ) -> list[str]:
-        if project_id is None:
+        """Role names (with implied ones) on a project or, for a domain scope, a domain."""
+        if project_id is not None:
+            target = RoleAssignment.project_id == project_id
+        elif domain_id is not None:
+            target = RoleAssignment.domain_id == domain_id
+        else:
             return []
         rows = await session.execute(
             select(Role.name)
             .join(RoleAssignment, RoleAssignment.role_id == Role.id)
-            .where(RoleAssignment.user_id == user_id, RoleAssignment.project_id == project_id)
+            .where(RoleAssignment.user_id == user_id, target)
         )
         names = set(rows.scalars())
         # Implied roles, as Keystone's defaults: admin implies member implies reader.
@@ -72,17 +81,27 @@ class TokenService:
         project: Project | None,
         methods: list[str],
         expires_at: datetime | None = None,
+        domain_scope: str | None = None,
     ) -> IssuedToken:
+        """A new token for ``user``, scoped to ``project``, to ``domain_scope`` or unscoped.
+
+        The row's ``domain_id`` is the domain scope (None unless domain-scoped); the
+        user's own domain is on the user row.
+        """
         token = secrets.token_urlsafe(32)
         now = utcnow()
         expires = min(expires_at, now + self.ttl) if expires_at else now + self.ttl
-        roles = await self.roles_for(session, user.id, project.id if project else None)
+        if project is not None:
+            domain_scope = None
+        roles = await self.roles_for(
+            session, user.id, project.id if project else None, domain_scope
+        )
         row = Token(
             digest=digest(token),
             audit_id=secrets.token_urlsafe(16)[:22],
             user_id=user.id,
             project_id=project.id if project else None,
-            domain_id=user.domain_id,
+            domain_id=domain_scope,
             roles=roles,
             methods=methods,
             issued_at=now,
@@ -123,6 +142,8 @@ class TokenService:
         if tok.revoked or tok.expires_at <= utcnow():
             self._cache.pop(key, None)
             raise TokenError("The token has expired or has been revoked.")
+        if tok.project_id is not None and project is None:
+            raise TokenError("The project of this token no longer exists.")
         if not user.enabled or (project is not None and not project.enabled):
             raise TokenError("The user or project of this token is disabled.")
         ctx = RequestContext(
@@ -149,7 +170,24 @@ class TokenService:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def revoke_user(self, session: AsyncSession, user_id: str) -> None:
-        """Revoke every token of a user (password change, user disabled or deleted)."""
-        self._cache = {k: v for k, v in self._cache.items() if v[1].user_id != user_id}
-        await session.execute(update(Token).where(Token.user_id == user_id).values(revoked=True))
+    async def revoke_user(
+        self, session: AsyncSession, user_id: str, project_id: str | None = None
+    ) -> None:
+        """Revoke every token of a user (password change, user disabled or deleted), or
+        only those scoped to ``project_id`` (a role on it was removed)."""
+        self._cache = {
+            k: v
+            for k, v in self._cache.items()
+            if not (v[1].user_id == user_id and project_id in (None, v[1].project_id))
+        }
+        stmt = update(Token).where(Token.user_id == user_id)
+        if project_id is not None:
+            stmt = stmt.where(Token.project_id == project_id)
+        await session.execute(stmt.values(revoked=True))
+
+    async def revoke_project(self, session: AsyncSession, project_id: str) -> None:
+        """Revoke every token scoped to a project (project disabled or deleted)."""
+        self._cache = {k: v for k, v in self._cache.items() if v[1].project_id != project_id}
+        await session.execute(
+            update(Token).where(Token.project_id == project_id).values(revoked=True)
+        )

@@ -1,5 +1,62 @@
-"""Compute API v2.1 (Nova-compatible subset) under /compute."""
+"""Compute API v2.1 (Nova-compatible subset) under /compute.
 
-from fastapi import APIRouter
+This package's router aggregates one sub-router per resource, each served both at
+``/compute/v2.1/...`` and, as Nova also accepts, at ``/compute/v2.1/{project_id}/...``.
+The servers router is plugged in when its module exists, so the servers work lands
+without editing this file.
+"""
+
+from fastapi import APIRouter, Depends
+
+from stockyard.api.compute.aggregates import router as aggregates_router
+from stockyard.api.compute.flavor_extras import router as flavor_extras_router
+from stockyard.api.compute.flavors import router as flavors_router
+from stockyard.api.compute.groups import router as groups_router
+from stockyard.api.compute.hypervisors import router as hypervisors_router
+from stockyard.api.compute.keypairs import router as keypairs_router
+from stockyard.api.compute.path_project import check_path_project
+from stockyard.api.compute.quotas import router as quotas_router
+from stockyard.api.compute.versions import list_versions
+from stockyard.api.compute.versions import router as versions_router
+from stockyard.api.compute.zones import router as zones_router
+from stockyard.api.deps import get_microversion
+
+_SERVERS_MODULE = "stockyard.api.compute.servers"
+
+_subs = [
+    flavors_router,
+    flavor_extras_router,
+    keypairs_router,
+    zones_router,
+    aggregates_router,
+    hypervisors_router,
+    quotas_router,
+    groups_router,
+]
+try:
+    from stockyard.api.compute.servers import router as servers_router
+except ModuleNotFoundError as exc:  # the servers module is not there yet
+    if exc.name != _SERVERS_MODULE:
+        raise  # a missing dependency inside servers.py must not hide the servers API
+else:
+    _subs.append(servers_router)
 
 router = APIRouter(prefix="/compute")
+# "/compute" without the slash: an empty path is only allowed on the prefixed router.
+router.add_api_route("", list_versions, methods=["GET"], include_in_schema=False)
+router.include_router(versions_router)
+# Every versioned route negotiates the microversion, so each response names it (and a bad
+# header is refused) even where the body does not depend on it.
+_negotiate = Depends(get_microversion)
+for _sub in _subs:
+    router.include_router(_sub, prefix="/v2.1", dependencies=[_negotiate])
+# Registered after the plain routes so that these never shadow them.
+for _sub in _subs:
+    router.include_router(
+        _sub,
+        prefix="/v2.1/{path_project_id}",
+        dependencies=[_negotiate, Depends(check_path_project)],
+        include_in_schema=False,
+    )
+
+__all__ = ["router"]

@@ -1,0 +1,236 @@
+"""Counting quotas (as Nova's): usage is counted from the rows, limits are defaults from
+settings overridden per project in the ``quotas`` table.
+
+Concurrency. ``check_quota`` must be serialised per project, or two concurrent creates
+could both see 9 of 10 instances and both pass. It takes a per-project lock that lasts
+until the caller's transaction ends (commit, rollback or close):
+
+* ``SELECT ... FOR UPDATE`` on the project's ``ProjectLock`` row (inserted if missing),
+  which serialises checks across processes on PostgreSQL and MariaDB;
+* on SQLite, which has no row locks (``FOR UPDATE`` is ignored), an in-process
+  ``asyncio.Lock`` per project as well: the SQLite deployment is the embedded one, served
+  by a single process, so an in-process lock is enough.
+
+The caller must call ``check_quota`` before writing anything else in the transaction (so
+that no transaction waits for the lock while holding SQLite's write lock) and must insert
+the rows it counted (instances, key pairs, groups) in the same transaction before
+committing: the lock is released only when that transaction ends, so the next checker
+counts them. Calling it again in the same transaction is allowed (the lock is re-entrant
+per session).
+
+Limits' defaults come from the API's settings: pass ``settings=state.settings`` (or call
+``bind_settings(session, state.settings)`` once); without either, the process-wide
+``get_settings()`` is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+
+from stockyard.api.errors import APIError
+from stockyard.db.models import Instance, KeyPair, ProjectLock, Quota, ServerGroup
+from stockyard.settings import Settings
+
+# Resources with a default in settings (quota_<name>).
+SETTINGS_RESOURCES = (
+    "instances",
+    "cores",
+    "ram",
+    "key_pairs",
+    "server_groups",
+    "server_group_members",
+    "metadata_items",
+)
+# Legacy resources Nova still shows at older microversions; fixed defaults, overridable.
+LEGACY_DEFAULTS = {
+    "fixed_ips": -1,
+    "floating_ips": 10,
+    "security_groups": 10,
+    "security_group_rules": 20,
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+}
+ALL_RESOURCES = SETTINGS_RESOURCES + tuple(LEGACY_DEFAULTS)
+
+_HELD_KEY = "stockyard.quota_locks"
+_SETTINGS_KEY = "stockyard.settings"
+# One lock table per event loop: an asyncio.Lock must not be shared between loops.
+_LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def default_limits(settings: Settings) -> dict[str, int]:
+    """The configured defaults for every resource."""
+    limits = {name: int(getattr(settings, f"quota_{name}")) for name in SETTINGS_RESOURCES}
+    limits.update(LEGACY_DEFAULTS)
+    return limits
+
+
+async def project_limits(
+    session: AsyncSession, settings: Settings, project_id: str
+) -> dict[str, int]:
+    """The effective limit of every resource for ``project_id`` (-1 = unlimited)."""
+    limits = default_limits(settings)
+    rows = await session.execute(
+        select(Quota.resource, Quota.hard_limit).where(Quota.project_id == project_id)
+    )
+    for resource, hard_limit in rows.all():
+        if resource in limits:
+            limits[resource] = hard_limit
+    return limits
+
+
+async def project_usage(session: AsyncSession, project_id: str, user_id: str) -> dict[str, int]:
+    """What the project uses now, counted from the rows; key pairs count per user."""
+    row = (
+        await session.execute(
+            select(
+                func.count(Instance.id),
+                func.coalesce(func.sum(Instance.flavor["vcpus"].as_integer()), 0),
+                func.coalesce(func.sum(Instance.flavor["ram"].as_integer()), 0),
+            ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
+        )
+    ).one()
+    key_pairs = await session.scalar(
+        select(func.count(KeyPair.id)).where(KeyPair.user_id == user_id)
+    )
+    groups = await session.scalar(
+        select(func.count(ServerGroup.id)).where(ServerGroup.project_id == project_id)
+    )
+    usage = dict.fromkeys(ALL_RESOURCES, 0)
+    usage.update(
+        instances=int(row[0]),
+        cores=int(row[1]),
+        ram=int(row[2]),
+        key_pairs=int(key_pairs or 0),
+        server_groups=int(groups or 0),
+    )
+    return usage
+
+
+def session_settings(session: AsyncSession) -> Settings:
+    """Settings for a session: those bound by ``bind_settings``, else the process's."""
+    bound = session.sync_session.info.get(_SETTINGS_KEY)
+    if isinstance(bound, Settings):
+        return bound
+    from stockyard.settings import get_settings
+
+    return get_settings()
+
+
+def bind_settings(session: AsyncSession, settings: Settings) -> None:
+    """Make ``check_quota`` on this session use ``settings`` (the API's, not the global)."""
+    session.sync_session.info[_SETTINGS_KEY] = settings
+
+
+def _loop_lock(project_id: str) -> asyncio.Lock:
+    table = _LOOP_LOCKS.setdefault(asyncio.get_running_loop(), {})
+    lock = table.get(project_id)
+    if lock is None:
+        lock = table[project_id] = asyncio.Lock()
+    return lock
+
+
+def _release_on_end(session: AsyncSession) -> None:
+    """Release the session's in-process locks when its outermost transaction ends."""
+    sync: Session = session.sync_session
+    if sync.info.get(_HELD_KEY + ".hooked"):
+        return
+    sync.info[_HELD_KEY + ".hooked"] = True
+
+    @event.listens_for(sync, "after_transaction_end")
+    def _end(sess: Session, trans: SessionTransaction) -> None:
+        if trans.parent is not None:  # a savepoint or a nested scope: keep the lock
+            return
+        held: dict[str, asyncio.Lock] = sess.info.pop(_HELD_KEY, {})
+        for lock in held.values():
+            if lock.locked():
+                lock.release()
+
+
+async def _lock_project(session: AsyncSession, project_id: str) -> None:
+    held: dict[str, asyncio.Lock] = session.sync_session.info.setdefault(_HELD_KEY, {})
+    if project_id in held:
+        return
+    dialect = (await session.connection()).dialect.name
+    if dialect == "sqlite":
+        lock = _loop_lock(project_id)
+        await lock.acquire()
+        held[project_id] = lock
+        _release_on_end(session)
+    else:
+        held[project_id] = asyncio.Lock()  # marker only: the row lock does the work
+        _release_on_end(session)
+    lock_row = (
+        select(ProjectLock.project_id).where(ProjectLock.project_id == project_id).with_for_update()
+    )
+    if dialect == "sqlite":
+        # The insert comes first on purpose: it opens the write transaction, so the counts
+        # read next are not from a snapshot older than the previous holder's commit.
+        await session.execute(_insert_lock_row(dialect, project_id))
+        await session.execute(lock_row)
+        return
+    if await session.scalar(lock_row) is not None:
+        return  # the usual case: the row exists and is now ours
+    # First check of this project: create the row in its own short transaction. Inside
+    # the caller's, InnoDB would take a shared lock on a duplicate, and two shared holders
+    # upgrading to exclusive for the FOR UPDATE deadlock.
+    bind = session.bind
+    if isinstance(bind, AsyncEngine):
+        async with bind.begin() as conn:
+            await conn.execute(_insert_lock_row(dialect, project_id))
+    else:
+        await session.execute(_insert_lock_row(dialect, project_id))
+    await session.execute(lock_row)
+
+
+def _insert_lock_row(dialect: str, project_id: str) -> Any:
+    """An insert of the project's lock row that does nothing if it exists."""
+    values = {"project_id": project_id, "generation": 0}
+    if dialect == "postgresql":
+        return pg_insert(ProjectLock).values(**values).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite_insert(ProjectLock).values(**values).on_conflict_do_nothing()
+    return insert(ProjectLock).values(**values).prefix_with("IGNORE")
+
+
+async def check_quota(
+    session: AsyncSession,
+    project_id: str,
+    user_id: str,
+    deltas: dict[str, int],
+    settings: Settings | None = None,
+) -> None:
+    """Raise ``APIError(403)`` if adding ``deltas`` would exceed a limit of the project.
+
+    Takes the project's quota lock for the rest of the caller's transaction (see the
+    module docstring); the caller inserts its rows in that transaction, then commits.
+    """
+    if settings is None:
+        settings = session_settings(session)
+    await _lock_project(session, project_id)
+    limits = await project_limits(session, settings, project_id)
+    usage = await project_usage(session, project_id, user_id)
+    for resource, delta in deltas.items():
+        if resource not in limits:
+            raise ValueError(f"unknown quota resource {resource!r}")
+        limit = limits[resource]
+        if delta <= 0 or limit < 0:
+            continue
+        used = usage[resource]
+        if used + delta > limit:
+            raise APIError(
+                403,
+                f"Quota exceeded for {resource}: Requested {delta}, but already used "
+                f"{used} of {limit} {resource}",
+            )

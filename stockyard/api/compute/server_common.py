@@ -1,0 +1,58 @@
+"""What the server routes share: loading a visible server, view context, hints."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.api.compute.server_views import ViewContext
+from stockyard.api.errors import APIError
+from stockyard.api.microversion import APIVersion
+from stockyard.api.state import APIState
+from stockyard.db.models import Instance, InstanceFault
+from stockyard.identity.context import RequestContext
+
+
+def view_context(state: APIState, ctx: RequestContext, version: APIVersion) -> ViewContext:
+    return ViewContext(base_url=state.settings.base_url, version=version, is_admin=ctx.is_admin)
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+async def load_server(
+    session: AsyncSession, ctx: RequestContext, server_id: str, *, for_update: bool = False
+) -> Instance:
+    """A server the caller may see; 404 otherwise (never reveals other projects' ids)."""
+    query = select(Instance).where(Instance.uuid == server_id, Instance.deleted.is_(False))
+    if not ctx.is_admin:
+        query = query.where(Instance.project_id == ctx.project_id)
+    if for_update:
+        query = query.with_for_update()
+    inst = await session.scalar(query)
+    if inst is None:
+        raise APIError(404, f"Instance {server_id} could not be found.")
+    return inst
+
+
+async def latest_faults(
+    session: AsyncSession, instance_uuids: list[str]
+) -> dict[str, InstanceFault]:
+    """The newest fault of each instance, in one query."""
+    if not instance_uuids:
+        return {}
+    rows = await session.scalars(
+        select(InstanceFault)
+        .where(InstanceFault.instance_uuid.in_(instance_uuids))
+        .order_by(InstanceFault.id)
+    )
+    return {fault.instance_uuid: fault for fault in rows}
+
+
+async def hint_conductor(state: APIState, instance_uuid: str, rid: str) -> None:
+    """Tell a conductor a task was written. A lost hint is found by the reconciler."""
+    await state.bus.publish(
+        "conductor", {"type": "task", "instance_uuid": instance_uuid, "request_id": rid}
+    )

@@ -1,0 +1,147 @@
+"""Per-server read-only networking sub-resources and server metadata.
+
+Stockyard has no separate networking service; clients written for Nova + Neutron still
+ask for these (see DESIGN.md), so they answer from the server's flat-network address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from stockyard.api.compute.server_common import load_server
+from stockyard.api.compute.server_schemas import MetadataBody, MetaItemBody
+from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
+from stockyard.api.errors import APIError
+
+router = APIRouter()
+
+NETWORK_ID = "00000000-0000-4000-8000-00000000f1a7"
+
+
+@router.get("/servers/{server_id}/ips")
+async def list_ips(server_id: str, session: SessionDep, ctx: ProjectCtx) -> dict[str, Any]:
+    inst = await load_server(session, ctx, server_id)
+    return {
+        "addresses": {
+            net: [{"version": a["version"], "addr": a["addr"]} for a in addrs]
+            for net, addrs in (inst.addresses or {}).items()
+        }
+    }
+
+
+@router.get("/servers/{server_id}/ips/{network}")
+async def show_ips(
+    server_id: str, network: str, session: SessionDep, ctx: ProjectCtx
+) -> dict[str, Any]:
+    inst = await load_server(session, ctx, server_id)
+    addrs = (inst.addresses or {}).get(network)
+    if addrs is None:
+        raise APIError(404, f"Network {network} could not be found for this server.")
+    return {network: [{"version": a["version"], "addr": a["addr"]} for a in addrs]}
+
+
+@router.get("/servers/{server_id}/os-interface")
+async def list_interfaces(server_id: str, session: SessionDep, ctx: ProjectCtx) -> dict[str, Any]:
+    inst = await load_server(session, ctx, server_id)
+    attachments = []
+    for addrs in (inst.addresses or {}).values():
+        for a in addrs:
+            attachments.append(
+                {
+                    "port_id": f"{inst.uuid[:24]}{a['addr'].replace('.', '')[:12]:0>12}",
+                    "net_id": NETWORK_ID,
+                    "mac_addr": a.get("OS-EXT-IPS-MAC:mac_addr", ""),
+                    "port_state": "ACTIVE",
+                    "fixed_ips": [{"ip_address": a["addr"], "subnet_id": NETWORK_ID}],
+                }
+            )
+    return {"interfaceAttachments": attachments}
+
+
+@router.get("/servers/{server_id}/os-security-groups")
+async def list_security_groups(
+    server_id: str, session: SessionDep, ctx: ProjectCtx
+) -> dict[str, Any]:
+    inst = await load_server(session, ctx, server_id)
+    return {
+        "security_groups": [
+            {
+                "id": NETWORK_ID,
+                "name": "default",
+                "description": "Stockyard's flat network allows all traffic",
+                "tenant_id": inst.project_id,
+                "rules": [],
+            }
+        ]
+    }
+
+
+@router.get("/servers/{server_id}/metadata")
+async def get_metadata(server_id: str, session: SessionDep, ctx: ProjectCtx) -> dict[str, Any]:
+    inst = await load_server(session, ctx, server_id)
+    return {"metadata": dict(inst.metadata_ or {})}
+
+
+async def _write_metadata(
+    state: StateDep,
+    session: SessionDep,
+    ctx: WriterCtx,
+    server_id: str,
+    items: dict[str, str],
+    replace: bool,
+) -> dict[str, str]:
+    inst = await load_server(session, ctx, server_id, for_update=True)
+    merged = dict(items) if replace else {**(inst.metadata_ or {}), **items}
+    if len(merged) > state.settings.quota_metadata_items:
+        raise APIError(
+            403,
+            f"Quota exceeded for metadata_items: at most {state.settings.quota_metadata_items}",
+        )
+    inst.metadata_ = merged
+    await session.commit()
+    return merged
+
+
+@router.put("/servers/{server_id}/metadata")
+async def replace_metadata(
+    server_id: str, body: MetadataBody, state: StateDep, session: SessionDep, ctx: WriterCtx
+) -> dict[str, Any]:
+    return {"metadata": await _write_metadata(state, session, ctx, server_id, body.metadata, True)}
+
+
+@router.post("/servers/{server_id}/metadata")
+async def update_metadata(
+    server_id: str, body: MetadataBody, state: StateDep, session: SessionDep, ctx: WriterCtx
+) -> dict[str, Any]:
+    return {"metadata": await _write_metadata(state, session, ctx, server_id, body.metadata, False)}
+
+
+@router.put("/servers/{server_id}/metadata/{key}")
+async def set_metadata_item(
+    server_id: str,
+    key: str,
+    body: MetaItemBody,
+    state: StateDep,
+    session: SessionDep,
+    ctx: WriterCtx,
+) -> dict[str, Any]:
+    if key not in body.meta:
+        raise APIError(400, "Request body and URI mismatch: meta key must equal the URL key.")
+    await _write_metadata(state, session, ctx, server_id, body.meta, False)
+    return {"meta": body.meta}
+
+
+@router.delete("/servers/{server_id}/metadata/{key}", status_code=204)
+async def delete_metadata_item(
+    server_id: str, key: str, request: Request, session: SessionDep, ctx: WriterCtx
+) -> Response:
+    inst = await load_server(session, ctx, server_id, for_update=True)
+    meta = dict(inst.metadata_ or {})
+    if key not in meta:
+        raise APIError(404, f"Metadata item was not found: {key}")
+    del meta[key]
+    inst.metadata_ = meta
+    await session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,149 @@
+"""Server bodies as Nova renders them, gated by microversion and by role."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from stockyard.api.microversion import APIVersion
+from stockyard.conductor.states import api_status
+from stockyard.db.models import Instance, InstanceFault
+
+
+def iso(value: datetime | None) -> str | None:
+    """Nova's ``created``/``updated`` format: seconds, Z."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def iso_usec(value: datetime | None) -> str | None:
+    """Nova's ``launched_at`` and event times: microseconds, no zone."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+
+
+def host_id(project_id: str, host: str | None) -> str:
+    """Opaque per-project host id, as Nova: users see co-location, not host names."""
+    if not host:
+        return ""
+    return hashlib.sha224((project_id + host).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ViewContext:
+    base_url: str
+    version: APIVersion
+    is_admin: bool
+
+    def link(self, kind: str, ident: str) -> list[dict[str, str]]:
+        return [
+            {"rel": "self", "href": f"{self.base_url}/compute/v2.1/{kind}/{ident}"},
+            {"rel": "bookmark", "href": f"{self.base_url}/compute/{kind}/{ident}"},
+        ]
+
+
+def _flavor(vc: ViewContext, inst: Instance) -> dict[str, Any]:
+    snap = inst.flavor or {}
+    if not vc.version.at_least("2.47"):
+        return {"id": inst.flavor_id, "links": vc.link("flavors", inst.flavor_id)}
+    body: dict[str, Any] = {
+        "vcpus": snap.get("vcpus", 0),
+        "ram": snap.get("ram", 0),
+        "disk": snap.get("disk", 0),
+        "ephemeral": snap.get("ephemeral", 0),
+        "swap": snap.get("swap", 0),
+        "original_name": snap.get("name", inst.flavor_id),
+    }
+    if vc.is_admin or vc.version.at_least("2.47"):
+        body["extra_specs"] = dict(snap.get("extra_specs") or {})
+    return body
+
+
+def _fault(vc: ViewContext, fault: InstanceFault) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": fault.code,
+        "created": iso(fault.created_at),
+        "message": fault.message,
+    }
+    # Nova hides details of 500 faults from non-admins (they may carry tracebacks); ours
+    # are written for users, so the scheduler's per-filter reasons stay visible to all.
+    body["details"] = fault.details
+    return body
+
+
+def server_brief(vc: ViewContext, inst: Instance) -> dict[str, Any]:
+    return {"id": inst.uuid, "name": inst.name, "links": vc.link("servers", inst.uuid)}
+
+
+def server_detail(
+    vc: ViewContext,
+    inst: Instance,
+    fault: InstanceFault | None = None,
+    host_up: bool | None = None,
+    groups: list[str] | None = None,
+) -> dict[str, Any]:
+    """The full server body (GET /servers/{id}, /servers/detail)."""
+    status = api_status(inst.vm_state, inst.task_state)
+    body: dict[str, Any] = {
+        "id": inst.uuid,
+        "name": inst.name,
+        "status": status,
+        "tenant_id": inst.project_id,
+        "user_id": inst.user_id,
+        "metadata": dict(inst.metadata_ or {}),
+        "hostId": host_id(inst.project_id, inst.host),
+        "image": {"id": inst.image_ref, "links": vc.link("images", inst.image_ref)}
+        if inst.image_ref
+        else "",
+        "flavor": _flavor(vc, inst),
+        "created": iso(inst.created_at),
+        "updated": iso(inst.updated_at),
+        "addresses": inst.addresses or {},
+        "accessIPv4": inst.access_ip_v4,
+        "accessIPv6": inst.access_ip_v6,
+        "links": vc.link("servers", inst.uuid),
+        "OS-DCF:diskConfig": "MANUAL",
+        "progress": 100 if status == "ACTIVE" else 0,
+        "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
+        "config_drive": inst.config_drive,
+        "key_name": inst.key_name,
+        "OS-SRV-USG:launched_at": iso_usec(inst.launched_at),
+        "OS-SRV-USG:terminated_at": iso_usec(inst.terminated_at),
+        "OS-EXT-STS:task_state": inst.task_state,
+        "OS-EXT-STS:vm_state": inst.vm_state,
+        "OS-EXT-STS:power_state": inst.power_state,
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [{"name": "default"}],
+    }
+    if vc.is_admin:
+        body["OS-EXT-SRV-ATTR:host"] = inst.host
+        body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = inst.node
+        body["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{inst.id:08x}"
+        if vc.version.at_least("2.3"):
+            body["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
+            body["OS-EXT-SRV-ATTR:reservation_id"] = inst.reservation_id
+            body["OS-EXT-SRV-ATTR:launch_index"] = inst.launch_index
+            body["OS-EXT-SRV-ATTR:kernel_id"] = ""
+            body["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
+            body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
+            body["OS-EXT-SRV-ATTR:user_data"] = inst.user_data
+        # Stockyard: the failure domains of the placement, for the operator.
+        body["stockyard:region"] = inst.region
+        body["stockyard:rack"] = inst.rack
+    if vc.version.at_least("2.9"):
+        body["locked"] = inst.locked
+    if vc.version.at_least("2.16") and vc.is_admin and inst.host:
+        body["host_status"] = "UP" if host_up in (None, True) else "DOWN"
+    if vc.version.at_least("2.19"):
+        body["description"] = inst.description
+    if vc.version.at_least("2.26"):
+        body["tags"] = list(inst.tags or [])
+    if vc.version.at_least("2.63"):
+        body["trusted_image_certificates"] = None
+    if vc.version.at_least("2.71") and groups is not None:
+        body["server_groups"] = groups
+    if vc.version.at_least("2.73"):
+        body["locked_reason"] = None
+    if fault is not None and status in ("ERROR", "DELETED"):
+        body["fault"] = _fault(vc, fault)
+    return body

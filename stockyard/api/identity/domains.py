@@ -1,0 +1,46 @@
+"""``/v3/domains``: list and show (admin), create (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stockyard.api.deps import AdminCtx, SessionDep, StateDep
+from stockyard.api.identity.route import identity_router
+from stockyard.api.identity.schemas import DomainCreateRequest
+from stockyard.api.identity.views import collection_links, domain_view
+from stockyard.identity import service
+
+router = identity_router()
+
+
+@router.get("/v3/domains")
+async def list_domains(
+    ctx: AdminCtx,
+    session: SessionDep,
+    state: StateDep,
+    name: str | None = None,
+    enabled: bool | None = None,
+) -> dict[str, Any]:
+    base = state.settings.base_url
+    rows = await service.list_domains(session, name=name, enabled=enabled)
+    return {
+        "domains": [domain_view(base, d) for d in rows],
+        "links": collection_links(base, "domains"),
+    }
+
+
+@router.post("/v3/domains", status_code=201)
+async def create_domain(
+    body: DomainCreateRequest, ctx: AdminCtx, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    domain = await service.create_domain(session, body.domain.model_dump())
+    await session.commit()
+    return {"domain": domain_view(state.settings.base_url, domain)}
+
+
+@router.get("/v3/domains/{domain_id}")
+async def show_domain(
+    domain_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    domain = await service.get_domain(session, domain_id)
+    return {"domain": domain_view(state.settings.base_url, domain)}

@@ -1,0 +1,177 @@
+"""Request bodies of the identity API. Unknown keys are ignored, as Keystone stores or
+drops them; every known key is type-checked so a bad value is a 400 naming it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, StrictBool, model_validator
+
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(max_length=65535)]
+Password = Annotated[str, Field(max_length=4096)]
+Tags = list[Annotated[str, Field(min_length=1, max_length=255)]]
+
+
+class _Patch(BaseModel):
+    """A partial update: keys in ``not_null`` may be omitted but not set to null."""
+
+    not_null: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in cls.not_null:
+                if key in data and data[key] is None:
+                    raise ValueError(f"{key} may not be null")
+        return data
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+# ---- auth ----
+
+
+class DomainRef(BaseModel):
+    id: Id | None = None
+    name: Name | None = None
+
+
+class PasswordUser(BaseModel):
+    id: Id | None = None
+    name: Name | None = None
+    domain: DomainRef | None = None
+    password: Password
+
+
+class PasswordMethod(BaseModel):
+    user: PasswordUser
+
+
+class TokenMethod(BaseModel):
+    id: str | None = None
+
+
+class Identity(BaseModel):
+    methods: Annotated[list[str], Field(min_length=1)]
+    password: PasswordMethod | None = None
+    token: TokenMethod | None = None
+
+
+class ProjectRef(BaseModel):
+    id: Id | None = None
+    name: Name | None = None
+    domain: DomainRef | None = None
+
+
+class Scope(BaseModel):
+    project: ProjectRef | None = None
+    domain: DomainRef | None = None
+    system: dict[str, Any] | None = None
+
+
+class Auth(BaseModel):
+    identity: Identity
+    scope: Scope | Literal["unscoped"] | None = None
+
+
+class AuthRequest(BaseModel):
+    auth: Auth
+
+
+# ---- domains ----
+
+
+class DomainCreate(BaseModel):
+    name: Name
+    description: Text = ""
+    enabled: StrictBool = True
+
+
+class DomainCreateRequest(BaseModel):
+    domain: DomainCreate
+
+
+# ---- projects ----
+
+
+class ProjectCreate(BaseModel):
+    name: Name
+    domain_id: Id | None = None
+    parent_id: Id | None = None
+    description: Text = ""
+    enabled: StrictBool = True
+    is_domain: StrictBool = False
+    tags: Tags = []
+
+
+class ProjectCreateRequest(BaseModel):
+    project: ProjectCreate
+
+
+class ProjectUpdate(_Patch):
+    not_null: ClassVar[tuple[str, ...]] = ("name", "enabled")
+    name: Name | None = None
+    description: Text | None = None
+    enabled: StrictBool | None = None
+    tags: Tags | None = None
+
+
+class ProjectUpdateRequest(BaseModel):
+    project: ProjectUpdate
+
+
+# ---- users ----
+
+
+class UserCreate(BaseModel):
+    name: Name
+    domain_id: Id | None = None
+    password: Password | None = None
+    enabled: StrictBool = True
+    default_project_id: Id | None = None
+    email: Annotated[str, Field(max_length=255)] | None = None
+    description: Text = ""
+
+
+class UserCreateRequest(BaseModel):
+    user: UserCreate
+
+
+class UserUpdate(_Patch):
+    not_null: ClassVar[tuple[str, ...]] = ("name", "enabled")
+    name: Name | None = None
+    password: Password | None = None
+    enabled: StrictBool | None = None
+    default_project_id: Id | None = None
+    email: Annotated[str, Field(max_length=255)] | None = None
+    description: Text | None = None
+
+
+class UserUpdateRequest(BaseModel):
+    user: UserUpdate
+
+
+class PasswordChange(BaseModel):
+    password: Password
+    original_password: Password
+
+
+class PasswordChangeRequest(BaseModel):
+    user: PasswordChange
+
+
+# ---- roles ----
+
+
+class RoleCreate(BaseModel):
+    name: Name
+    description: Text = ""
+    domain_id: None = None
+
+
+class RoleCreateRequest(BaseModel):
+    role: RoleCreate

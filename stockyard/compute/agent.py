@@ -1,0 +1,290 @@
+"""The compute agent: hears ops on ``compute.<host>``, runs them on its driver, reports back.
+
+It holds no database credentials. Per op message it publishes exactly one ``op_result``
+on ``conductor``; it publishes a ``host_report`` at start and then periodically (its own
+timer, or the ``AgentPool``'s shared one when thousands of agents share a process).
+Message shapes are the bus contract in ``stockyard.bus.base``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from stockyard.bus.base import Bus, Message
+from stockyard.compute.drivers.base import (
+    ComputeDriver,
+    DriverError,
+    InstanceNotFound,
+    InstanceSpec,
+)
+from stockyard.conductor.states import PowerState
+
+log = logging.getLogger(__name__)
+
+OPS = frozenset({"spawn", "destroy", "reboot", "power_on", "power_off", "rebuild"})
+CONDUCTOR_TOPIC = "conductor"
+
+
+def compute_topic(host: str) -> str:
+    """The bus topic of one host's agent."""
+    return f"compute.{host}"
+
+
+class _KeyedLocks:
+    """One lock per instance uuid, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            _, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class ComputeAgent:
+    """The agent of one host.
+
+    Ops on the same instance run one after the other; ops on different instances run
+    concurrently, up to ``max_concurrent_ops``. The bus handler returns at once and runs
+    the op in a task, so a slow boot never holds up the host's queue.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        driver: ComputeDriver,
+        bus: Bus,
+        report_interval: float = 10.0,
+        *,
+        max_concurrent_ops: int = 32,
+        result_cache_size: int = 1024,
+    ) -> None:
+        self.host = host
+        self.driver = driver
+        self.bus = bus
+        self.report_interval = report_interval
+        self._result_cache_size = result_cache_size
+        # op_id -> the result already published for it; answers a resent op without
+        # running the driver again.
+        self._results: OrderedDict[str, Message] = OrderedDict()
+        self._running: dict[str, asyncio.Future[Message]] = {}
+        self._locks = _KeyedLocks()
+        self._slots = asyncio.Semaphore(max_concurrent_ops)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._report_task: asyncio.Task[None] | None = None
+        self._subscribed = False
+
+    @property
+    def topic(self) -> str:
+        return compute_topic(self.host)
+
+    @property
+    def ops_in_flight(self) -> int:
+        """Ops received and not yet answered."""
+        return len(self._tasks)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def subscribe(self) -> None:
+        """Start consuming ``compute.<host>`` (no reports). Used by ``AgentPool``."""
+        if not self._subscribed:
+            # One consumer is enough: it only hands each message to a task.
+            await self.bus.subscribe(self.topic, self._on_message, concurrency=1)
+            self._subscribed = True
+
+    async def start(self) -> None:
+        """Subscribe, publish a host report now, then every ``report_interval`` seconds."""
+        await self.subscribe()
+        await self.report()
+        if self._report_task is None:
+            self._report_task = asyncio.create_task(self._report_loop())
+
+    async def stop(self) -> None:
+        """Stop reporting and cancel ops in flight; the reconciler resends what was cut."""
+        tasks = list(self._tasks)
+        if self._report_task is not None:
+            tasks.append(self._report_task)
+            self._report_task = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.driver.close()
+
+    async def drain(self) -> None:
+        """Wait until every op received so far has published its result."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _report_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.report_interval)
+            try:
+                await self.report()
+            except Exception:
+                log.exception("host report of %s failed", self.host)
+
+    # -- reports -----------------------------------------------------------------------
+
+    async def host_report(self) -> Message:
+        """The ``host_report`` message for this host (not published)."""
+        resources = await self.driver.get_resources()
+        states = await self.driver.list_instances()
+        return {
+            "type": "host_report",
+            "host": self.host,
+            "hypervisor_type": resources.hypervisor_type,
+            "vcpus": resources.vcpus,
+            "memory_mb": resources.memory_mb,
+            "local_gb": resources.local_gb,
+            "power_states": {uuid: int(state) for uuid, state in states.items()},
+        }
+
+    async def report(self) -> Message:
+        """Publish a ``host_report`` on ``conductor`` and return it."""
+        message = await self.host_report()
+        await self.bus.publish(CONDUCTOR_TOPIC, message)
+        return message
+
+    # -- ops ---------------------------------------------------------------------------
+
+    async def _on_message(self, message: Message) -> None:
+        task = asyncio.create_task(self.handle(message))
+        self._tasks.add(task)
+        task.add_done_callback(self._op_done)
+
+    def _op_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("agent %s could not answer an op", self.host, exc_info=task.exception())
+
+    async def handle(self, message: Message) -> Message:
+        """Run one ``op`` message and publish its one ``op_result``; return that result.
+
+        A resent op (same ``op_id``) gets the result of the first run, published again,
+        without touching the driver; one still running is waited for.
+        """
+        if message.get("type") != "op":
+            log.warning("agent %s ignores message of type %r", self.host, message.get("type"))
+            return {}
+        op_id = str(message.get("op_id") or "")
+        result = self._results.get(op_id) if op_id else None
+        if result is None and op_id in self._running:
+            try:
+                result = await asyncio.shield(self._running[op_id])
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                result = None  # the first run was cancelled: run it here instead
+        if result is None:
+            result = await self._run_once(op_id, message)
+        elif op_id in self._results:
+            self._results.move_to_end(op_id)
+        await self.bus.publish(CONDUCTOR_TOPIC, result)
+        return result
+
+    async def _run_once(self, op_id: str, message: Message) -> Message:
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        if op_id:
+            self._running[op_id] = future
+        try:
+            result = await self._execute(message)
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            if op_id:
+                self._running.pop(op_id, None)
+        future.set_result(result)
+        if op_id:
+            self._remember(op_id, result)
+        return result
+
+    def _remember(self, op_id: str, result: Message) -> None:
+        self._results[op_id] = result
+        while len(self._results) > self._result_cache_size:
+            self._results.popitem(last=False)
+
+    async def _execute(self, message: Message) -> Message:
+        op = str(message.get("op") or "")
+        raw = message.get("instance")
+        instance_uuid = str(raw.get("uuid") or "") if isinstance(raw, dict) else ""
+        result: Message = {
+            "type": "op_result",
+            "instance_uuid": instance_uuid,
+            "op": op,
+            "op_id": str(message.get("op_id") or ""),
+            "ok": False,
+            "power_state": int(PowerState.NOSTATE),
+            "error": None,
+            "details": "",
+            "host": self.host,
+            "request_id": str(message.get("request_id") or ""),
+        }
+        try:
+            if op not in OPS:
+                raise DriverError(f"Unknown operation {op!r} sent to host {self.host}.")
+            try:
+                spec = InstanceSpec.from_dict(raw if isinstance(raw, dict) else {})
+            except ValueError as exc:
+                raise DriverError(f"Malformed {op} request: {exc}") from exc
+            # Instance lock first: queued ops of one busy guest must not hold op slots.
+            async with self._locks.hold(spec.uuid), self._slots:
+                await self._call_driver(op, spec, message)
+                result["power_state"] = int(await self._power_state(spec))
+            result["ok"] = True
+        except DriverError as exc:
+            result["error"] = exc.message
+            result["details"] = type(exc).__name__
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("driver %s failed %s on %s", self.driver.name, op, self.host)
+            result["error"] = f"Internal error on compute host {self.host} during {op}."
+            result["details"] = f"{type(exc).__name__}: {exc}"
+        if not result["ok"] and instance_uuid:
+            # The conductor needs to know where the guest was left (e.g. still running
+            # after a failed power_off), not just that the op failed.
+            with contextlib.suppress(Exception):
+                spec = InstanceSpec(uuid=instance_uuid)
+                result["power_state"] = int(await self._power_state(spec))
+        return result
+
+    async def _call_driver(self, op: str, spec: InstanceSpec, message: Message) -> None:
+        d = self.driver
+        if op == "spawn":
+            await d.spawn(spec)
+        elif op == "destroy":
+            await d.destroy(spec)
+        elif op == "reboot":
+            await d.reboot(spec, hard=str(message.get("reboot_type", "SOFT")).upper() == "HARD")
+        elif op == "power_on":
+            await d.power_on(spec)
+        elif op == "power_off":
+            await d.power_off(spec)
+        else:
+            await d.rebuild(spec)
+
+    async def _power_state(self, spec: InstanceSpec) -> PowerState:
+        try:
+            return await self.driver.get_power_state(spec)
+        except InstanceNotFound:
+            return PowerState.NOSTATE

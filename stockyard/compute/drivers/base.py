@@ -1,0 +1,175 @@
+"""The compute driver contract: what an agent may ask of a hypervisor or a baremetal cluster.
+
+A driver owns one host (a hypervisor) or one cluster of nodes. Every verb is ``async``;
+a driver that must block (libvirt, IPMI) moves the call to a thread itself.
+
+Every verb is idempotent, because the conductor's reconciler resends an op after a crash:
+``spawn`` of a guest that already runs succeeds, ``destroy`` of an unknown guest succeeds,
+``power_off`` of a guest that is off succeeds.
+
+Errors: a driver raises ``DriverError`` (or a subclass) with a message written for the
+user; the agent puts that message in the op result and the conductor makes it the fault.
+Anything else a driver raises is a bug and is reported as an internal error.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from stockyard.conductor.states import PowerState
+
+
+class DriverError(Exception):
+    """A driver call failed; ``message`` is fit to show to the user as the fault."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InstanceNotFound(DriverError):
+    """The guest does not exist on this host."""
+
+    def __init__(self, instance_uuid: str, host: str | None = None) -> None:
+        where = f" on host {host}" if host else ""
+        super().__init__(f"Instance {instance_uuid} could not be found{where}.")
+        self.instance_uuid = instance_uuid
+
+
+class DriverNotSupported(DriverError, NotImplementedError):
+    """The driver does not implement an optional verb."""
+
+
+@dataclass(slots=True)
+class InstanceSpec:
+    """What a driver knows of an instance: the ``instance`` dict of an ``op`` message.
+
+    Keys and meaning follow the bus contract (``stockyard.bus.base``); ``flavor`` is the
+    snapshot taken at create time, ``addresses`` Nova's ``addresses`` dict.
+    """
+
+    uuid: str
+    name: str = ""
+    hostname: str = ""
+    project_id: str = ""
+    flavor: dict[str, Any] = field(default_factory=dict)
+    image_ref: str = ""
+    key_data: str | None = None
+    user_data: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    addresses: dict[str, Any] = field(default_factory=dict)
+    host: str | None = None
+    node: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InstanceSpec:
+        """Build from the contract's dict; unknown keys are ignored, ``uuid`` is required."""
+        uuid = data.get("uuid")
+        if not isinstance(uuid, str) or not uuid:
+            raise ValueError("instance: 'uuid' is required and must be a non-empty string")
+        metadata = data.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ValueError("instance.metadata must be a mapping")
+        return cls(
+            uuid=uuid,
+            name=str(data.get("name") or ""),
+            hostname=str(data.get("hostname") or ""),
+            project_id=str(data.get("project_id") or ""),
+            flavor=dict(data.get("flavor") or {}),
+            image_ref=str(data.get("image_ref") or ""),
+            key_data=data.get("key_data"),
+            user_data=data.get("user_data"),
+            metadata={str(k): str(v) for k, v in metadata.items()},
+            addresses=dict(data.get("addresses") or {}),
+            host=data.get("host"),
+            node=data.get("node"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's dict (JSON-able)."""
+        return asdict(self)
+
+    @property
+    def display_name(self) -> str:
+        """The name a console shows: hostname, else name, else uuid."""
+        return self.hostname or self.name or self.uuid
+
+
+@dataclass(frozen=True, slots=True)
+class HostResources:
+    """Total capacity of the host as the driver sees it (not what is claimed)."""
+
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    hypervisor_type: str
+    hypervisor_version: int = 0
+
+
+class ComputeDriver(ABC):
+    """One hypervisor (or baremetal cluster) as seen by its compute agent.
+
+    Core verbs are abstract; optional verbs have a default that raises
+    ``DriverNotSupported``. Implementations must be idempotent (see the module docstring).
+    """
+
+    #: Registry name of the driver ("fake", "libvirt", "baremetal").
+    name: str = ""
+
+    @abstractmethod
+    async def spawn(self, instance: InstanceSpec) -> None:
+        """Create and start the guest from ``instance.image_ref``.
+
+        Returns once the guest runs. A guest that already exists is started if needed and
+        is otherwise left alone. Raise ``DriverError`` if the guest cannot be started; the
+        driver cleans up what it created so that a reschedule elsewhere leaves no debris.
+        """
+
+    @abstractmethod
+    async def destroy(self, instance: InstanceSpec) -> None:
+        """Stop the guest and delete it with its disks. An unknown guest is a success."""
+
+    @abstractmethod
+    async def reboot(self, instance: InstanceSpec, hard: bool) -> None:
+        """Restart the guest: ``hard`` resets it, otherwise the guest OS is asked to.
+
+        A guest that is shut down is started. Raise ``InstanceNotFound`` if it is unknown.
+        """
+
+    @abstractmethod
+    async def power_on(self, instance: InstanceSpec) -> None:
+        """Start a stopped guest; a running one is left alone."""
+
+    @abstractmethod
+    async def power_off(self, instance: InstanceSpec) -> None:
+        """Stop a running guest; a stopped one is left alone."""
+
+    @abstractmethod
+    async def rebuild(self, instance: InstanceSpec) -> None:
+        """Give the guest a fresh root disk from ``instance.image_ref`` and boot it.
+
+        A guest that was shut down stays shut down afterwards (as in Nova). A guest that
+        does not exist (a build that failed before) is created, so that an instance in
+        ERROR can be rebuilt.
+        """
+
+    @abstractmethod
+    async def get_resources(self) -> HostResources:
+        """Total capacity and hypervisor identity of the host."""
+
+    @abstractmethod
+    async def list_instances(self) -> dict[str, PowerState]:
+        """Power state of every guest on the host, by instance uuid."""
+
+    @abstractmethod
+    async def get_power_state(self, instance: InstanceSpec) -> PowerState:
+        """Power state of one guest; raise ``InstanceNotFound`` if it is unknown."""
+
+    async def get_console_output(self, instance: InstanceSpec, length: int | None) -> str:
+        """The last ``length`` lines (all if None) of the guest's serial console."""
+        raise DriverNotSupported(f"The {self.name or 'compute'} driver has no console log.")
+
+    async def close(self) -> None:  # noqa: B027  (optional hook, empty on purpose)
+        """Release connections; called once when the agent stops."""

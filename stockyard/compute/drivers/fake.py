@@ -1,0 +1,195 @@
+"""An emulated hypervisor kept in memory, for ``stockyard up``, tests and benchmarks.
+
+Guests are records (power state, image, boot count, console lines); booting costs
+``boot_seconds`` of ``asyncio.sleep`` so thousands of fake hosts share one event loop.
+
+Failure injection:
+
+- ``fail_spawn``: ``True`` fails every spawn, a float in [0, 1] fails that share of
+  spawns (drawn from a ``random.Random(seed)``, so a seeded lab fails the same guests);
+- instance metadata ``fake:fail_spawn = "true"`` fails the spawn of that instance;
+- instance metadata ``fake:fail_on_hosts = "hv1,hv2"`` fails it only on those hosts, so a
+  reschedule to another host succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+
+from stockyard.compute.drivers.base import (
+    ComputeDriver,
+    DriverError,
+    HostResources,
+    InstanceNotFound,
+    InstanceSpec,
+)
+from stockyard.conductor.states import PowerState
+
+FAIL_SPAWN_KEY = "fake:fail_spawn"
+FAIL_ON_HOSTS_KEY = "fake:fail_on_hosts"
+HYPERVISOR_VERSION = 1_000_000
+_CONSOLE_MAX_LINES = 200
+
+
+@dataclass(slots=True)
+class FakeGuest:
+    """What the emulated hypervisor remembers of one guest."""
+
+    uuid: str
+    display_name: str
+    image_ref: str
+    vcpus: int
+    memory_mb: int
+    power_state: PowerState = PowerState.NOSTATE
+    boot_count: int = 0
+    rebuild_count: int = 0
+    console: list[str] = field(default_factory=list)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class FakeDriver(ComputeDriver):
+    """An in-memory hypervisor named ``host`` with fixed capacity."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        host: str = "fake-host",
+        *,
+        vcpus: int = 16,
+        memory_mb: int = 32768,
+        local_gb: int = 200,
+        boot_seconds: float = 0.0,
+        fail_spawn: bool | float = False,
+        seed: int | None = None,
+    ) -> None:
+        if boot_seconds < 0:
+            raise ValueError("boot_seconds must be >= 0")
+        self.host = host
+        self.vcpus = vcpus
+        self.memory_mb = memory_mb
+        self.local_gb = local_gb
+        self.boot_seconds = boot_seconds
+        # Public and mutable on purpose: tests switch failures on and off mid-run.
+        self.fail_spawn: bool | float = fail_spawn
+        self._random = random.Random(seed)
+        self.guests: dict[str, FakeGuest] = {}
+
+    # -- failure injection -------------------------------------------------------------
+
+    def _should_fail_spawn(self, instance: InstanceSpec) -> bool:
+        if _truthy(instance.metadata.get(FAIL_SPAWN_KEY)):
+            return True
+        hosts = instance.metadata.get(FAIL_ON_HOSTS_KEY)
+        if hosts and self.host in {h.strip() for h in hosts.split(",")}:
+            return True
+        if isinstance(self.fail_spawn, bool):
+            return self.fail_spawn
+        return self.fail_spawn > 0 and self._random.random() < self.fail_spawn
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _guest(self, instance: InstanceSpec) -> FakeGuest:
+        guest = self.guests.get(instance.uuid)
+        if guest is None:
+            raise InstanceNotFound(instance.uuid, self.host)
+        return guest
+
+    def _log(self, guest: FakeGuest, line: str) -> None:
+        guest.console.append(f"[stockyard-fake] {guest.display_name} {line}")
+        if len(guest.console) > _CONSOLE_MAX_LINES:
+            del guest.console[: len(guest.console) - _CONSOLE_MAX_LINES]
+
+    async def _boot(self, guest: FakeGuest) -> None:
+        if self.boot_seconds:
+            await asyncio.sleep(self.boot_seconds)
+        guest.boot_count += 1
+        guest.power_state = PowerState.RUNNING
+        self._log(guest, f"booted (boot #{guest.boot_count})")
+
+    def _new_guest(self, instance: InstanceSpec) -> FakeGuest:
+        return FakeGuest(
+            uuid=instance.uuid,
+            display_name=instance.display_name,
+            image_ref=instance.image_ref,
+            vcpus=int(instance.flavor.get("vcpus", 0) or 0),
+            memory_mb=int(instance.flavor.get("ram", 0) or 0),
+        )
+
+    # -- the contract ------------------------------------------------------------------
+
+    async def spawn(self, instance: InstanceSpec) -> None:
+        existing = self.guests.get(instance.uuid)
+        if existing is not None:
+            if existing.power_state is not PowerState.RUNNING:
+                await self._boot(existing)
+            return
+        if self._should_fail_spawn(instance):
+            raise DriverError(
+                f"Emulated hypervisor refused to start the guest {instance.display_name} "
+                f"on host {self.host} (failure injection)."
+            )
+        guest = self._new_guest(instance)
+        self._log(guest, f"defined from image {instance.image_ref or '-'}")
+        await self._boot(guest)
+        # Inserted only once booted: a failed or cancelled boot leaves nothing behind.
+        self.guests[instance.uuid] = guest
+
+    async def destroy(self, instance: InstanceSpec) -> None:
+        self.guests.pop(instance.uuid, None)
+
+    async def reboot(self, instance: InstanceSpec, hard: bool) -> None:
+        guest = self._guest(instance)
+        self._log(guest, "hard reset" if hard else "reboot requested by ACPI")
+        await self._boot(guest)
+
+    async def power_on(self, instance: InstanceSpec) -> None:
+        guest = self._guest(instance)
+        if guest.power_state is not PowerState.RUNNING:
+            await self._boot(guest)
+
+    async def power_off(self, instance: InstanceSpec) -> None:
+        guest = self._guest(instance)
+        if guest.power_state is not PowerState.SHUTDOWN:
+            guest.power_state = PowerState.SHUTDOWN
+            self._log(guest, "powered off")
+
+    async def rebuild(self, instance: InstanceSpec) -> None:
+        old = self.guests.get(instance.uuid)
+        if old is None:
+            await self.spawn(instance)
+            return
+        was_off = old.power_state is PowerState.SHUTDOWN
+        old.image_ref = instance.image_ref
+        old.rebuild_count += 1
+        self._log(old, f"root disk rebuilt from image {instance.image_ref or '-'}")
+        await self._boot(old)
+        if was_off:
+            old.power_state = PowerState.SHUTDOWN
+            self._log(old, "powered off (was stopped before rebuild)")
+
+    async def get_resources(self) -> HostResources:
+        return HostResources(
+            vcpus=self.vcpus,
+            memory_mb=self.memory_mb,
+            local_gb=self.local_gb,
+            hypervisor_type="fake",
+            hypervisor_version=HYPERVISOR_VERSION,
+        )
+
+    async def list_instances(self) -> dict[str, PowerState]:
+        return {uuid: g.power_state for uuid, g in self.guests.items()}
+
+    async def get_power_state(self, instance: InstanceSpec) -> PowerState:
+        return self._guest(instance).power_state
+
+    async def get_console_output(self, instance: InstanceSpec, length: int | None) -> str:
+        lines = self._guest(instance).console
+        if length is not None:
+            lines = lines[-length:] if length > 0 else []
+        return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,60 @@
+"""What every conductor flow shares: database, bus, settings, scheduler, identity."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
+
+from stockyard.bus.base import Bus
+from stockyard.db.base import Database, utcnow
+from stockyard.scheduler import Scheduler
+from stockyard.settings import Settings
+
+MAX_CLAIM_TRIES = 10
+"""Placement retries for one instance when other conductors keep taking the capacity."""
+
+
+def new_conductor_id() -> str:
+    """``hostname-pid-random``: unique per process, readable in ``lease_owner``."""
+    host = socket.gethostname().split(".")[0][:30]
+    return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def new_op_id() -> str:
+    """A fresh op id (uuid4 hex), unique per attempt as the bus contract requires."""
+    return uuid.uuid4().hex
+
+
+async def execute_count(session: AsyncSession, stmt: Executable) -> int:
+    """Run a DML statement and return its row count (the basis of every lease/claim)."""
+    result = cast(CursorResult[Any], await session.execute(stmt))
+    return int(result.rowcount)
+
+
+@dataclass(slots=True)
+class ConductorContext:
+    """Dependencies of the flows; one per :class:`~stockyard.conductor.service.Conductor`."""
+
+    db: Database
+    bus: Bus
+    settings: Settings
+    scheduler: Scheduler
+    conductor_id: str = field(default_factory=new_conductor_id)
+    op_lease_seconds: float | None = None
+
+    def lease_until(self, now: datetime | None = None) -> datetime:
+        """Expiry of a lease a conductor takes now."""
+        return (now or utcnow()) + timedelta(seconds=self.settings.lease_seconds)
+
+    def op_lease_until(self, now: datetime | None = None) -> datetime:
+        """Expiry of an op in flight; after it the reconciler resends the op."""
+        seconds = self.op_lease_seconds or self.settings.lease_seconds
+        return (now or utcnow()) + timedelta(seconds=seconds)

@@ -1,0 +1,111 @@
+"""Fixed addresses on each region's flat provider network (no Neutron, same shape)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.conductor.context import execute_count
+from stockyard.db.models import AddressAllocation, Region
+
+NETWORK_NAME = "provider"
+DEFAULT_CIDR = "10.0.0.0/16"
+_MAX_TRIES = 20
+
+
+class AddressesExhausted(Exception):
+    """The region's network has no free address left."""
+
+
+def mac_for(address: str) -> str:
+    """Deterministic MAC in OpenStack's ``fa:16:3e`` range: low 24 bits of the address.
+
+    Unique within a region for any CIDR of /8 or smaller, and stable across retries.
+    """
+    low = int(ipaddress.ip_address(address)) & 0xFFFFFF
+    return "fa:16:3e:" + ":".join(f"{(low >> s) & 0xFF:02x}" for s in (16, 8, 0))
+
+
+def addresses_dict(address: str, mac: str) -> dict[str, Any]:
+    """Nova's ``addresses`` field for one fixed IPv4 address on the provider network."""
+    return {
+        NETWORK_NAME: [
+            {
+                "version": 4,
+                "addr": address,
+                "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": mac,
+            }
+        ]
+    }
+
+
+async def allocate_address(
+    session: AsyncSession, region: str, instance_uuid: str
+) -> AddressAllocation:
+    """The instance's address in ``region``, allocating the next free one if needed.
+
+    Idempotent per instance; an address held in another region (rescheduled across
+    regions) is given back. Uniqueness is the (region, address) constraint: losing a
+    race raises IntegrityError inside a savepoint and the next address is tried.
+    """
+    held = (
+        (
+            await session.execute(
+                select(AddressAllocation).where(AddressAllocation.instance_uuid == instance_uuid)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for alloc in held:
+        if alloc.region == region:
+            return alloc
+    if held:
+        await release_addresses(session, instance_uuid)
+    row = await session.get(Region, region)
+    network = ipaddress.ip_network(row.cidr if row is not None else DEFAULT_CIDR, strict=False)
+    for _ in range(_MAX_TRIES):
+        used = set(
+            (
+                await session.execute(
+                    select(AddressAllocation.address).where(AddressAllocation.region == region)
+                )
+            ).scalars()
+        )
+        address = _first_free(network, used)
+        if address is None:
+            raise AddressesExhausted(f"no free address left in {network} (region {region})")
+        alloc = AddressAllocation(
+            region=region, address=address, instance_uuid=instance_uuid, mac=mac_for(address)
+        )
+        try:
+            async with session.begin_nested():
+                session.add(alloc)
+        except IntegrityError:
+            continue
+        return alloc
+    raise AddressesExhausted(f"could not allocate an address in region {region}: too many races")
+
+
+def _first_free(
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network, used: set[str]
+) -> str | None:
+    # The first host address is the gateway, as on a Neutron provider subnet.
+    hosts = network.hosts()
+    next(hosts, None)
+    for ip in hosts:
+        text = str(ip)
+        if text not in used:
+            return text
+    return None
+
+
+async def release_addresses(session: AsyncSession, instance_uuid: str) -> int:
+    """Free every address of the instance (idempotent)."""
+    stmt = delete(AddressAllocation).where(AddressAllocation.instance_uuid == instance_uuid)
+    return await execute_count(session, stmt.execution_options(synchronize_session=False))

@@ -1,0 +1,127 @@
+"""The reconciler: messages are hints, so anything stuck is found here and resumed.
+
+A task is stuck when its lease expired (a conductor died mid-flow, an op or its result
+was lost) or when no conductor ever took it (the API's hint was lost). Scheduling is
+re-run, ops are re-sent with a new op id, and tasks past their deadline fail with a
+readable fault (deletes excepted: they are retried until done).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import and_, func, or_, select
+
+from stockyard.conductor import leases, records
+from stockyard.conductor.actions import OPS, ActionFlow
+from stockyard.conductor.build import BuildFlow
+from stockyard.conductor.context import ConductorContext
+from stockyard.conductor.records import EV_SCHEDULE, OP_EVENTS, move
+from stockyard.conductor.states import TaskState, VmState
+from stockyard.db.base import utcnow
+from stockyard.db.models import Instance
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Finds instances whose task nobody drives and resumes or fails them."""
+
+    def __init__(
+        self,
+        ctx: ConductorContext,
+        build: BuildFlow,
+        actions: ActionFlow,
+        *,
+        orphan_grace_seconds: float | None = None,
+        batch_size: int = 500,
+    ) -> None:
+        self.ctx = ctx
+        self.build = build
+        self.actions = actions
+        # A task the API wrote a moment ago is normally taken by its hint; give the hint
+        # that long before treating the task as orphaned.
+        self.grace = (
+            orphan_grace_seconds
+            if orphan_grace_seconds is not None
+            else max(1.0, ctx.settings.reconcile_interval_seconds)
+        )
+        self.batch_size = batch_size
+
+    async def run_once(self) -> int:
+        """One pass; returns how many instances it resumed or failed."""
+        now = utcnow()
+        orphaned_before = now - timedelta(seconds=self.grace)
+        deadline = now - timedelta(seconds=self.ctx.settings.build_timeout_seconds)
+        stmt = (
+            select(Instance.uuid, Instance.task_state, Instance.task_started_at)
+            .where(
+                Instance.task_state.is_not(None),
+                Instance.deleted.is_(False),
+                or_(
+                    Instance.lease_expires < now,
+                    and_(
+                        Instance.lease_owner.is_(None),
+                        func.coalesce(Instance.task_started_at, Instance.updated_at)
+                        < orphaned_before,
+                    ),
+                ),
+            )
+            .order_by(Instance.id)
+            .limit(self.batch_size)
+        )
+        async with self.ctx.db.session() as s:
+            rows = (await s.execute(stmt)).all()
+        scheduling: list[str] = []
+        for uuid, task, started in rows:
+            if task != TaskState.DELETING and started is not None and started < deadline:
+                await self._time_out(uuid, str(task))
+            elif task == TaskState.SCHEDULING:
+                scheduling.append(uuid)
+            else:
+                await self.actions.handle_task(uuid)
+        if scheduling:
+            await self.build.handle_build(scheduling)
+        return len(rows)
+
+    async def _time_out(self, uuid: str, task: str) -> None:
+        now = utcnow()
+        seconds = self.ctx.settings.build_timeout_seconds
+        async with self.ctx.db.session() as s:
+            me = self.ctx.conductor_id
+            if not await leases.acquire(s, [uuid], task, me, now, self.ctx.lease_until(now)):
+                return
+            inst = (
+                await s.execute(
+                    select(Instance)
+                    .where(Instance.uuid == uuid)
+                    .execution_options(populate_existing=True)
+                )
+            ).scalar_one()
+            if task == TaskState.SCHEDULING:
+                event = EV_SCHEDULE
+                message = f"Timed out after {seconds} s waiting for a host to be claimed"
+            else:
+                op = OPS[task][0]
+                event = OP_EVENTS[op]
+                message = f"Timed out after {seconds} s waiting for {inst.host} to {op}"
+            move(inst, VmState.ERROR, None)
+            records.clear_lease(inst)
+            inst.task_started_at = None
+            await records.add_fault(s, inst, message)
+            await records.finish_event(s, uuid, event, False, traceback=message, host=inst.host)
+            await records.finish_action(s, uuid)
+        log.warning("instance %s: %s", uuid, message)
+
+    async def run_forever(self) -> None:
+        """Run a pass every ``reconcile_interval_seconds`` until cancelled."""
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reconciler pass failed")
+            await asyncio.sleep(self.ctx.settings.reconcile_interval_seconds)

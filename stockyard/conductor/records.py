@@ -1,0 +1,124 @@
+"""What users can read about an instance: state changes, faults, actions and events."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.conductor.states import TaskState, VmState, check_transition
+from stockyard.db.base import utcnow
+from stockyard.db.models import Instance, InstanceAction, InstanceActionEvent, InstanceFault
+
+FAULT_MESSAGE_MAX = 255
+
+# Nova's event names, so os-instance-actions reads the same as on Nova.
+EV_SCHEDULE = "conductor_schedule_and_build_instances"
+EV_BUILD = "compute_build_and_run_instance"
+OP_EVENTS = {
+    "spawn": EV_BUILD,
+    "reboot": "compute_reboot_instance",
+    "power_off": "compute_stop_instance",
+    "power_on": "compute_start_instance",
+    "rebuild": "compute_rebuild_instance",
+    "destroy": "compute_terminate_instance",
+}
+
+
+def move(inst: Instance, vm_state: VmState, task_state: TaskState | None) -> None:
+    """Change the instance's state; raises ``IllegalTransition`` if the table forbids it."""
+    check_transition(inst.vm_state, inst.task_state, vm_state, task_state)
+    inst.vm_state = vm_state.value
+    inst.task_state = task_state.value if task_state is not None else None
+
+
+def clear_lease(inst: Instance) -> None:
+    """Nobody works on the row any more (set together with ``task_state = None``)."""
+    inst.lease_owner = None
+    inst.lease_expires = None
+
+
+async def add_fault(
+    session: AsyncSession,
+    inst: Instance,
+    message: str,
+    details: str = "",
+    code: int = 500,
+) -> None:
+    """Record a fault; a message longer than the column keeps its full text in details."""
+    if len(message) > FAULT_MESSAGE_MAX:
+        details = message if not details else f"{message}\n{details}"
+        message = message[: FAULT_MESSAGE_MAX - 3] + "..."
+    session.add(
+        InstanceFault(
+            instance_uuid=inst.uuid, code=code, message=message, details=details, host=inst.host
+        )
+    )
+
+
+async def current_action(session: AsyncSession, instance_uuid: str) -> InstanceAction | None:
+    """The newest unfinished action of the instance (the one the task belongs to)."""
+    stmt = (
+        select(InstanceAction)
+        .where(InstanceAction.instance_uuid == instance_uuid, InstanceAction.finish_time.is_(None))
+        .order_by(InstanceAction.id.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalars().first()
+
+
+async def start_event(
+    session: AsyncSession, instance_uuid: str, event: str, host: str | None = None
+) -> None:
+    """Open ``event`` on the current action, unless it is open already (resumed flow)."""
+    action = await current_action(session, instance_uuid)
+    if action is None:
+        return
+    open_ = await session.execute(
+        select(InstanceActionEvent.id).where(
+            InstanceActionEvent.action_id == action.id,
+            InstanceActionEvent.event == event,
+            InstanceActionEvent.finish_time.is_(None),
+        )
+    )
+    if open_.first() is not None:
+        return
+    session.add(InstanceActionEvent(action_id=action.id, event=event, host=host))
+
+
+async def finish_event(
+    session: AsyncSession,
+    instance_uuid: str,
+    event: str,
+    ok: bool,
+    traceback: str | None = None,
+    host: str | None = None,
+) -> None:
+    """Close the open ``event`` (opening it first if a resumed flow never did)."""
+    action = await current_action(session, instance_uuid)
+    if action is None:
+        return
+    stmt = select(InstanceActionEvent).where(
+        InstanceActionEvent.action_id == action.id,
+        InstanceActionEvent.event == event,
+        InstanceActionEvent.finish_time.is_(None),
+    )
+    ev = (await session.execute(stmt)).scalars().first()
+    if ev is None:
+        ev = InstanceActionEvent(action_id=action.id, event=event, host=host)
+        session.add(ev)
+    ev.finish_time = utcnow()
+    ev.result = "Success" if ok else "Error"
+    if traceback:
+        ev.traceback = traceback
+    if host and not ev.host:
+        ev.host = host
+    if not ok:
+        # Nova marks the whole action as failed as soon as one event fails.
+        action.message = "Error"
+
+
+async def finish_action(session: AsyncSession, instance_uuid: str) -> None:
+    """The flow is over: stamp the action's finish time."""
+    action = await current_action(session, instance_uuid)
+    if action is not None:
+        action.finish_time = utcnow()

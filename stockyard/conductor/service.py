@@ -1,0 +1,121 @@
+"""The conductor service: subscribes to ``conductor`` and runs the background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from stockyard.bus.base import Bus, Message
+from stockyard.conductor.actions import ActionFlow
+from stockyard.conductor.build import BuildFlow
+from stockyard.conductor.context import ConductorContext, new_conductor_id
+from stockyard.conductor.hoststate import DEFAULT_UP_SECONDS, HostStateCache
+from stockyard.conductor.hostsync import HostSync
+from stockyard.conductor.reconciler import Reconciler
+from stockyard.db.base import Database
+from stockyard.scheduler import HostStateIndex, Scheduler, SchedulerConfig
+from stockyard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOPIC = "conductor"
+
+
+class Conductor:
+    """Drives instances' state machines. Several may run on one database and bus.
+
+    ``start()`` loads host state, subscribes to ``conductor`` and starts the reconciler
+    and the host-state refresher; ``stop()`` stops the loops (the bus is the caller's).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        settings: Settings,
+        scheduler_config: SchedulerConfig | None = None,
+        *,
+        conductor_id: str | None = None,
+        concurrency: int = 16,
+        host_refresh_seconds: float = 30.0,
+        host_up_seconds: float = DEFAULT_UP_SECONDS,
+        op_lease_seconds: float | None = None,
+        orphan_grace_seconds: float | None = None,
+    ) -> None:
+        config = scheduler_config or SchedulerConfig(strategy=settings.weigher_strategy)
+        self.scheduler = Scheduler(HostStateIndex(), config)
+        self.ctx = ConductorContext(
+            db=db,
+            bus=bus,
+            settings=settings,
+            scheduler=self.scheduler,
+            conductor_id=conductor_id or new_conductor_id(),
+            op_lease_seconds=op_lease_seconds,
+        )
+        self.hosts = HostStateCache(db, self.scheduler, host_up_seconds)
+        self.build = BuildFlow(self.ctx, self.hosts)
+        self.actions = ActionFlow(self.ctx, self.hosts, self.build)
+        self.reconciler = Reconciler(
+            self.ctx, self.build, self.actions, orphan_grace_seconds=orphan_grace_seconds
+        )
+        self.hostsync = HostSync(self.ctx, self.hosts)
+        self.concurrency = concurrency
+        self.host_refresh_seconds = host_refresh_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+
+    @property
+    def conductor_id(self) -> str:
+        """``hostname-pid-random``: what this conductor writes into ``lease_owner``."""
+        return self.ctx.conductor_id
+
+    async def start(self, *, background: bool = True) -> None:
+        """Load hosts, subscribe, start loops (``background=False``: no loops, for tests)."""
+        await self.hosts.refresh()
+        self._running = True
+        await self.ctx.bus.subscribe(TOPIC, self.handle, concurrency=self.concurrency)
+        if background:
+            self._tasks = [
+                asyncio.create_task(self.reconciler.run_forever(), name="reconciler"),
+                asyncio.create_task(self._refresh_forever(), name="host-refresh"),
+            ]
+
+    async def stop(self) -> None:
+        """Stop the loops; messages still delivered to this conductor are dropped."""
+        self._running = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def handle(self, message: Message) -> None:
+        """Dispatch one ``conductor`` message (see the contract in ``stockyard.bus.base``)."""
+        if not self._running:
+            return
+        kind = message.get("type")
+        if kind == "build":
+            await self.build.handle_build([str(u) for u in message.get("instance_uuids", [])])
+        elif kind == "task":
+            await self.actions.handle_task(str(message["instance_uuid"]))
+        elif kind == "op_result":
+            if message.get("op") == "spawn":
+                await self.build.on_spawn_result(message)
+            else:
+                await self.actions.on_result(message)
+        elif kind == "host_report":
+            await self.hostsync.on_report(message)
+        else:
+            log.warning("conductor: unknown message type %r dropped", kind)
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.host_refresh_seconds)
+            try:
+                await self.hosts.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("host state refresh failed")

@@ -1,0 +1,153 @@
+"""Authentication (password and token methods) and scope resolution for token issue.
+
+Every credential failure raises the same ``Unauthorized`` message, so a caller cannot
+tell an unknown user from a wrong password or a disabled account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.db.models import Domain, Project, RoleAssignment, Token, User
+from stockyard.identity.errors import Unauthorized
+from stockyard.identity.passwords import hash_password, verify_password
+from stockyard.identity.tokens import TokenError, TokenService, digest
+
+AUTH_FAILED = "The request you have made requires authentication."
+
+_dummy_hash: str | None = None
+
+
+async def _dummy() -> str:
+    """A hash to verify against when the user is unknown, so both paths cost the same."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = await asyncio.to_thread(hash_password, "not-a-password")
+    return _dummy_hash
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An id-or-name reference as in the auth body, with an optional domain."""
+
+    id: str | None = None
+    name: str | None = None
+    domain_id: str | None = None
+    domain_name: str | None = None
+
+
+@dataclass
+class Subject:
+    """The authenticated user and what the token method carried over."""
+
+    user: User
+    methods: list[str]
+    expires_at: datetime | None = None
+
+
+async def find_domain(session: AsyncSession, ref: Ref) -> Domain | None:
+    if ref.id is not None:
+        return await session.get(Domain, ref.id)
+    return await session.scalar(select(Domain).where(Domain.name == ref.name))
+
+
+async def _domain_of(session: AsyncSession, ref: Ref) -> Domain | None:
+    return await find_domain(session, Ref(id=ref.domain_id, name=ref.domain_name))
+
+
+async def password_auth(session: AsyncSession, ref: Ref, password: str) -> User:
+    """The enabled user ``ref`` names if ``password`` is theirs, else ``Unauthorized``."""
+    user: User | None
+    if ref.id is not None:
+        user = await session.get(User, ref.id)
+    else:
+        domain = await _domain_of(session, ref)
+        user = None
+        if domain is not None and domain.enabled:
+            user = await session.scalar(
+                select(User).where(User.domain_id == domain.id, User.name == ref.name)
+            )
+    stored = user.password_hash if user is not None else await _dummy()
+    ok = await asyncio.to_thread(verify_password, stored, password)
+    if user is None or not ok or not user.enabled:
+        raise Unauthorized(AUTH_FAILED)
+    return user
+
+
+async def token_auth(session: AsyncSession, tokens: TokenService, token: str) -> Subject:
+    """Re-scoping: the subject of a live token; the new token expires no later."""
+    try:
+        ctx = await tokens.validate(session, token)
+    except TokenError:
+        raise Unauthorized(AUTH_FAILED) from None
+    row = await session.get(Token, digest(token))
+    user = await session.get(User, ctx.user_id)
+    if row is None or user is None:
+        raise Unauthorized(AUTH_FAILED)
+    return Subject(user=user, methods=list(row.methods), expires_at=row.expires_at)
+
+
+async def _has_role(session: AsyncSession, user_id: str, project_id: str) -> bool:
+    found = await session.scalar(
+        select(RoleAssignment.id)
+        .where(RoleAssignment.user_id == user_id, RoleAssignment.project_id == project_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def scope_project(session: AsyncSession, user: User, ref: Ref) -> Project:
+    """The project ``ref`` names, if enabled and the user has a role on it."""
+    project: Project | None
+    if ref.id is not None:
+        project = await session.get(Project, ref.id)
+    else:
+        domain = await _domain_of(session, ref)
+        project = None
+        if domain is not None:
+            project = await session.scalar(
+                select(Project).where(Project.domain_id == domain.id, Project.name == ref.name)
+            )
+    target = ref.id or ref.name
+    if project is None:
+        raise Unauthorized(f"Could not find project: {target}.")
+    if not project.enabled:
+        raise Unauthorized(f"Project {project.id} is disabled.")
+    if not await _has_role(session, user.id, project.id):
+        raise Unauthorized(f"User {user.id} has no access to project {project.id}.")
+    return project
+
+
+async def scope_domain(session: AsyncSession, user: User, ref: Ref) -> Domain:
+    """The domain ``ref`` names, if enabled and the user has a role on it."""
+    domain = await find_domain(session, ref)
+    if domain is None:
+        raise Unauthorized(f"Could not find domain: {ref.id or ref.name}.")
+    if not domain.enabled:
+        raise Unauthorized(f"Domain {domain.id} is disabled.")
+    found = await session.scalar(
+        select(RoleAssignment.id)
+        .where(RoleAssignment.user_id == user.id, RoleAssignment.domain_id == domain.id)
+        .limit(1)
+    )
+    if found is None:
+        raise Unauthorized(f"User {user.id} has no access to domain {domain.id}.")
+    return domain
+
+
+async def default_project(session: AsyncSession, user: User) -> Project | None:
+    """Keystone scopes a scope-less password login to the user's default project, if the
+    project is enabled and the user has a role on it; otherwise the token is unscoped."""
+    if not user.default_project_id:
+        return None
+    project = await session.get(Project, user.default_project_id)
+    if project is None or not project.enabled:
+        return None
+    if not await _has_role(session, user.id, project.id):
+        return None
+    return project

@@ -1,0 +1,221 @@
+"""Domains, projects and users: queries and changes behind the identity API.
+
+Functions flush but never commit: the route commits once, so a failure leaves nothing
+half-written. Changes that take rights away (password change, disable, delete) revoke
+the affected tokens in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.db.models import Domain, Project, RoleAssignment, User
+from stockyard.identity.errors import BadRequest, Conflict, NotFound, Unauthorized
+from stockyard.identity.passwords import hash_password, verify_password
+from stockyard.identity.tokens import TokenService
+
+_T = TypeVar("_T")
+
+
+def _filtered(stmt: Select[_T], model: Any, filters: dict[str, Any]) -> Select[_T]:
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(getattr(model, column) == value)
+    return stmt
+
+
+async def _flush(session: AsyncSession, what: str) -> None:
+    """Flush, turning a unique-constraint race into the 409 a pre-check would give."""
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"Conflict occurred attempting to store {what}: duplicate entry.") from None
+
+
+# ---- domains ----
+
+
+async def list_domains(session: AsyncSession, **filters: Any) -> list[Domain]:
+    stmt = _filtered(select(Domain).order_by(Domain.name), Domain, filters)
+    return list(await session.scalars(stmt))
+
+
+async def get_domain(session: AsyncSession, domain_id: str) -> Domain:
+    domain = await session.get(Domain, domain_id)
+    if domain is None:
+        raise NotFound(f"Could not find domain: {domain_id}.")
+    return domain
+
+
+async def create_domain(session: AsyncSession, fields: dict[str, Any]) -> Domain:
+    if await session.scalar(select(Domain.id).where(Domain.name == fields["name"])):
+        raise Conflict(f"Conflict occurred attempting to store domain - name {fields['name']}.")
+    domain = Domain(**fields)
+    session.add(domain)
+    await _flush(session, "domain")
+    return domain
+
+
+# ---- projects ----
+
+
+async def list_projects(session: AsyncSession, **filters: Any) -> list[Project]:
+    stmt = _filtered(select(Project).order_by(Project.name), Project, filters)
+    return list(await session.scalars(stmt))
+
+
+async def get_project(session: AsyncSession, project_id: str) -> Project:
+    project = await session.get(Project, project_id)
+    if project is None:
+        raise NotFound(f"Could not find project: {project_id}.")
+    return project
+
+
+async def _check_project_name(session: AsyncSession, domain_id: str, name: str) -> None:
+    taken = await session.scalar(
+        select(Project.id).where(Project.domain_id == domain_id, Project.name == name)
+    )
+    if taken is not None:
+        raise Conflict(f"Conflict occurred attempting to store project - name {name}.")
+
+
+async def create_project(session: AsyncSession, fields: dict[str, Any]) -> Project:
+    """``fields``: name, domain_id, description, enabled, tags."""
+    await get_domain(session, fields["domain_id"])
+    await _check_project_name(session, fields["domain_id"], fields["name"])
+    tags = fields.pop("tags", None) or []
+    project = Project(**fields, extra={"tags": tags})
+    session.add(project)
+    await _flush(session, "project")
+    return project
+
+
+async def update_project(
+    session: AsyncSession, tokens: TokenService, project: Project, changes: dict[str, Any]
+) -> Project:
+    if "name" in changes and changes["name"] != project.name:
+        await _check_project_name(session, project.domain_id, changes["name"])
+    if "tags" in changes:
+        project.extra = {**project.extra, "tags": changes.pop("tags") or []}
+    for key, value in changes.items():
+        setattr(project, key, value)
+    if changes.get("enabled") is False:
+        await tokens.revoke_project(session, project.id)
+    await _flush(session, "project")
+    return project
+
+
+async def delete_project(session: AsyncSession, tokens: TokenService, project: Project) -> None:
+    await tokens.revoke_project(session, project.id)
+    await session.delete(project)
+    await session.flush()
+
+
+# ---- users ----
+
+
+async def list_users(session: AsyncSession, **filters: Any) -> list[User]:
+    stmt = _filtered(select(User).order_by(User.name), User, filters)
+    return list(await session.scalars(stmt))
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"Could not find user: {user_id}.")
+    return user
+
+
+async def _check_user_name(session: AsyncSession, domain_id: str, name: str) -> None:
+    taken = await session.scalar(
+        select(User.id).where(User.domain_id == domain_id, User.name == name)
+    )
+    if taken is not None:
+        raise Conflict(f"Conflict occurred attempting to store user - name {name}.")
+
+
+async def _check_default_project(session: AsyncSession, project_id: str | None) -> None:
+    if project_id is not None and await session.get(Project, project_id) is None:
+        raise BadRequest(f"Invalid default_project_id: project {project_id} does not exist.")
+
+
+async def create_user(session: AsyncSession, fields: dict[str, Any]) -> User:
+    """``fields``: name, domain_id, password (clear, hashed here), enabled, email, ..."""
+    await get_domain(session, fields["domain_id"])
+    await _check_user_name(session, fields["domain_id"], fields["name"])
+    await _check_default_project(session, fields.get("default_project_id"))
+    password = fields.pop("password", None)
+    user = User(**fields)
+    if password is not None:
+        user.password_hash = await asyncio.to_thread(hash_password, password)
+    session.add(user)
+    await _flush(session, "user")
+    return user
+
+
+async def update_user(
+    session: AsyncSession, tokens: TokenService, user: User, changes: dict[str, Any]
+) -> User:
+    """Apply ``changes``; a new password or disabling the user revokes its tokens."""
+    if "name" in changes and changes["name"] != user.name:
+        await _check_user_name(session, user.domain_id, changes["name"])
+    if "default_project_id" in changes:
+        await _check_default_project(session, changes["default_project_id"])
+    password = changes.pop("password", None)
+    for key, value in changes.items():
+        setattr(user, key, value)
+    if password is not None:
+        user.password_hash = await asyncio.to_thread(hash_password, password)
+    if password is not None or changes.get("enabled") is False:
+        await tokens.revoke_user(session, user.id)
+    await _flush(session, "user")
+    return user
+
+
+async def delete_user(session: AsyncSession, tokens: TokenService, user: User) -> None:
+    # Token rows go with the user (ON DELETE CASCADE); revoking first also empties the cache.
+    await tokens.revoke_user(session, user.id)
+    await session.delete(user)
+    await session.flush()
+
+
+async def change_password(
+    session: AsyncSession, tokens: TokenService, user_id: str, original: str, new: str
+) -> None:
+    """Self-service change: the original password proves who asks, as in Keystone."""
+    user = await session.get(User, user_id)
+    ok = user is not None and await asyncio.to_thread(verify_password, user.password_hash, original)
+    if user is None or not ok or not user.enabled:
+        raise Unauthorized("The request you have made requires authentication.")
+    user.password_hash = await asyncio.to_thread(hash_password, new)
+    await tokens.revoke_user(session, user.id)
+    await session.flush()
+
+
+async def user_projects(session: AsyncSession, user_id: str) -> list[Project]:
+    """Enabled projects on which the user holds at least one role."""
+    stmt = (
+        select(Project)
+        .join(RoleAssignment, RoleAssignment.project_id == Project.id)
+        .where(RoleAssignment.user_id == user_id, Project.enabled.is_(True))
+        .distinct()
+        .order_by(Project.name)
+    )
+    return list(await session.scalars(stmt))
+
+
+async def user_domains(session: AsyncSession, user_id: str) -> list[Domain]:
+    """Enabled domains on which the user holds at least one role."""
+    stmt = (
+        select(Domain)
+        .join(RoleAssignment, RoleAssignment.domain_id == Domain.id)
+        .where(RoleAssignment.user_id == user_id, Domain.enabled.is_(True))
+        .distinct()
+        .order_by(Domain.name)
+    )
+    return list(await session.scalars(stmt))

@@ -1,0 +1,27 @@
+from tests.compute_api.helpers import V
+from tests.conftest import Cloud
+
+
+async def test_version_discovery_needs_no_auth(cloud: Cloud) -> None:
+    r = await cloud.client.get("/compute/")
+    assert r.status_code == 200
+    current = next(v for v in r.json()["versions"] if v["id"] == "v2.1")
+    assert current["status"] == "CURRENT"
+    assert current["version"] == "2.79"
+    assert current["min_version"] == "2.1"
+    assert current["links"][0]["href"] == "http://127.0.0.1:8774/compute/v2.1/"
+    for path in ("/compute", f"{V}", f"{V}/"):
+        r = await cloud.client.get(path)
+        assert r.status_code == 200, path
+    r = await cloud.client.get(V)
+    assert r.json()["version"]["id"] == "v2.1"
+
+
+async def test_project_id_in_path(cloud: Cloud) -> None:
+    project = cloud.seeded.demo_project_id
+    r = await cloud.client.get(f"{V}/{project}/flavors", headers=cloud.demo)
+    assert r.status_code == 200 and r.json() == {"flavors": []}
+    r = await cloud.client.get(f"{V}/{project}/os-quota-sets/{project}", headers=cloud.demo)
+    assert r.json()["quota_set"]["id"] == project
+    r = await cloud.client.get(f"{V}/someone-else/flavors", headers=cloud.demo)
+    assert r.status_code == 400 and "project_id" in r.json()["badRequest"]["message"]
