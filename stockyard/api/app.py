@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from stockyard.api.errors import install_error_handlers
+from stockyard.bus import reqid
 from stockyard.api.state import APIState
 
 log = logging.getLogger("stockyard.api")
@@ -48,7 +49,8 @@ def create_app(state: APIState) -> FastAPI:
         rid = request.headers.get("x-openstack-request-id") or f"req-{uuid.uuid4()}"
         request.state.request_id = rid
         start = time.perf_counter()
-        response = await call_next(request)
+        with reqid.bound(rid):
+            response = await call_next(request)
         response.headers["x-openstack-request-id"] = rid
         if request.url.path.startswith("/compute"):
             version = getattr(request.state, "microversion", None)

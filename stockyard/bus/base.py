@@ -48,6 +48,10 @@ Message = dict[str, Any]
 Handler = Callable[[Message], Awaitable[None]]
 
 
+class BusError(Exception):
+    """The bus could not do what was asked (broker unreachable for too long, closed bus)."""
+
+
 class Bus(Protocol):
     """Work queues by topic: each message goes to one subscriber of its topic.
 
@@ -65,3 +69,7 @@ class Bus(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+    def healthy(self) -> bool:
+        """True while the bus can publish and deliver (for readiness endpoints)."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from stockyard.bus import reqid
 from stockyard.bus.base import Handler, Message
 
 log = logging.getLogger(__name__)
@@ -16,6 +17,7 @@ class MemoryBus:
     def __init__(self) -> None:
         self._queues: dict[str, asyncio.Queue[Message]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
 
     def _queue(self, topic: str) -> asyncio.Queue[Message]:
         q = self._queues.get(topic)
@@ -31,6 +33,7 @@ class MemoryBus:
 
     async def subscribe(self, topic: str, handler: Handler, concurrency: int = 8) -> None:
         queue = self._queue(topic)
+        handler = reqid.with_request_id(handler)
         for _ in range(concurrency):
             self._tasks.append(asyncio.create_task(self._consume(topic, queue, handler)))
 
@@ -44,7 +47,12 @@ class MemoryBus:
             except Exception:
                 log.exception("handler for %s failed on %s", topic, message.get("type"))
 
+    def healthy(self) -> bool:
+        """Always true until closed: there is no broker to lose."""
+        return not self._closed
+
     async def close(self) -> None:
+        self._closed = True
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from stockyard.api.errors import APIError
@@ -182,15 +182,10 @@ async def _lock_project(session: AsyncSession, project_id: str) -> None:
         return
     if await session.scalar(lock_row) is not None:
         return  # the usual case: the row exists and is now ours
-    # First check of this project: create the row in its own short transaction. Inside
-    # the caller's, InnoDB would take a shared lock on a duplicate, and two shared holders
-    # upgrading to exclusive for the FOR UPDATE deadlock.
-    bind = session.bind
-    if isinstance(bind, AsyncEngine):
-        async with bind.begin() as conn:
-            await conn.execute(_insert_lock_row(dialect, project_id))
-    else:
-        await session.execute(_insert_lock_row(dialect, project_id))
+    # First check of this project: create the row, then lock it. (A separate connection
+    # for the insert would need a second pooled connection per waiting request and can
+    # exhaust the pool; the first-time insert race is short and ends with the row.)
+    await session.execute(_insert_lock_row(dialect, project_id))
     await session.execute(lock_row)
 
 

@@ -1,0 +1,178 @@
+"""API latency and create-to-ACTIVE throughput against a real ``stockyard up`` process.
+
+Run: ``.venv/bin/python bench/bench_api.py [--creates 200] [--clients 50]``.
+Prints figures only, asserts nothing. DESIGN.md's targets on 2 cores: 200 creates from 50
+concurrent clients with the 202 at p99 <= 300 ms and all ACTIVE within 5 s;
+``GET /servers/detail`` of 200 servers <= 20 ms (1,000 servers <= 100 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def lab_yaml(path: Path, racks: int, per_rack: int) -> None:
+    rack_list = [{"name": f"r{i}", "hypervisors": per_rack} for i in range(1, racks + 1)]
+    doc = {
+        "version": 1,
+        "fake": {"boot_seconds": 0.0, "fail_spawn": False, "seed": 1},
+        "hypervisor_defaults": {"vcpus": 64, "memory_mb": 262144, "local_gb": 4000},
+        "regions": [
+            {
+                "name": "RegionOne",
+                "cidr": "10.20.0.0/16",
+                "azs": [{"name": "az1", "racks": rack_list}, {"name": "az2", "racks": rack_list}],
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(doc))
+
+
+async def token(client: httpx.AsyncClient, password: str) -> str:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"id": "default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }
+    }
+    r = await client.post("/identity/v3/auth/tokens", json=body)
+    r.raise_for_status()
+    return r.headers["X-Subject-Token"]
+
+
+async def run(creates: int, clients: int, port: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        tok = await token(client, "bench-admin")
+        h = {"X-Auth-Token": tok, "OpenStack-API-Version": "compute 2.79"}
+        r = await client.post(
+            "/compute/v2.1/flavors",
+            json={"flavor": {"name": "b1", "ram": 512, "vcpus": 1, "disk": 1, "id": "b1"}},
+            headers=h,
+        )
+        r.raise_for_status()
+        images = (await client.get("/image/v2/images", headers=h)).json()["images"]
+        image_id = images[0]["id"]
+        sem = asyncio.Semaphore(clients)
+        latencies: list[float] = []
+        ids: list[str] = []
+
+        async def create(i: int) -> None:
+            body = {
+                "server": {
+                    "name": f"b{i}",
+                    "flavorRef": "b1",
+                    "imageRef": image_id,
+                    "networks": "auto",
+                }
+            }
+            async with sem:
+                t0 = time.perf_counter()
+                resp = await client.post("/compute/v2.1/servers", json=body, headers=h)
+                latencies.append(time.perf_counter() - t0)
+            resp.raise_for_status()
+            ids.append(resp.json()["server"]["id"])
+
+        start = time.perf_counter()
+        await asyncio.gather(*(create(i) for i in range(creates)))
+        accepted = time.perf_counter() - start
+        while True:
+            servers = (await client.get("/compute/v2.1/servers/detail", headers=h)).json()[
+                "servers"
+            ]
+            states = [s["status"] for s in servers]
+            if all(s in ("ACTIVE", "ERROR") for s in states) and len(states) >= creates:
+                break
+            await asyncio.sleep(0.05)
+        all_active = time.perf_counter() - start
+        errors = sum(1 for s in states if s == "ERROR")
+        print(f"{creates} creates from {clients} clients:")
+        print(
+            f"  202 latency p50 {pct(latencies, 50) * 1000:.0f} ms  "
+            f"p99 {pct(latencies, 99) * 1000:.0f} ms  (all accepted in {accepted:.2f} s)"
+        )
+        print(f"  all ACTIVE after {all_active:.2f} s  ({errors} ERROR)")
+        detail: list[float] = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            r = await client.get("/compute/v2.1/servers/detail", headers=h)
+            detail.append(time.perf_counter() - t0)
+        count = len(r.json()["servers"])
+        print(
+            f"GET /servers/detail with {count} servers: p50 {pct(detail, 50) * 1000:.1f} ms  "
+            f"p99 {pct(detail, 99) * 1000:.1f} ms"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--creates", type=int, default=200)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        lab = tmpdir / "lab.yaml"
+        lab_yaml(lab, racks=5, per_rack=10)
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
+        env.update(
+            STOCKYARD_API_PORT=str(port),
+            STOCKYARD_DATA_DIR=str(tmpdir / "data"),
+            STOCKYARD_LAB_FILE=str(lab),
+            STOCKYARD_ADMIN_PASSWORD="bench-admin",
+            STOCKYARD_FAKE_BOOT_SECONDS="0",
+            STOCKYARD_LOG_LEVEL="WARNING",
+            STOCKYARD_QUOTA_INSTANCES="100000",
+            STOCKYARD_QUOTA_CORES="100000",
+            STOCKYARD_QUOTA_RAM="100000000",
+        )
+        proc = subprocess.Popen(
+            [str(BIN / "stockyard"), "up"],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            asyncio.run(run(args.creates, args.clients, port))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
