@@ -17,8 +17,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from stockyard.api.errors import install_error_handlers
-from stockyard.bus import reqid
 from stockyard.api.state import APIState
+from stockyard.bus import reqid
 
 log = logging.getLogger("stockyard.api")
 
