@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fastapi import Request
 
@@ -14,6 +15,12 @@ MIN_VERSION = (2, 1)
 MAX_VERSION = (2, 79)
 
 
+@lru_cache(maxsize=256)
+def _parse(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
 @dataclass(frozen=True, order=True)
 class APIVersion:
     major: int
@@ -23,8 +30,7 @@ class APIVersion:
         return f"{self.major}.{self.minor}"
 
     def at_least(self, version: str) -> bool:
-        major, minor = (int(p) for p in version.split("."))
-        return (self.major, self.minor) >= (major, minor)
+        return (self.major, self.minor) >= _parse(version)
 
 
 def min_str() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from stockyard.api.microversion import APIVersion
@@ -14,14 +15,15 @@ from stockyard.db.models import Instance, InstanceFault
 
 def iso(value: datetime | None) -> str | None:
     """Nova's ``created``/``updated`` format: seconds, Z."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+    return value.isoformat(timespec="seconds") + "Z" if value else None
 
 
 def iso_usec(value: datetime | None) -> str | None:
     """Nova's ``launched_at`` and event times: microseconds, no zone."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f") if value else None
+    return value.isoformat(timespec="microseconds") if value else None
 
 
+@lru_cache(maxsize=65536)
 def host_id(project_id: str, host: str | None) -> str:
     """Opaque per-project host id, as Nova: users see co-location, not host names."""
     if not host:
