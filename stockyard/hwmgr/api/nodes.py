@@ -1,0 +1,220 @@
+"""Node routes: enroll, list, show, delete, manage, power and boot device."""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuidlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import select
+
+from stockyard.hwmgr.api.deps import ServiceAuth, SessionDep, StateDep
+from stockyard.hwmgr.api.errors import HwmgrError
+from stockyard.hwmgr.api.schemas import (
+    BootDevice,
+    NodeCreate,
+    NodeList,
+    NodeView,
+    PowerChange,
+    PowerView,
+)
+from stockyard.hwmgr.api.state import HwmgrState
+from stockyard.hwmgr.api.views import node_view
+from stockyard.hwmgr.bmcport import BMCLike, BMCTarget, close_bmc, error_text
+from stockyard.hwmgr.db.locks import NodeLocked, node_lock
+from stockyard.hwmgr.db.models import Node
+from stockyard.hwmgr.tasks import states as st
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/nodes", tags=["nodes"], dependencies=[ServiceAuth])
+T = TypeVar("T")
+
+
+async def load_node(session: SessionDep, node_uuid: str) -> Node:
+    node = await session.get(Node, node_uuid)
+    if node is None:
+        raise HwmgrError(404, f"node {node_uuid} not found")
+    return node
+
+
+async def with_bmc(
+    session: SessionDep, state: HwmgrState, node: Node, action: Callable[[BMCLike], Awaitable[T]]
+) -> T:
+    """Run ``action`` on the node's BMC under the node lock; BMC errors become 502."""
+    if node.provision_state not in st.NODE_IDLE:
+        raise HwmgrError(409, f"node {node.uuid} is {node.provision_state}: a task owns it")
+    # Give the connection back during the BMC call: the lock needs one of its own, and a
+    # pool full of requests each waiting for a second connection would deadlock.
+    await session.commit()
+    target = BMCTarget(
+        driver=node.bmc_driver,
+        address=node.bmc_address,
+        port=node.bmc_port,
+        username=node.bmc_username,
+        password=state.box.decrypt(node.bmc_password_encrypted),
+        system_id=node.bmc_system_id,
+    )
+    owner = f"{state.host_id}:api:{uuidlib.uuid4().hex}"
+    try:
+        async with node_lock(state.db, node.uuid, owner, state.settings.lock_lease_seconds):
+            bmc = state.bmc_factory(target)
+            try:
+                return await action(bmc)
+            finally:
+                await close_bmc(bmc)
+    except NodeLocked as exc:
+        raise HwmgrError(409, str(exc)) from exc
+    except HwmgrError:
+        raise
+    except Exception as exc:
+        raise HwmgrError(502, f"BMC of node {node.uuid}: {error_text(exc)}") from exc
+
+
+@router.post("", status_code=201, response_model=NodeView)
+async def enroll(body: NodeCreate, session: SessionDep, state: StateDep) -> NodeView:
+    """Enroll a node (provision_state ``enrolled``); the BMC password is stored encrypted."""
+    if await session.scalar(select(Node.uuid).where(Node.name == body.name)) is not None:
+        raise HwmgrError(409, f"name: a node named {body.name!r} already exists")
+    node = Node(
+        name=body.name,
+        region=body.region,
+        az=body.az,
+        rack=body.rack,
+        resource_class=body.resource_class,
+        cpus=body.cpus,
+        memory_mb=body.memory_mb,
+        disk_gb=body.disk_gb,
+        macs=body.macs,
+        bmc_driver=body.bmc.driver,
+        bmc_address=body.bmc.address,
+        bmc_port=body.bmc.port,
+        bmc_system_id=body.bmc.system_id,
+        bmc_username=body.bmc.username,
+        bmc_password_encrypted=state.box.encrypt(body.bmc.password.get_secret_value()),
+        provision_state=st.ENROLLED,
+    )
+    session.add(node)
+    await session.commit()
+    log.info("enrolled node %s (%s) in %s/%s", node.uuid, node.name, node.az, node.rack)
+    return node_view(node)
+
+
+@router.get("", response_model=NodeList)
+async def list_nodes(
+    session: SessionDep,
+    region: str | None = Query(default=None),
+    az: str | None = Query(default=None),
+    rack: str | None = Query(default=None),
+    resource_class: str | None = Query(default=None),
+    provision_state: str | None = Query(default=None),
+) -> NodeList:
+    if provision_state is not None and provision_state not in st.NODE_STATES:
+        raise HwmgrError(400, f"provision_state: unknown state {provision_state!r}")
+    query = select(Node).order_by(Node.name)
+    for column, value in (
+        (Node.region, region),
+        (Node.az, az),
+        (Node.rack, rack),
+        (Node.resource_class, resource_class),
+        (Node.provision_state, provision_state),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return NodeList(nodes=[node_view(n) for n in (await session.scalars(query)).all()])
+
+
+@router.get("/{node_uuid}", response_model=NodeView)
+async def show_node(node_uuid: str, session: SessionDep) -> NodeView:
+    return node_view(await load_node(session, node_uuid))
+
+
+@router.delete("/{node_uuid}", status_code=204)
+async def delete_node(node_uuid: str, session: SessionDep) -> Response:
+    node = await load_node(session, node_uuid)
+    if node.provision_state not in st.NODE_DELETABLE:
+        raise HwmgrError(409, f"node {node_uuid} is {node.provision_state}; release it first")
+    await session.delete(node)
+    await session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/{node_uuid}/manage", response_model=NodeView)
+async def manage(node_uuid: str, session: SessionDep, state: StateDep) -> NodeView:
+    """enrolled (or error) -> available once the BMC answers a power-state query."""
+    node = await load_node(session, node_uuid)
+    target = st.NODE.next(node.provision_state, "manage") if _can(node, "manage") else None
+    if target is None:
+        raise HwmgrError(409, f"node {node_uuid} is {node.provision_state}; cannot manage")
+
+    async def query(bmc: BMCLike) -> str:
+        return await bmc.power_state()
+
+    try:
+        power = await with_bmc(session, state, node, query)
+    except HwmgrError as exc:
+        if exc.status == 502:
+            node.last_error = exc.message
+            await session.commit()
+        raise
+    node.power_state = power
+    node.provision_state = target
+    node.last_error = None
+    await session.commit()
+    return node_view(node)
+
+
+def _can(node: Node, event: str) -> bool:
+    return (node.provision_state, event) in st.NODE.transitions
+
+
+@router.get("/{node_uuid}/power", response_model=PowerView)
+async def get_power(node_uuid: str, session: SessionDep, state: StateDep) -> PowerView:
+    node = await load_node(session, node_uuid)
+
+    async def query(bmc: BMCLike) -> str:
+        return await bmc.power_state()
+
+    power = await with_bmc(session, state, node, query)
+    node.power_state = power
+    await session.commit()
+    return PowerView(power_state="on" if power == "on" else "off")
+
+
+@router.put("/{node_uuid}/power", response_model=PowerView)
+async def set_power(
+    node_uuid: str, body: PowerChange, session: SessionDep, state: StateDep
+) -> PowerView:
+    """Power on/off/cycle and wait until the BMC reports the resulting state."""
+    node = await load_node(session, node_uuid)
+    timeout = state.settings.power_timeout_seconds
+    final = "off" if body.target == "off" else "on"
+
+    async def act(bmc: BMCLike) -> None:
+        if body.target == "cycle":
+            await bmc.power_cycle()
+        elif body.target == "on":
+            await bmc.power_on()
+        else:
+            await bmc.power_off()
+        await bmc.wait_power(final, timeout)
+
+    await with_bmc(session, state, node, act)
+    node.power_state = final
+    await session.commit()
+    return PowerView(power_state="on" if final == "on" else "off")
+
+
+@router.put("/{node_uuid}/boot_device", status_code=204)
+async def set_boot_device(
+    node_uuid: str, body: BootDevice, session: SessionDep, state: StateDep
+) -> Response:
+    """One-time network boot (the only device the BMC contract offers)."""
+    node = await load_node(session, node_uuid)
+
+    async def act(bmc: BMCLike) -> None:
+        await bmc.set_boot_pxe_once()
+
+    await with_bmc(session, state, node, act)
+    return Response(status_code=204)

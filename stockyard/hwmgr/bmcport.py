@@ -1,0 +1,69 @@
+"""The seam between hwmgr and the BMC layer (``stockyard.hwmgr.bmc``).
+
+hwmgr codes against the small ``BMCLike`` protocol; the default factory builds the real
+Redfish/IPMI client with ``make_bmc``. Tests may pass another factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from pydantic import SecretStr
+
+PowerState = Literal["on", "off"]
+
+
+class BMCLike(Protocol):
+    """What hwmgr needs from a BMC; every call may raise the BMC layer's ``BMCError``."""
+
+    async def power_state(self) -> str: ...
+    async def power_on(self) -> None: ...
+    async def power_off(self) -> None: ...
+    async def power_cycle(self) -> None: ...
+    async def set_boot_pxe_once(self) -> None: ...
+    async def wait_power(self, state: str, timeout: float) -> Any: ...  # noqa: ASYNC109
+
+
+@dataclass(frozen=True)
+class BMCTarget:
+    """Where a node's BMC is and how to log in; the password stays a ``SecretStr``."""
+
+    driver: str
+    address: str
+    port: int
+    username: str
+    password: SecretStr = field(repr=False)
+    system_id: str | None = None
+
+
+BMCFactory = Callable[[BMCTarget], BMCLike]
+
+
+def default_bmc_factory(target: BMCTarget) -> BMCLike:
+    """The real BMC client for ``target`` (Redfish via sushy, IPMI via pyghmi)."""
+    from stockyard.hwmgr.bmc import BMCCredentials, make_bmc
+
+    if target.driver not in ("redfish", "ipmi"):
+        raise ValueError(f"unknown BMC driver {target.driver!r}")
+    creds = BMCCredentials(username=target.username, password=target.password)
+    driver: Literal["redfish", "ipmi"] = "redfish" if target.driver == "redfish" else "ipmi"
+    return make_bmc(driver, target.address, target.port, creds, target.system_id)
+
+
+async def close_bmc(bmc: BMCLike) -> None:
+    """Release a client's session if it keeps one (``close``/``aclose`` are optional)."""
+    for name in ("aclose", "close"):
+        closer = getattr(bmc, name, None)
+        if closer is not None:
+            result = closer()
+            if hasattr(result, "__await__"):
+                await result
+            return
+
+
+def error_text(exc: BaseException) -> str:
+    """A readable message for a BMC failure (``BMCError(message)`` keeps its message)."""
+    message = getattr(exc, "message", None) or str(exc)
+    return str(message) or type(exc).__name__

@@ -1,0 +1,156 @@
+"""An emulated installer: what a PXE-booted machine does, over real HTTP.
+
+The only emulated edge is the boot itself: hwmgr's runner tells ``BootObserver``s that it
+powered a node on with one-time PXE set (``on_pxe_boot``), where a real machine would
+DHCP and chain-load its iPXE script. From there everything crosses HTTP as on real
+hardware: fetch ``/v1/boot/{node}.ipxe``, read the task id, token and image URL from the
+kernel arguments, download the image and check its sha256, "write" it (sleep), and POST
+the call-back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import shlex
+from dataclasses import dataclass, field
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class InstallerError(Exception):
+    """The emulated machine could not get its script or image."""
+
+
+@dataclass
+class BootScript:
+    """What the installer learns from the iPXE kernel arguments."""
+
+    task_id: str
+    token: str = field(repr=False)
+    mode: str
+    callback_url: str
+    image_url: str | None
+    checksum: str | None
+
+
+def parse_ipxe(script: str) -> BootScript:
+    """Read ``stockyard.*`` kernel arguments from an iPXE script."""
+    args: dict[str, str] = {}
+    for line in script.splitlines():
+        words = shlex.split(line)
+        if words and words[0] == "kernel":
+            for word in words[2:]:
+                key, _, value = word.partition("=")
+                if key.startswith("stockyard."):
+                    args[key.removeprefix("stockyard.")] = value
+    try:
+        return BootScript(
+            task_id=args["task"],
+            token=args["token"],
+            mode=args.get("mode", "install"),
+            callback_url=args["callback"],
+            image_url=args.get("image"),
+            checksum=args.get("checksum"),
+        )
+    except KeyError as exc:
+        raise InstallerError(f"iPXE script lacks stockyard.{exc.args[0]}") from exc
+
+
+class InstallerEmulator:
+    """A fleet of emulated PXE-booted machines talking to one hwmgr (a ``BootObserver``).
+
+    ``fail`` makes the installer call back failure ("disk write error");
+    ``never_call_back`` makes it go silent after the install. Both are plain attributes so
+    a test can flip them between deploys; ``fail_nodes`` / ``silent_nodes`` do the same
+    per node.
+    """
+
+    def __init__(
+        self,
+        hwmgr_url: str,
+        *,
+        install_seconds: float = 0.0,
+        fail: bool = False,
+        never_call_back: bool = False,
+        timeout: float = 60.0,
+    ) -> None:
+        self.hwmgr_url = hwmgr_url.rstrip("/")
+        self.install_seconds = install_seconds
+        self.fail = fail
+        self.never_call_back = never_call_back
+        self.fail_nodes: set[str] = set()
+        self.silent_nodes: set[str] = set()
+        self.booted: list[str] = []
+        self.errors: list[str] = []
+        self._client = httpx.AsyncClient(timeout=timeout)
+        self._jobs: set[asyncio.Task[None]] = set()
+
+    async def on_pxe_boot(self, node_uuid: str) -> None:
+        """The node was powered on with PXE: run its installer in the background."""
+        self.booted.append(node_uuid)
+        job = asyncio.create_task(self._safe_run(node_uuid), name=f"installer-{node_uuid}")
+        self._jobs.add(job)
+        job.add_done_callback(self._jobs.discard)
+
+    async def _safe_run(self, node_uuid: str) -> None:
+        try:
+            await self.run(node_uuid)
+        except Exception as exc:
+            # A real machine that cannot install simply never calls back.
+            self.errors.append(f"{node_uuid}: {exc}")
+            log.warning("emulated installer on node %s: %s", node_uuid, exc)
+
+    async def run(self, node_uuid: str) -> BootScript:
+        """One machine's whole install (or wipe) cycle, ending with the call-back."""
+        response = await self._client.get(f"{self.hwmgr_url}/v1/boot/{node_uuid}.ipxe")
+        if response.status_code != 200:
+            raise InstallerError(f"iPXE script: HTTP {response.status_code}")
+        boot = parse_ipxe(response.text)
+        auth = {"Authorization": f"Bearer {boot.token}", "X-Task-Id": boot.task_id}
+        status, message = "success", f"{boot.mode} finished"
+        if boot.image_url and boot.checksum:
+            digest = await self._download(boot.image_url, auth)
+            if digest != boot.checksum:
+                status, message = "failure", f"image checksum mismatch: got {digest}"
+        if self.install_seconds > 0:
+            await asyncio.sleep(self.install_seconds)  # "writing" the disk
+        if self.fail or node_uuid in self.fail_nodes:
+            status, message = "failure", "disk write error"
+        if self.never_call_back or node_uuid in self.silent_nodes:
+            return boot
+        answer = await self._client.post(
+            boot.callback_url,
+            json={"status": status, "message": message, "type": boot.mode},
+            headers={"Authorization": f"Bearer {boot.token}"},
+        )
+        if answer.status_code != 204:
+            raise InstallerError(f"call-back: HTTP {answer.status_code} {answer.text}")
+        return boot
+
+    async def _download(self, url: str, headers: dict[str, str]) -> str:
+        sha = hashlib.sha256()
+        async with self._client.stream("GET", url, headers=headers) as response:
+            if response.status_code != 200:
+                raise InstallerError(f"image: HTTP {response.status_code}")
+            async for chunk in response.aiter_bytes(1 << 20):
+                sha.update(chunk)
+        return sha.hexdigest()
+
+    async def drain(self) -> None:
+        """Wait for every running emulated install."""
+        while self._jobs:
+            await asyncio.gather(*list(self._jobs), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Cancel running installs and close the HTTP client (also ``stop``)."""
+        for job in list(self._jobs):
+            job.cancel()
+        await asyncio.gather(*list(self._jobs), return_exceptions=True)
+        await self._client.aclose()
+
+    async def stop(self) -> None:
+        await self.close()

@@ -1,0 +1,155 @@
+"""The hwmgr service: migrate, open the database, run tasks, serve the API.
+
+``HwmgrService(settings).start()`` returns once the API listens (``.url`` tells where,
+useful with ``port=0``); ``stop()`` stops serving and driving, leaving every task's
+recorded state for the next start to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+
+import uvicorn
+
+from stockyard.db.base import Database
+from stockyard.hwmgr.api.app import create_app
+from stockyard.hwmgr.api.state import HwmgrState
+from stockyard.hwmgr.bmcport import BMCFactory, default_bmc_factory
+from stockyard.hwmgr.crypto import SecretBox, load_key
+from stockyard.hwmgr.images import ImageCache
+from stockyard.hwmgr.migrate import upgrade
+from stockyard.hwmgr.settings import HwmgrSettings
+from stockyard.hwmgr.tasks.runner import BootObserver, TaskRunner
+
+log = logging.getLogger(__name__)
+
+
+class HwmgrService:
+    """One region's hardware manager in the current event loop."""
+
+    def __init__(
+        self,
+        settings: HwmgrSettings,
+        *,
+        bmc_factory: BMCFactory = default_bmc_factory,
+        observers: list[BootObserver] | None = None,
+        host_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bmc_factory = bmc_factory
+        self.observers = list(observers or [])
+        self.host_id = host_id or socket.gethostname()
+        self.state: HwmgrState | None = None
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._serve: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Migrate, open the DB, resume tasks and serve the API (returns once listening)."""
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        await upgrade(s.effective_database_url)
+        db = Database(s.effective_database_url)
+        box = SecretBox(load_key(s.secret_key, s.data_dir))
+        images = ImageCache(s.image_cache_dir)
+        runner = TaskRunner(
+            db,
+            box,
+            images,
+            bmc_factory=self.bmc_factory,
+            deadline_seconds=s.install_deadline_seconds,
+            max_concurrent=s.max_concurrent_tasks,
+            power_timeout=s.power_timeout_seconds,
+            lease_seconds=s.lock_lease_seconds,
+            host_id=self.host_id,
+        )
+        for observer in self.observers:
+            runner.add_observer(observer)
+        self.state = HwmgrState(
+            settings=s,
+            db=db,
+            box=box,
+            images=images,
+            runner=runner,
+            bmc_factory=self.bmc_factory,
+            host_id=self.host_id,
+        )
+        config = uvicorn.Config(
+            create_app(self.state),
+            host=s.host,
+            port=s.port,
+            log_level=s.log_level.lower(),
+            access_log=False,
+            lifespan="off",
+        )
+        self._server = uvicorn.Server(config)
+        self._serve = asyncio.create_task(self._server.serve())
+        # uvicorn exposes no "started" event, only a flag.
+        while not self._server.started and not self._serve.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if self._serve.done():
+            await self._serve
+            raise RuntimeError(f"hwmgr API could not listen on {s.host}:{s.port}")
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{s.host}:{port}"
+        # Resume only once the API listens: resumed installers must reach the call-back.
+        await runner.start()
+        log.info("hwmgr for %s listening on %s", s.region, self.url)
+
+    @property
+    def runner(self) -> TaskRunner:
+        assert self.state is not None, "start() first"
+        return self.state.runner
+
+    async def stop(self) -> None:
+        """Stop serving and driving tasks; recorded states stay for the next start."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._serve is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serve
+        if self.state is not None:
+            await self.state.runner.stop()
+            await self.state.db.dispose()
+        self._server = None
+        self._serve = None
+
+    async def serve_forever(self) -> None:
+        """Until SIGINT/SIGTERM (console use)."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        assert self._serve is not None
+        await asyncio.wait(
+            [asyncio.create_task(stop.wait()), self._serve],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+
+
+async def main(settings: HwmgrSettings | None = None, *, lab_installer: bool = False) -> None:
+    """Console entry: ``asyncio.run(main())`` serves hwmgr until interrupted.
+
+    With ``lab_installer`` an in-process emulated installer answers every PXE boot.
+    """
+    settings = settings or HwmgrSettings()
+    service = HwmgrService(settings)
+    installer = None
+    if lab_installer:
+        from stockyard.hwmgr.installer_emulator import InstallerEmulator
+
+        installer = InstallerEmulator(settings.public_url or f"http://{settings.host}:0")
+        service.observers.append(installer)
+    await service.start()
+    if installer is not None and not settings.public_url:
+        installer.hwmgr_url = service.url
+    try:
+        await service.serve_forever()
+    finally:
+        await service.stop()
+        if installer is not None:
+            await installer.close()

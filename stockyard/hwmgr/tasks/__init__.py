@@ -1,0 +1,1 @@
+"""Install and clean tasks: the state machine table and the asyncio runner."""

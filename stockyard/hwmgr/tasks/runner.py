@@ -1,0 +1,352 @@
+"""The task runner: drives install and clean tasks through ``states.TASK`` on one loop.
+
+Each task is one coroutine. BMC steps run under a semaphore (``max_concurrent``) and a
+node lock; ``installing`` holds neither and waits on an ``asyncio.Event`` that the
+call-back route sets, so thousands of installs cost no polling. Each step reads its state
+from the database and is idempotent, so ``start()`` resumes whatever a previous process
+left half-done, keeping the recorded deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import CursorResult, select, update
+
+from stockyard.db.base import Database, utcnow
+from stockyard.hwmgr.bmcport import (
+    BMCFactory,
+    BMCLike,
+    BMCTarget,
+    close_bmc,
+    default_bmc_factory,
+    error_text,
+)
+from stockyard.hwmgr.crypto import SecretBox
+from stockyard.hwmgr.db.locks import clear_owner, node_lock
+from stockyard.hwmgr.db.models import Node, Task
+from stockyard.hwmgr.images import ImageCache, ImageError
+from stockyard.hwmgr.tasks import states as st
+
+log = logging.getLogger(__name__)
+
+
+class BootObserver(Protocol):
+    """Told when a node was powered on with one-time PXE set.
+
+    This is the *emulated edge*: on real hardware the node's firmware would now DHCP,
+    PXE-boot and chain-load hwmgr's iPXE script. In the lab the emulated installer
+    observes this in process; everything after it (iPXE script, image, call-back)
+    crosses HTTP.
+    """
+
+    async def on_pxe_boot(self, node_uuid: str) -> None: ...
+
+
+class TaskFailed(Exception):
+    """Ends the task as failed with ``reason``."""
+
+
+@dataclass
+class _View:
+    task_uuid: str
+    node_uuid: str
+    type: str
+    state: str
+    image_url: str | None
+    image_checksum: str | None
+    target: BMCTarget
+
+
+class TaskRunner:
+    """Runs every non-terminal task of this hwmgr."""
+
+    def __init__(
+        self,
+        db: Database,
+        box: SecretBox,
+        images: ImageCache,
+        *,
+        bmc_factory: BMCFactory = default_bmc_factory,
+        deadline_seconds: float = 600.0,
+        max_concurrent: int = 100,
+        power_timeout: float = 60.0,
+        lease_seconds: float = 120.0,
+        host_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.box = box
+        self.images = images
+        self.bmc_factory = bmc_factory
+        self.deadline_seconds = deadline_seconds
+        self.power_timeout = power_timeout
+        self.lease_seconds = lease_seconds
+        self.host_id = host_id or socket.gethostname()
+        self.owner = f"{self.host_id}:runner"
+        self._sem = asyncio.Semaphore(max_concurrent)
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._events: dict[str, asyncio.Event] = {}
+        self._observers: list[BootObserver] = []
+        self._clients: dict[str, BMCLike] = {}
+        self._steps: dict[str, Callable[[_View, bool], Awaitable[None]]] = {
+            st.QUEUED: self._queued,
+            st.POWERING_OFF: self._powering_off,
+            st.SETTING_PXE: self._setting_pxe,
+            st.POWERING_ON: self._powering_on,
+            st.INSTALLING: self._installing,
+            st.REBOOTING: self._rebooting,
+        }
+
+    # --- lifecycle ----------------------------------------------------------------------
+    def add_observer(self, observer: BootObserver) -> None:
+        self._observers.append(observer)
+
+    async def start(self) -> list[str]:
+        """Clear this host's stale node locks and resume every non-terminal task."""
+        await clear_owner(self.db, f"{self.host_id}:")
+        async with self.db.session() as session:
+            pending = list(
+                (
+                    await session.scalars(
+                        select(Task.uuid).where(Task.state.not_in(st.TASK.terminal))
+                    )
+                ).all()
+            )
+        for uuid in pending:
+            self.submit(uuid, resumed=True)
+        if pending:
+            log.info("resumed %d hwmgr tasks", len(pending))
+        return pending
+
+    async def stop(self) -> None:
+        """Stop driving; tasks keep their recorded state for the next start."""
+        running = list(self._running.values())
+        for job in running:
+            job.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    def submit(self, task_uuid: str, *, resumed: bool = False) -> None:
+        """Drive ``task_uuid`` (no-op when already driven here)."""
+        if task_uuid not in self._running:
+            job = asyncio.create_task(self._drive(task_uuid, resumed), name=f"hwmgr-{task_uuid}")
+            self._running[task_uuid] = job
+
+    def notify(self, task_uuid: str) -> None:
+        """The call-back of ``task_uuid`` was recorded: wake its coroutine."""
+        event = self._events.get(task_uuid)
+        if event is not None:
+            event.set()
+
+    async def wait(self, task_uuid: str) -> None:
+        """Until this runner stops driving ``task_uuid`` (tests, shutdown)."""
+        job = self._running.get(task_uuid)
+        if job is not None:
+            await asyncio.shield(job)
+
+    # --- driving ------------------------------------------------------------------------
+    async def _drive(self, uuid: str, resumed: bool) -> None:
+        try:
+            async with self.db.session() as session:
+                await session.execute(
+                    update(Task).where(Task.uuid == uuid).values(attempts=Task.attempts + 1)
+                )
+            while True:
+                view = await self._load(uuid)
+                if view is None or view.state in st.TASK.terminal:
+                    return
+                try:
+                    await self._steps[view.state](view, resumed)
+                except TaskFailed as exc:
+                    await self._finish(uuid, failed=str(exc))
+                except Exception as exc:  # a BMC or programming error must not strand it
+                    log.warning("hwmgr task %s failed in %s: %s", uuid, view.state, exc)
+                    await self._finish(uuid, failed=error_text(exc))
+                resumed = False
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("hwmgr task %s: runner error", uuid)
+        finally:
+            self._running.pop(uuid, None)
+            self._events.pop(uuid, None)
+            client = self._clients.pop(uuid, None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await close_bmc(client)
+
+    async def _load(self, uuid: str) -> _View | None:
+        async with self.db.session() as session:
+            task = await session.get(Task, uuid)
+            if task is None:
+                return None
+            node = await session.get(Node, task.node_uuid)
+            if node is None:
+                return None
+            target = BMCTarget(
+                driver=node.bmc_driver,
+                address=node.bmc_address,
+                port=node.bmc_port,
+                username=node.bmc_username,
+                password=self.box.decrypt(node.bmc_password_encrypted),
+                system_id=node.bmc_system_id,
+            )
+            return _View(
+                task.uuid,
+                task.node_uuid,
+                task.type,
+                task.state,
+                task.image_url,
+                task.image_checksum,
+                target,
+            )
+
+    async def _bmc_step(self, view: _View, action: Callable[[BMCLike], Awaitable[None]]) -> None:
+        async with (
+            self._sem,
+            node_lock(self.db, view.node_uuid, self.owner, self.lease_seconds, wait=60.0),
+        ):
+            bmc = self._clients.get(view.task_uuid)
+            if bmc is None:
+                # One client per task: IPMI sessions and Redfish logins are not free.
+                bmc = self._clients[view.task_uuid] = self.bmc_factory(view.target)
+            await action(bmc)
+
+    async def _advance(self, view: _View, event: str, **values: object) -> bool:
+        """Move the task by ``event`` only if nobody moved it meanwhile."""
+        target = st.TASK.next(view.state, event)
+        async with self.db.session() as session:
+            result = await session.execute(
+                update(Task)
+                .where(Task.uuid == view.task_uuid, Task.state == view.state)
+                .values(state=target, updated_at=utcnow(), **values)
+                .execution_options(synchronize_session=False)
+            )
+            assert isinstance(result, CursorResult)
+            return result.rowcount == 1
+
+    async def _set_power(self, node_uuid: str, power: str) -> None:
+        async with self.db.session() as session:
+            await session.execute(
+                update(Node).where(Node.uuid == node_uuid).values(power_state=power)
+            )
+
+    # --- steps (each idempotent) --------------------------------------------------------
+    async def _queued(self, view: _View, resumed: bool) -> None:
+        if view.type == "install":
+            assert view.image_url and view.image_checksum
+            try:
+                await self.images.ensure(view.image_url, view.image_checksum)
+            except ImageError as exc:
+                raise TaskFailed(f"image download failed: {exc}") from exc
+        await self._advance(view, "start")
+
+    async def _powering_off(self, view: _View, resumed: bool) -> None:
+        async def act(bmc: BMCLike) -> None:
+            if await bmc.power_state() != "off":
+                await bmc.power_off()
+                await bmc.wait_power("off", self.power_timeout)
+
+        await self._bmc_step(view, act)
+        await self._set_power(view.node_uuid, "off")
+        await self._advance(view, "powered_off")
+
+    async def _setting_pxe(self, view: _View, resumed: bool) -> None:
+        async def act(bmc: BMCLike) -> None:
+            await bmc.set_boot_pxe_once()
+
+        await self._bmc_step(view, act)
+        await self._advance(view, "pxe_set")
+
+    async def _powering_on(self, view: _View, resumed: bool) -> None:
+        async def act(bmc: BMCLike) -> None:
+            if resumed:
+                # A previous process may have died after using up the one-time PXE flag.
+                await bmc.set_boot_pxe_once()
+            if await bmc.power_state() == "on":
+                await bmc.power_cycle()
+            else:
+                await bmc.power_on()
+            await bmc.wait_power("on", self.power_timeout)
+
+        await self._bmc_step(view, act)
+        await self._set_power(view.node_uuid, "on")
+        deadline = utcnow() + timedelta(seconds=self.deadline_seconds)
+        if await self._advance(view, "powered_on", deadline=deadline):
+            # Only now is the iPXE script served: the installer must find it.
+            for observer in list(self._observers):
+                try:
+                    await observer.on_pxe_boot(view.node_uuid)
+                except Exception:
+                    log.exception("boot observer failed for node %s", view.node_uuid)
+
+    async def _installing(self, view: _View, resumed: bool) -> None:
+        event = self._events.setdefault(view.task_uuid, asyncio.Event())
+        while True:
+            event.clear()
+            async with self.db.session() as session:
+                task = await session.get(Task, view.task_uuid)
+                assert task is not None
+                status, message, deadline = (
+                    task.callback_status,
+                    task.callback_message,
+                    task.deadline,
+                )
+            if status is not None:
+                break
+            remaining = (deadline - utcnow()).total_seconds() if deadline else 0.0
+            if remaining <= 0:
+                raise TaskFailed(f"installer did not call back within {self.deadline_seconds:g} s")
+            try:
+                await asyncio.wait_for(event.wait(), remaining)
+            except TimeoutError:
+                continue
+        if status != "success":
+            raise TaskFailed(f"installer reported failure: {message or 'no message'}")
+        await self._advance(view, "called_back")
+
+    async def _rebooting(self, view: _View, resumed: bool) -> None:
+        final = "on" if view.type == "install" else "off"
+
+        async def act(bmc: BMCLike) -> None:
+            if final == "off":
+                if await bmc.power_state() != "off":
+                    await bmc.power_off()
+            elif await bmc.power_state() == "on":
+                await bmc.power_cycle()  # the one-time PXE flag is used up: boots the disk
+            else:
+                await bmc.power_on()
+            await bmc.wait_power(final, self.power_timeout)
+
+        await self._bmc_step(view, act)
+        await self._set_power(view.node_uuid, final)
+        await self._finish(view.task_uuid, failed=None)
+
+    async def _finish(self, uuid: str, failed: str | None) -> None:
+        """Terminal transition of the task and the node's matching move, in one commit."""
+        async with self.db.session() as session:
+            task = await session.get(Task, uuid, with_for_update=True)
+            if task is None or task.state in st.TASK.terminal:
+                return
+            node = await session.get(Node, task.node_uuid, with_for_update=True)
+            if failed is None:
+                task.state = st.TASK.next(task.state, "rebooted")
+                event = "deployed" if task.type == "install" else "cleaned"
+            else:
+                task.state = st.TASK.next(task.state, "fail")
+                task.last_error = failed
+                event = "fail"
+            task.finished_at = utcnow()
+            if node is not None:
+                try:
+                    node.provision_state = st.NODE.next(node.provision_state, event)
+                except st.IllegalTransition:
+                    log.warning("node %s: %s ignored in %s", node.uuid, event, node.provision_state)
+                node.last_error = failed
+        log.info("hwmgr task %s %s", uuid, "failed: " + failed if failed else "done")
