@@ -71,10 +71,12 @@ def create_app(state: APIState) -> FastAPI:
     from stockyard.api.compute import router as compute_router
     from stockyard.api.identity import router as identity_router
     from stockyard.api.image import router as image_router
+    from stockyard.api.stock import router as stock_router
 
     app.include_router(identity_router)
     app.include_router(compute_router)
     app.include_router(image_router)
+    app.include_router(stock_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

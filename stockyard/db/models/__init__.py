@@ -23,6 +23,7 @@ from stockyard.db.models.instances import (
     InstanceActionEvent,
     InstanceFault,
 )
+from stockyard.db.models.stock import StockRequest
 
 __all__ = [
     "AddressAllocation",
@@ -47,6 +48,7 @@ __all__ = [
     "RoleAssignment",
     "ServerGroup",
     "ServerGroupMember",
+    "StockRequest",
     "Token",
     "User",
 ]
