@@ -26,7 +26,12 @@ async def test_issue_by_name_project_scoped(cloud: Cloud) -> None:
     assert all(len(r["id"]) == 32 for r in tok["roles"])
     assert ISO.match(tok["expires_at"]) and ISO.match(tok["issued_at"])
     assert len(tok["audit_ids"]) == 1
-    assert {s["type"] for s in tok["catalog"]} == {"identity", "compute", "image", "baremetal-stock"}
+    assert {s["type"] for s in tok["catalog"]} == {
+        "identity",
+        "compute",
+        "image",
+        "baremetal-stock",
+    }
     assert "demo-pw" not in resp.text and "argon2" not in resp.text
 
 

@@ -97,7 +97,12 @@ async def test_auth_projects_and_catalog(cloud: Cloud) -> None:
     assert [p["id"] for p in resp.json()["projects"]] == [cloud.seeded.demo_project_id]
     resp = await cloud.client.get("/identity/v3/auth/catalog", headers=cloud.demo)
     assert resp.status_code == 200
-    assert {s["name"] for s in resp.json()["catalog"]} == {"keystone", "nova", "glance", "stockyard-stock"}
+    assert {s["name"] for s in resp.json()["catalog"]} == {
+        "keystone",
+        "nova",
+        "glance",
+        "stockyard-stock",
+    }
     unscoped = await token(cloud, "demo", "demo-pw")
     resp = await cloud.client.get("/identity/v3/auth/catalog", headers={"X-Auth-Token": unscoped})
     assert resp.status_code == 403
