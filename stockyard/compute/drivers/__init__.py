@@ -26,6 +26,8 @@ ENTRY_POINT_GROUP = "stockyard.compute.drivers"
 # is imported only when that driver is asked for.
 _BUILTIN: dict[str, str] = {
     "fake": "stockyard.compute.drivers.fake:FakeDriver",
+    "baremetal": "stockyard.compute.drivers.baremetal:BaremetalDriver",
+    "libvirt": "stockyard.compute.drivers.libvirt:LibvirtDriver",
 }
 
 

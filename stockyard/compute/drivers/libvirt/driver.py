@@ -1,0 +1,390 @@
+"""The libvirt compute driver: one hypervisor reached at a libvirt URI.
+
+Every libvirt call runs in a thread (``asyncio.to_thread``); libvirt connections are
+thread-safe. libvirt's errors become ``DriverError`` carrying libvirt's own message, and
+"no such domain" becomes ``InstanceNotFound``.
+
+Guests are persistent domains named ``stockyard-<uuid>`` whose metadata element
+(namespace ``METADATA_NS``) holds the instance uuid, image and the loopback ssh port.
+Files live under ``<data_dir>/libvirt`` (see ``storage``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import libvirt
+
+from stockyard.compute.drivers.base import (
+    ComputeDriver,
+    DriverError,
+    HostResources,
+    InstanceNotFound,
+    InstanceSpec,
+)
+from stockyard.compute.drivers.libvirt.configdrive import build_config_drive
+from stockyard.compute.drivers.libvirt.domain import (
+    DOMAIN_PREFIX,
+    METADATA_NS,
+    DomainConfig,
+    build_domain_xml,
+    domain_name,
+    mac_for,
+    read_metadata,
+)
+from stockyard.compute.drivers.libvirt.host import choose_virt_type, free_loopback_port
+from stockyard.compute.drivers.libvirt.storage import (
+    DiskManager,
+    ImageResolver,
+    LocalImageResolver,
+)
+from stockyard.conductor.states import PowerState
+
+T = TypeVar("T")
+
+_POWER_STATES = {
+    libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
+    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
+    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
+    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.RUNNING,  # still running while it shuts down
+    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.SHUTDOWN,
+    libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
+    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
+}
+_POLL_SECONDS = 0.2
+# QEMU user networking always leases this address to the first guest NIC.
+USER_GUEST_ADDRESS = "10.0.2.15"
+USER_NETWORK_NAME = "user"
+
+# libvirt prints every error to stderr by default; errors are raised and mapped instead.
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
+def _power_state(dom: Any) -> PowerState:
+    state, _reason = dom.state()
+    return _POWER_STATES.get(state, PowerState.NOSTATE)
+
+
+class LibvirtDriver(ComputeDriver):
+    """Guests of the hypervisor at ``uri``, with disks under ``<data_dir>/libvirt``.
+
+    ``network``: ``user`` (QEMU user networking, ssh forwarded from a 127.0.0.1 port),
+    ``network:<libvirt network>`` or ``bridge:<host bridge>``. ``virt_type``: ``auto``
+    (KVM when the host validates, else TCG), ``kvm`` or ``qemu``.
+    """
+
+    name = "libvirt"
+
+    def __init__(
+        self,
+        host: str = "localhost",
+        *,
+        uri: str = "qemu:///system",
+        data_dir: Path | str = Path("./data"),
+        network: str = "user",
+        virt_type: str = "auto",
+        image_resolver: ImageResolver | None = None,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        data = Path(data_dir).resolve()
+        self.host = host
+        self.uri = uri
+        self.network = network
+        self.virt_type = choose_virt_type(virt_type)
+        self.shutdown_timeout = shutdown_timeout
+        self.disks = DiskManager(data / "libvirt")
+        self.resolve_image: ImageResolver = image_resolver or LocalImageResolver(data / "images")
+        self._conn: Any = None
+        self._conn_lock = threading.Lock()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        with self._conn_lock:
+            if self._conn is None or not self._conn.isAlive():
+                self._conn = libvirt.open(self.uri)
+            return self._conn
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a thread, libvirt errors mapped to ``DriverError``."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except libvirt.libvirtError as exc:
+            message = exc.get_error_message() or str(exc)
+            raise DriverError(f"libvirt on {self.host}: {message}") from exc
+
+    def _lookup(self, instance_uuid: str) -> Any:
+        """The domain of ``instance_uuid`` or None (blocking)."""
+        try:
+            return self._connection().lookupByName(domain_name(instance_uuid))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+
+    async def _domain(self, instance: InstanceSpec) -> Any:
+        dom = await self._run(self._lookup, instance.uuid)
+        if dom is None:
+            raise InstanceNotFound(instance.uuid, self.host)
+        return dom
+
+    def _metadata_of(self, dom: Any) -> dict[str, str]:
+        try:
+            xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS)
+        except libvirt.libvirtError:
+            return {}
+        return read_metadata(xml)
+
+    def _used_ports(self) -> set[int]:
+        ports: set[int] = set()
+        for dom in self._connection().listAllDomains():
+            if dom.name().startswith(DOMAIN_PREFIX):
+                port = self._metadata_of(dom).get("ssh_port", "")
+                if port.isdigit():
+                    ports.add(int(port))
+        return ports
+
+    def _define(self, xml: str) -> Any:
+        return self._connection().defineXML(xml)
+
+    @staticmethod
+    def _start(dom: Any) -> None:
+        if not dom.isActive():
+            dom.create()
+
+    @staticmethod
+    def _undefine(dom: Any) -> None:
+        if dom.isActive():
+            dom.destroy()
+        try:
+            dom.undefineFlags(
+                libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            )
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() not in (
+                libvirt.VIR_ERR_INVALID_ARG,
+                libvirt.VIR_ERR_NO_SUPPORT,
+            ):
+                raise
+            dom.undefine()  # a driver without NVRAM support (test:///default)
+
+    def _undefine_if_exists(self, instance_uuid: str) -> None:
+        dom = self._lookup(instance_uuid)
+        if dom is not None:
+            self._undefine(dom)
+
+    # -- building a guest --------------------------------------------------------------
+
+    async def _prepare(self, instance: InstanceSpec, ssh_port: int | None) -> str:
+        """Fresh root disk and config drive for ``instance``; the domain XML."""
+        flavor = instance.flavor
+        try:
+            vcpus = int(flavor.get("vcpus") or 1)
+            ram = int(flavor.get("ram") or 512)
+            disk_gb = int(flavor.get("disk") or 0)
+        except (TypeError, ValueError) as exc:
+            raise DriverError(f"Flavor of instance {instance.uuid} is malformed: {exc}") from exc
+        if not instance.image_ref:
+            raise DriverError(f"Instance {instance.uuid} has no image to boot from.")
+        if self.uri.startswith("qemu") and self.uri.endswith("/system"):
+            await self.disks.check_reachable()
+        idir = await self.disks.ensure_instance_dir(instance.uuid)
+        source = await self.resolve_image(instance.image_ref)
+        base = await self.disks.cached_base(source.path)
+        root = await self.disks.create_overlay(base, idir / "disk.qcow2", disk_gb)
+        kernel = await self.disks.cached_base(source.kernel) if source.kernel else None
+        ramdisk = await self.disks.cached_base(source.ramdisk) if source.ramdisk else None
+        config_drive = await build_config_drive(instance, idir / "config.iso")
+        if self.network == "user" and ssh_port is None:
+            used = await self._run(self._used_ports)
+            ssh_port = free_loopback_port(used)
+        try:
+            cfg = DomainConfig(
+                instance_uuid=instance.uuid,
+                display_name=instance.display_name,
+                vcpus=vcpus,
+                memory_mb=ram,
+                root_disk=root,
+                console_log=idir / "console.log",
+                virt_type=self.virt_type,
+                config_drive=config_drive,
+                network=self.network,
+                ssh_port=ssh_port if self.network == "user" else None,
+                kernel=kernel,
+                ramdisk=ramdisk,
+                image_ref=instance.image_ref,
+            )
+        except ValueError as exc:
+            raise DriverError(f"Cannot build instance {instance.uuid}: {exc}") from exc
+        return build_domain_xml(cfg)
+
+    async def _cleanup(self, instance_uuid: str) -> None:
+        try:
+            await self._run(self._undefine_if_exists, instance_uuid)
+        finally:
+            await self.disks.remove_instance_dir(instance_uuid)
+
+    # -- the contract ------------------------------------------------------------------
+
+    async def spawn(self, instance: InstanceSpec) -> None:
+        dom = await self._run(self._lookup, instance.uuid)
+        if dom is not None:
+            await self._run(self._start, dom)
+            return
+        try:
+            xml = await self._prepare(instance, ssh_port=None)
+            dom = await self._run(self._define, xml)
+            await self._run(self._start, dom)
+        except BaseException:
+            # Leave no debris, so a reschedule to another host starts clean.
+            await asyncio.shield(self._cleanup(instance.uuid))
+            raise
+
+    async def destroy(self, instance: InstanceSpec) -> None:
+        await self._cleanup(instance.uuid)
+
+    async def reboot(self, instance: InstanceSpec, hard: bool) -> None:
+        dom = await self._domain(instance)
+        if not hard and await self._run(dom.isActive):
+            # As Nova: a clean ACPI shutdown (pulled after shutdown_timeout), then boot.
+            await self.power_off(instance)
+        elif await self._run(dom.isActive):
+            await self._run(dom.reset)
+            return
+        await self._run(self._start, dom)
+
+    async def power_on(self, instance: InstanceSpec) -> None:
+        dom = await self._domain(instance)
+        await self._run(self._start, dom)
+
+    async def power_off(self, instance: InstanceSpec) -> None:
+        dom = await self._domain(instance)
+        if not await self._run(dom.isActive):
+            return
+        await self._run(dom.shutdown)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.shutdown_timeout
+        while loop.time() < deadline:
+            if not await self._run(dom.isActive):
+                return
+            await asyncio.sleep(_POLL_SECONDS)
+        # The guest ignored the ACPI request: pull the plug, as Nova does.
+        if await self._run(dom.isActive):
+            await self._run(dom.destroy)
+
+    async def rebuild(self, instance: InstanceSpec) -> None:
+        dom = await self._run(self._lookup, instance.uuid)
+        start = True
+        port: int | None = None
+        if dom is not None:
+            start = await self._run(dom.isActive)
+            saved = await self._run(self._metadata_of, dom)
+            port = int(saved["ssh_port"]) if saved.get("ssh_port", "").isdigit() else None
+            await self._run(self._undefine, dom)
+        xml = await self._prepare(instance, ssh_port=port)
+        dom = await self._run(self._define, xml)
+        if start:
+            await self._run(self._start, dom)
+
+    async def get_resources(self) -> HostResources:
+        def resources() -> HostResources:
+            conn = self._connection()
+            info = conn.getInfo()
+            return HostResources(
+                vcpus=int(info[2]),
+                memory_mb=int(info[1]),
+                local_gb=_disk_gb(self.disks.state_dir),
+                hypervisor_type="QEMU",
+                hypervisor_version=int(conn.getVersion()),
+            )
+
+        return await self._run(resources)
+
+    async def get_free_memory_mb(self) -> int:
+        """Memory the host has free now (not counting what guests may still claim)."""
+        free = await self._run(lambda: self._connection().getFreeMemory())
+        return int(free) // (1024 * 1024)
+
+    async def list_instances(self) -> dict[str, PowerState]:
+        def states() -> dict[str, PowerState]:
+            found: dict[str, PowerState] = {}
+            for dom in self._connection().listAllDomains():
+                name = dom.name()
+                if name.startswith(DOMAIN_PREFIX):
+                    found[name[len(DOMAIN_PREFIX) :]] = _power_state(dom)
+            return found
+
+        return await self._run(states)
+
+    async def get_power_state(self, instance: InstanceSpec) -> PowerState:
+        dom = await self._domain(instance)
+        return await self._run(_power_state, dom)
+
+    async def get_instance_metadata(self, instance: InstanceSpec) -> dict[str, str]:
+        """Server metadata the conductor should publish: ``ssh_endpoint`` in user mode."""
+        dom = await self._domain(instance)
+        saved = await self._run(self._metadata_of, dom)
+        port = saved.get("ssh_port", "")
+        return {"ssh_endpoint": f"127.0.0.1:{port}"} if port.isdigit() else {}
+
+    async def get_addresses(self, instance: InstanceSpec) -> dict[str, list[dict[str, Any]]]:
+        """Nova's ``addresses`` for the guest's NIC (known ahead in user mode only)."""
+        dom = await self._domain(instance)
+        saved = await self._run(self._metadata_of, dom)
+        if saved.get("network", self.network) != "user":
+            return {}
+        nic = {
+            "addr": USER_GUEST_ADDRESS,
+            "version": 4,
+            "OS-EXT-IPS:type": "fixed",
+            "OS-EXT-IPS-MAC:mac_addr": mac_for(instance.uuid),
+        }
+        return {USER_NETWORK_NAME: [nic]}
+
+    async def get_console_output(self, instance: InstanceSpec, length: int | None) -> str:
+        path = self.disks.instance_dir(instance.uuid) / "console.log"
+
+        def read() -> str | None:
+            try:
+                return path.read_bytes().decode(errors="replace")
+            except FileNotFoundError:
+                return None
+
+        text = await asyncio.to_thread(read)
+        if text is None:
+            await self._domain(instance)  # unknown guest -> InstanceNotFound
+            return ""
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        if length is not None:
+            lines = lines[-length:] if length > 0 else []
+        return "\n".join(lines)
+
+    async def close(self) -> None:
+        def close() -> None:
+            with self._conn_lock:
+                if self._conn is not None:
+                    try:
+                        self._conn.close()
+                    except libvirt.libvirtError:
+                        pass
+                    self._conn = None
+
+        await asyncio.to_thread(close)
+
+
+def _disk_gb(path: Path) -> int:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).total // 1024**3
+
+
+__all__ = ["LibvirtDriver"]
