@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from stockyard.api.state import APIState
 from stockyard.bus.memory import MemoryBus
 from stockyard.db.base import Database
 from stockyard.db.models import Project, User
+from stockyard.db.testing import BackendUnavailable, create_database, drop_database
 from stockyard.identity.bootstrap import Seeded, bootstrap
 from stockyard.identity.tokens import TokenService
 from stockyard.settings import Settings
@@ -57,10 +60,54 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, api_port=8774, fake_boot_seconds=0.0)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "backend(*names): run db_url/cloud on these backends (sqlite, postgresql, mariadb)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.backend("postgresql", ...)`` parametrizes ``db_url`` (and ``cloud``)."""
+    marker = metafunc.definition.get_closest_marker("backend")
+    if marker is None or "backend" not in metafunc.fixturenames:
+        return
+    names = marker.args or ("sqlite", "postgresql", "mariadb")
+    metafunc.parametrize("backend", names)
+
+
 @pytest.fixture
-async def cloud(settings: Settings) -> AsyncIterator[Cloud]:
+def backend() -> str:
+    """The database backend: ``STOCKYARD_TEST_BACKEND`` (default sqlite), or the marker's."""
+    return os.environ.get("STOCKYARD_TEST_BACKEND", "sqlite")
+
+
+async def _fresh_url(backend: str, tmp_path: Path) -> str:
+    try:
+        return await create_database(backend, sqlite_dir=tmp_path)
+    except BackendUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc} (CI=true: real databases are required)")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+async def db_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """URL of a fresh, empty, uniquely-named database, dropped at teardown.
+
+    An unreachable server skips the test, or fails it when CI=true.
+    """
+    url = await _fresh_url(backend, tmp_path)
+    try:
+        yield url
+    finally:
+        await drop_database(url)
+
+
+@asynccontextmanager
+async def _make_cloud(settings: Settings, url: str) -> AsyncIterator[Cloud]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.effective_database_url)
+    db = Database(url)
     await db.create_all()
     async with db.session() as session:
         seeded = await bootstrap(session, "admin-pw", "demo-pw")
@@ -70,10 +117,34 @@ async def cloud(settings: Settings) -> AsyncIterator[Cloud]:
     )
     app = create_app(state)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8774") as client:
-        c = Cloud(state, client, seeded, "", "")
-        c.admin_token = await c.token_for(seeded.admin_user_id, seeded.admin_project_id)
-        c.demo_token = await c.token_for(seeded.demo_user_id, seeded.demo_project_id)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1:8774"
+        ) as client:
+            c = Cloud(state, client, seeded, "", "")
+            c.admin_token = await c.token_for(seeded.admin_user_id, seeded.admin_project_id)
+            c.demo_token = await c.token_for(seeded.demo_user_id, seeded.demo_project_id)
+            yield c
+    finally:
+        await bus.close()
+        await db.dispose()
+
+
+@pytest.fixture
+async def cloud(settings: Settings, db_url: str) -> AsyncIterator[Cloud]:
+    """The API on a fresh database: SQLite unless the test carries ``@pytest.mark.backend``."""
+    async with _make_cloud(settings, db_url) as c:
         yield c
-    await bus.close()
-    await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+async def cloud_any(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> AsyncIterator[Cloud]:
+    """The ``cloud`` fixture on every backend (one test per backend)."""
+    url = await _fresh_url(str(request.param), tmp_path)
+    try:
+        async with _make_cloud(settings, url) as c:
+            yield c
+    finally:
+        await drop_database(url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import random
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -69,15 +70,20 @@ async def allocate_address(
         await release_addresses(session, instance_uuid)
     row = await session.get(Region, region)
     network = ipaddress.ip_network(row.cidr if row is not None else DEFAULT_CIDR, strict=False)
-    for _ in range(_MAX_TRIES):
-        used = set(
+    lost: set[str] = set()
+    for attempt in range(_MAX_TRIES):
+        # Addresses lost to a race stay excluded even where the isolation level would
+        # still show this transaction its first snapshot (MariaDB's REPEATABLE READ).
+        used = lost | set(
             (
                 await session.execute(
                     select(AddressAllocation.address).where(AddressAllocation.region == region)
                 )
             ).scalars()
         )
-        address = _first_free(network, used)
+        # The first try takes the lowest free address; after a lost race, concurrent
+        # placers (other schedulers) all want that same one, so spread out at random.
+        address = _first_free(network, used) if attempt == 0 else _random_free(network, used)
         if address is None:
             raise AddressesExhausted(f"no free address left in {network} (region {region})")
         alloc = AddressAllocation(
@@ -87,6 +93,7 @@ async def allocate_address(
             async with session.begin_nested():
                 session.add(alloc)
         except IntegrityError:
+            lost.add(address)
             continue
         return alloc
     raise AddressesExhausted(f"could not allocate an address in region {region}: too many races")
@@ -103,6 +110,21 @@ def _first_free(
         if text not in used:
             return text
     return None
+
+
+def _random_free(
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network, used: set[str]
+) -> str | None:
+    size = min(network.num_addresses, 1 << 24)
+    if size < 4:
+        return _first_free(network, used)
+    base = int(network.network_address)
+    for _ in range(64):
+        # Skip the network address, the gateway (first host) and the broadcast address.
+        text = str(ipaddress.ip_address(base + random.randrange(2, size - 1)))
+        if text not in used:
+            return text
+    return _first_free(network, used)
 
 
 async def release_addresses(session: AsyncSession, instance_uuid: str) -> int:

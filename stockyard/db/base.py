@@ -65,13 +65,38 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime}
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An engine with settings that suit the backend."""
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    pool_recycle: int = 1800,
+    pool_pre_ping: bool = True,
+    pool_timeout: float = 30.0,
+) -> AsyncEngine:
+    """An engine with settings that suit the backend.
+
+    Server backends get a bounded pool; ``pool_pre_ping`` replaces a connection the
+    server dropped (restart, ``pg_terminate_backend``, ``KILL``) on the next checkout,
+    and ``pool_recycle`` stays under MariaDB's ``wait_timeout`` and proxies' idle cuts.
+    """
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, pool_recycle=1800)
+        kwargs.update(
+            pool_pre_ping=pool_pre_ping,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_recycle=pool_recycle,
+            pool_timeout=pool_timeout,
+        )
+    if url.startswith("mysql"):
+        # PostgreSQL's default. Under MariaDB's REPEATABLE READ a retry loop inside one
+        # transaction (e.g. "pick the next free address" after losing a unique race)
+        # re-reads its first snapshot forever; READ COMMITTED sees the winner's row.
+        kwargs["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -90,9 +115,10 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 class Database:
     """Owns the engine and hands out sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        """``engine_options`` go to :func:`make_engine` (pool size, overflow, recycle...)."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, **engine_options)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

@@ -199,11 +199,11 @@ async def change_password(
 
 async def user_projects(session: AsyncSession, user_id: str) -> list[Project]:
     """Enabled projects on which the user holds at least one role."""
+    # A subquery, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON column.
+    assigned = select(RoleAssignment.project_id).where(RoleAssignment.user_id == user_id)
     stmt = (
         select(Project)
-        .join(RoleAssignment, RoleAssignment.project_id == Project.id)
-        .where(RoleAssignment.user_id == user_id, Project.enabled.is_(True))
-        .distinct()
+        .where(Project.id.in_(assigned), Project.enabled.is_(True))
         .order_by(Project.name)
     )
     return list(await session.scalars(stmt))
@@ -211,11 +211,10 @@ async def user_projects(session: AsyncSession, user_id: str) -> list[Project]:
 
 async def user_domains(session: AsyncSession, user_id: str) -> list[Domain]:
     """Enabled domains on which the user holds at least one role."""
+    assigned = select(RoleAssignment.domain_id).where(RoleAssignment.user_id == user_id)
     stmt = (
         select(Domain)
-        .join(RoleAssignment, RoleAssignment.domain_id == Domain.id)
-        .where(RoleAssignment.user_id == user_id, Domain.enabled.is_(True))
-        .distinct()
+        .where(Domain.id.in_(assigned), Domain.enabled.is_(True))
         .order_by(Domain.name)
     )
     return list(await session.scalars(stmt))

@@ -26,9 +26,18 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def _online() -> None:
+def _url() -> str:
+    """The ini's/caller's URL, else the deployment's (``alembic upgrade head`` on a host)."""
     url = config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url must be set"
+    if url:
+        return url
+    from stockyard.settings import Settings
+
+    return Settings().effective_database_url
+
+
+async def _online() -> None:
+    url = _url()
     engine = make_engine(url)
     async with engine.connect() as connection:
         await connection.run_sync(_run)
@@ -37,7 +46,7 @@ async def _online() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata)
+    context.configure(url=_url(), target_metadata=target_metadata)
     with context.begin_transaction():
         context.run_migrations()
 else:
