@@ -10,24 +10,15 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
 from stockyard.api.errors import install_error_handlers
+from stockyard.api.responses import FastJSONResponse
 from stockyard.api.state import APIState
 from stockyard.bus import reqid
 
 log = logging.getLogger("stockyard.api")
-
-
-class FastJSONResponse(JSONResponse):
-    """orjson: the API returns large lists (servers/detail) and must stay fast."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def create_app(state: APIState) -> FastAPI:

@@ -2,8 +2,8 @@
 
 A rack lists its hypervisors either as a count (names are generated,
 ``<region>-<az>-<rack>-hv<NN>`` in lower case) or as entries with a ``name`` and optional
-overrides of ``hypervisor_defaults``. The ``baremetal`` section is reserved for emulated
-BMC-backed nodes and is accepted but not read yet.
+overrides of ``hypervisor_defaults``. The ``baremetal`` section lists emulated BMC-backed
+nodes (schema: ``stockyard.lab.baremetal_model``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stockyard.lab.baremetal_model import BaremetalSpec
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 DEFAULT_LAB_RESOURCE = "lab.yaml"
@@ -124,7 +126,12 @@ class Lab(_Strict):
     fake: FakeSettings = FakeSettings()
     hypervisor_defaults: HypervisorDefaults = HypervisorDefaults()
     regions: list[RegionSpec] = Field(min_length=1)
-    baremetal: dict[str, Any] | None = Field(default=None, description="reserved")
+    baremetal: BaremetalSpec = BaremetalSpec()
+
+    @field_validator("baremetal", mode="before")
+    @classmethod
+    def _no_baremetal(cls, v: Any) -> Any:
+        return {} if v is None else v
 
     @model_validator(mode="after")
     def _unique_names(self) -> Lab:
@@ -145,6 +152,17 @@ class Lab(_Strict):
             if hv.name in seen_hosts:
                 raise ValueError(f"hypervisor name {hv.name!r} is used twice")
             seen_hosts.add(hv.name)
+        azs = {(r.name, az.name) for r in self.regions for az in r.azs}
+        for ri, bm_rack in enumerate(self.baremetal.racks):
+            if (bm_rack.region, bm_rack.az) not in azs:
+                raise ValueError(
+                    f"baremetal.racks.{ri}: AZ {bm_rack.az!r} of region {bm_rack.region!r} "
+                    "is not in regions"
+                )
+        for node in self.baremetal.iter_nodes():
+            if node.name in seen_hosts:
+                raise ValueError(f"baremetal node name {node.name!r} is used twice")
+            seen_hosts.add(node.name)
         return self
 
     def iter_hypervisors(self) -> Iterator[LabHypervisor]:

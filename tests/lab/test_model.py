@@ -42,7 +42,7 @@ def test_shipped_lab_loads() -> None:
 
 def test_load_from_path(tmp_path: Path) -> None:
     path = tmp_path / "lab.yaml"
-    path.write_text(yaml.safe_dump(minimal(baremetal={"nodes": []})))
+    path.write_text(yaml.safe_dump(minimal(baremetal={"racks": []})))
     lab = load_lab(path)
     assert [h.name for h in lab.hypervisors()] == ["regionone-az1-r1-hv01", "regionone-az1-r1-hv02"]
 

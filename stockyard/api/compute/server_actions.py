@@ -24,6 +24,7 @@ from stockyard.api.compute.server_schemas import Reboot, Rebuild
 from stockyard.api.compute.server_views import server_detail
 from stockyard.api.deps import Microversion, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
+from stockyard.api.responses import FastJSONResponse
 from stockyard.conductor.states import TaskState, VmState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance, InstanceAction, KeyPair
@@ -143,5 +144,6 @@ async def server_action(
     if action == "rebuild":
         faults = await latest_faults(session, [inst.uuid])
         vc = view_context(state, ctx, version)
-        return {"server": server_detail(vc, inst, faults.get(inst.uuid))}
+        body = {"server": server_detail(vc, inst, faults.get(inst.uuid))}
+        return FastJSONResponse(body, status_code=202)
     return Response(status_code=202)

@@ -1,0 +1,403 @@
+"""The baremetal compute driver: Nova's verbs on whole nodes, through hwmgr's REST API.
+
+One ``BaremetalDriver`` serves a region's nodes (one HTTP pool, one ``TaskWatcher``);
+each node's ``ComputeAgent`` gets ``driver.for_node(name)``, a view that answers for that
+node alone. Verbs: spawn = install task with the image; destroy = release (clean task)
+until the node is available again; reboot = BMC power cycle (a BMC has no soft reboot);
+power on/off = BMC power; rebuild = clean + install on the same node.
+
+Naming: the main DB's ``Host.name`` is hwmgr's node name (the lab also keeps
+``Host.uuid`` equal to the hwmgr node uuid). hwmgr knows nothing of instances, so the
+driver tags each deploy's image URL with a fragment ``#stockyard-instance=<uuid>``:
+fragments are never sent over HTTP, and hwmgr records the URL on the task, so which
+instance a node holds survives a restart of the agent (read back from the node's latest
+install task).
+
+Images: ``image_url_for(image_id) -> (url, "sha256:<hex>")`` is given by whoever builds
+the driver; the URL must be fetchable by hwmgr without credentials of ours (the lab
+serves signed, expiring URLs: ``stockyard.lab.baremetal_images``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from pydantic import SecretStr
+
+from stockyard.compute.drivers.baremetal_client import HwmgrCallError, HwmgrClient, Json
+from stockyard.compute.drivers.baremetal_node import BaremetalNodeDriver
+from stockyard.compute.drivers.baremetal_watch import TERMINAL, TaskWatcher
+from stockyard.compute.drivers.base import (
+    ComputeDriver,
+    DriverError,
+    HostResources,
+    InstanceNotFound,
+    InstanceSpec,
+)
+from stockyard.conductor.states import PowerState
+
+log = logging.getLogger(__name__)
+
+ImageResolver = Callable[[str], Awaitable[tuple[str, str]]]
+INSTANCE_MARK = "stockyard-instance="
+HYPERVISOR_TYPE = "baremetal"
+_ATTEMPTS = 4  # re-reads when a node changes state between our read and our call
+
+
+def mark_url(url: str, instance_uuid: str) -> str:
+    """``url`` tagged with the instance it installs (a fragment: never sent over HTTP)."""
+    return f"{url.partition('#')[0]}#{INSTANCE_MARK}{instance_uuid}"
+
+
+def instance_of(url: str | None) -> str | None:
+    """The instance uuid a deploy URL was tagged with, if any."""
+    fragment = (url or "").partition("#")[2]
+    return fragment.removeprefix(INSTANCE_MARK) if fragment.startswith(INSTANCE_MARK) else None
+
+
+def _power(node: Json) -> PowerState:
+    return PowerState.RUNNING if node.get("power_state") == "on" else PowerState.SHUTDOWN
+
+
+class BaremetalDriver(ComputeDriver):
+    """Every node of one hwmgr. Verbs address the node ``instance.node or instance.host``."""
+
+    name = "baremetal"
+
+    def __init__(
+        self,
+        hwmgr_url: str,
+        token: str | SecretStr,
+        image_url_for: ImageResolver,
+        *,
+        region: str | None = None,
+        poll_interval: float = 0.5,
+        task_timeout: float = 3600.0,
+        nodes_ttl: float = 5.0,
+        client: HwmgrClient | None = None,
+    ) -> None:
+        self.client = client or HwmgrClient(hwmgr_url, token)
+        self.watcher = TaskWatcher(self.client, poll_interval)
+        self.image_url_for = image_url_for
+        self.region = region
+        self.task_timeout = task_timeout
+        self.nodes_ttl = nodes_ttl
+        self._nodes: dict[str, Json] = {}
+        self._nodes_at = -math.inf
+        self._refreshing: asyncio.Task[None] | None = None
+        # node name -> instance uuid on it; a missing key means "not read yet".
+        self._owner: dict[str, str | None] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def for_node(self, name: str) -> BaremetalNodeDriver:
+        """The ``ComputeDriver`` of one node for its agent (shares this driver's pool)."""
+        return BaremetalNodeDriver(self, name)
+
+    # -- node cache ----------------------------------------------------------------------
+
+    async def nodes(self, max_age: float | None = None) -> dict[str, Json]:
+        """hwmgr's nodes by name, at most ``max_age`` (default ``nodes_ttl``) s old."""
+        ttl = self.nodes_ttl if max_age is None else max_age
+        if time.monotonic() - self._nodes_at > ttl:
+            if self._refreshing is None or self._refreshing.done():
+                # One request in flight, however many agents report at once.
+                self._refreshing = asyncio.create_task(self._fetch_nodes())
+            await asyncio.shield(self._refreshing)
+        return self._nodes
+
+    async def _fetch_nodes(self) -> None:
+        nodes = await self.client.nodes(region=self.region or "")
+        self._nodes = {str(n["name"]): n for n in nodes}
+        self._nodes_at = time.monotonic()
+
+    async def _node(self, name: str) -> Json:
+        """A fresh view of node ``name``."""
+        node = self._nodes.get(name) or (await self.nodes(max_age=0)).get(name)
+        if node is None:
+            raise DriverError(f"Baremetal node {name} is not known to the hardware manager.")
+        try:
+            fresh = await self.client.node(str(node["uuid"]))
+        except HwmgrCallError as exc:
+            if exc.status == 404:
+                self._nodes.pop(name, None)
+                raise DriverError(
+                    f"Baremetal node {name} was removed from the hardware manager."
+                ) from None
+            raise
+        self._nodes[name] = fresh
+        return fresh
+
+    def _note(self, name: str, **fields: str) -> None:
+        """What a finished task did, into the cached node list (reports read it)."""
+        node = self._nodes.get(name)
+        if node is not None:
+            node.update(fields)
+
+    async def _occupant(self, node: Json) -> str | None:
+        """The instance installed (or being installed) on ``node``, if any."""
+        name = str(node["name"])
+        if node["provision_state"] in ("available", "enrolled"):
+            self._owner[name] = None
+            return None
+        if name not in self._owner:
+            tasks = await self.client.tasks(node=str(node["uuid"]))
+            installs = [t for t in tasks if t["type"] == "install"]
+            self._owner[name] = instance_of(installs[-1].get("image_url")) if installs else None
+        return self._owner[name]
+
+    async def _current_task(self, node: Json, task_type: str) -> Json | None:
+        tasks = await self.client.tasks(node=str(node["uuid"]))
+        running = [t for t in tasks if t["type"] == task_type and t["state"] not in TERMINAL]
+        return running[-1] if running else None
+
+    async def _wait(self, task: Json) -> Json:
+        return await self.watcher.wait(task, self.task_timeout)
+
+    # -- verbs by node name --------------------------------------------------------------
+
+    async def spawn_on(self, name: str, instance: InstanceSpec) -> None:
+        """Install ``instance.image_ref`` on node ``name`` and return once it runs."""
+        for _ in range(_ATTEMPTS):
+            node = await self._node(name)
+            state = node["provision_state"]
+            if state == "enrolled":
+                raise DriverError(f"Baremetal node {name} is enrolled but not managed yet.")
+            if state == "available":
+                task = await self._deploy(node, instance)
+                if task is None:
+                    continue  # the node moved meanwhile: read it again
+                await self._finish_deploy(node, instance, task)
+                return
+            occupant = await self._occupant(node)
+            mine = occupant == instance.uuid
+            if mine and state == "active":
+                if node.get("power_state") != "on":
+                    await self._power(node, "on", "Power on")
+                return
+            if mine and state == "deploying":
+                task = await self._current_task(node, "install")
+                if task is not None:
+                    await self._finish_deploy(node, instance, task)
+                    return
+                continue
+            if state in ("active", "deploying"):
+                raise DriverError(f"Baremetal node {name} is in use by another instance.")
+            await self._clean(node)  # cleaning or error: back to available first
+        raise DriverError(f"Baremetal node {name} kept changing state; the deploy did not start.")
+
+    async def _deploy(self, node: Json, instance: InstanceSpec) -> Json | None:
+        if not instance.image_ref:
+            raise DriverError("A baremetal server needs an image.")
+        try:
+            url, checksum = await self.image_url_for(instance.image_ref)
+        except DriverError:
+            raise
+        except Exception as exc:
+            raise DriverError(
+                f"Image {instance.image_ref} cannot be served to the hardware manager: {exc}"
+            ) from exc
+        try:
+            task = await self.client.deploy(
+                str(node["uuid"]), mark_url(url, instance.uuid), checksum
+            )
+        except HwmgrCallError as exc:
+            if exc.status == 409:
+                return None
+            raise DriverError(f"Deploy on baremetal node {node['name']} refused: {exc}") from exc
+        self._owner[str(node["name"])] = instance.uuid
+        return task
+
+    async def _finish_deploy(self, node: Json, instance: InstanceSpec, task: Json) -> None:
+        name = str(node["name"])
+        final = await self._wait(task)
+        if final["state"] == "done":
+            self._owner[name] = instance.uuid
+            self._note(name, provision_state="active", power_state="on")
+            return
+        reason = final.get("last_error") or "no reason given"
+        # No debris: the node is cleaned in the background and returns to the pool.
+        self._owner.pop(name, None)
+        self._in_background(self._release_quietly(name))
+        raise DriverError(f"Deploy on baremetal node {name} failed: {reason}")
+
+    async def _release_quietly(self, name: str) -> None:
+        try:
+            await self._clean(await self._node(name))
+        except DriverError as exc:
+            log.warning("cleaning of baremetal node %s after a failed deploy: %s", name, exc)
+
+    def _in_background(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _clean(self, node: Json) -> None:
+        """Release (or join the running clean of) ``node`` and wait until it ends."""
+        name = str(node["name"])
+        if node["provision_state"] == "cleaning":
+            task = await self._current_task(node, "clean")
+        else:
+            try:
+                task = await self.client.release(str(node["uuid"]))
+            except HwmgrCallError as exc:
+                if exc.status == 409:
+                    return  # the node moved meanwhile; the caller reads it again
+                raise DriverError(f"Release of baremetal node {name} refused: {exc}") from exc
+        if task is None:
+            return
+        final = await self._wait(task)
+        if final["state"] != "done":
+            reason = final.get("last_error") or "no reason given"
+            raise DriverError(f"Cleaning of baremetal node {name} failed: {reason}")
+        self._owner[name] = None
+        self._note(name, provision_state="available", power_state="off")
+
+    async def destroy_on(self, name: str, instance: InstanceSpec) -> None:
+        """Clean node ``name`` and wait until it is available; not ours = success."""
+        for _ in range(_ATTEMPTS):
+            node = await self._node(name)
+            state = node["provision_state"]
+            if state in ("available", "enrolled"):
+                self._owner[name] = None
+                return
+            occupant = await self._occupant(node)
+            if occupant is not None and occupant != instance.uuid:
+                return  # another instance's node: ours is already gone
+            if state == "deploying":
+                task = await self._current_task(node, "install")
+                if task is not None:
+                    await self._wait(task)
+                continue
+            await self._clean(node)
+        node = await self._node(name)
+        if node["provision_state"] != "available":
+            raise DriverError(f"Baremetal node {name} is still {node['provision_state']}.")
+
+    async def _mine(self, name: str, instance: InstanceSpec) -> Json:
+        node = await self._node(name)
+        if node["provision_state"] != "active" or await self._occupant(node) != instance.uuid:
+            raise InstanceNotFound(instance.uuid, name)
+        return node
+
+    async def _power(self, node: Json, target: str, what: str) -> None:
+        try:
+            node["power_state"] = await self.client.set_power(str(node["uuid"]), target)
+        except HwmgrCallError as exc:
+            raise DriverError(f"{what} of baremetal node {node['name']} failed: {exc}") from exc
+
+    async def reboot_on(self, name: str, instance: InstanceSpec, hard: bool) -> None:
+        """Power cycle (a BMC offers no soft reboot); a node that is off is powered on."""
+        node = await self._mine(name, instance)
+        if node.get("power_state") == "on":
+            await self._power(node, "cycle", "Reboot")
+        else:
+            await self._power(node, "on", "Reboot")
+
+    async def power_on_on(self, name: str, instance: InstanceSpec) -> None:
+        node = await self._mine(name, instance)
+        if node.get("power_state") != "on":
+            await self._power(node, "on", "Power on")
+
+    async def power_off_on(self, name: str, instance: InstanceSpec) -> None:
+        node = await self._mine(name, instance)
+        if node.get("power_state") != "off":
+            await self._power(node, "off", "Power off")
+
+    async def rebuild_on(self, name: str, instance: InstanceSpec) -> None:
+        """Clean and reinstall the node; a node that was off is left off afterwards."""
+        node = await self._node(name)
+        occupant = await self._occupant(node)
+        if occupant is not None and occupant != instance.uuid:
+            raise DriverError(f"Baremetal node {name} is in use by another instance.")
+        was_off = node["provision_state"] == "active" and node.get("power_state") == "off"
+        if node["provision_state"] in ("active", "error", "cleaning"):
+            await self._clean(node)
+        await self.spawn_on(name, instance)
+        if was_off:
+            await self._power(await self._node(name), "off", "Power off")
+
+    async def power_state_on(self, name: str, instance: InstanceSpec) -> PowerState:
+        """The BMC's power state now (hwmgr's last known one while a task owns the node)."""
+        node = await self._mine(name, instance)
+        try:
+            node["power_state"] = await self.client.power(str(node["uuid"]))
+        except HwmgrCallError as exc:
+            log.debug("power of %s from hwmgr's record: %s", name, exc)
+        return _power(node)
+
+    async def instances_on(self, name: str) -> dict[str, PowerState]:
+        """The instance on node ``name`` (from the shared node list; no BMC call)."""
+        node = (await self.nodes()).get(name)
+        if node is None or node["provision_state"] not in ("active", "deploying"):
+            return {}
+        occupant = await self._occupant(node)
+        return {occupant: _power(node)} if occupant else {}
+
+    async def resources_of(self, name: str) -> HostResources:
+        node = (await self.nodes()).get(name)
+        if node is None:
+            raise DriverError(f"Baremetal node {name} is not known to the hardware manager.")
+        return HostResources(
+            int(node["cpus"]), int(node["memory_mb"]), int(node["disk_gb"]), HYPERVISOR_TYPE
+        )
+
+    # -- ComputeDriver (node from the instance) ------------------------------------------
+
+    @staticmethod
+    def _node_name(instance: InstanceSpec) -> str:
+        name = instance.node or instance.host
+        if not name:
+            raise DriverError(f"Instance {instance.uuid} names no baremetal node.")
+        return name
+
+    async def spawn(self, instance: InstanceSpec) -> None:
+        await self.spawn_on(self._node_name(instance), instance)
+
+    async def destroy(self, instance: InstanceSpec) -> None:
+        if instance.node or instance.host:
+            await self.destroy_on(self._node_name(instance), instance)
+
+    async def reboot(self, instance: InstanceSpec, hard: bool) -> None:
+        await self.reboot_on(self._node_name(instance), instance, hard)
+
+    async def power_on(self, instance: InstanceSpec) -> None:
+        await self.power_on_on(self._node_name(instance), instance)
+
+    async def power_off(self, instance: InstanceSpec) -> None:
+        await self.power_off_on(self._node_name(instance), instance)
+
+    async def rebuild(self, instance: InstanceSpec) -> None:
+        await self.rebuild_on(self._node_name(instance), instance)
+
+    async def get_power_state(self, instance: InstanceSpec) -> PowerState:
+        return await self.power_state_on(self._node_name(instance), instance)
+
+    async def get_resources(self) -> HostResources:
+        """The sum over every node this driver serves."""
+        nodes = list((await self.nodes()).values())
+        return HostResources(
+            sum(int(n["cpus"]) for n in nodes),
+            sum(int(n["memory_mb"]) for n in nodes),
+            sum(int(n["disk_gb"]) for n in nodes),
+            HYPERVISOR_TYPE,
+        )
+
+    async def list_instances(self) -> dict[str, PowerState]:
+        out: dict[str, PowerState] = {}
+        for name in list(await self.nodes()):
+            out.update(await self.instances_on(name))
+        return out
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.watcher.close()
+        with contextlib.suppress(Exception):
+            await self.client.close()

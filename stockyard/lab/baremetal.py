@@ -1,0 +1,260 @@
+"""Start the lab's baremetal: BMC emulators, one hwmgr per region, agents on the bus.
+
+``start_baremetal_lab`` is everything ``stockyard up`` needs for baremetal:
+
+1. a ``RedfishEmulator`` for the lab's redfish nodes and an ``IpmiEmulator`` for the ipmi
+   ones (real protocol endpoints on 127.0.0.1);
+2. per region with nodes, a ``HwmgrService`` on a free port with its own SQLite DB under
+   ``<data_dir>/hwmgr/<region>`` and the emulated installer as its boot observer; the
+   nodes are enrolled and managed through hwmgr's REST API;
+3. main-DB ``Host`` rows (``Host.name`` = hwmgr node name, ``Host.uuid`` = node uuid,
+   stock owner from the lab file on first enrolment) and one ``bm.<class>`` flavor per
+   resource class;
+4. an ``ImageExporter`` serving signed image URLs to hwmgr, one ``BaremetalDriver`` per
+   region and one ``AgentPool`` with a ``ComputeAgent`` per node.
+
+Emulated BMCs get new ports and passwords at every start; a node still enrolled with old
+BMC details is re-enrolled when it holds nothing (hwmgr has no BMC update route yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from stockyard.bus.base import Bus
+from stockyard.compute.agent import ComputeAgent
+from stockyard.compute.drivers.baremetal import BaremetalDriver
+from stockyard.compute.drivers.baremetal_client import HwmgrClient, Json
+from stockyard.compute.pool import AgentPool
+from stockyard.db.base import Database
+from stockyard.hwmgr.emulators.ipmi import IpmiNodeSpec
+from stockyard.hwmgr.emulators.ipmi_emulator import IpmiEmulator
+from stockyard.hwmgr.installer_emulator import InstallerEmulator
+from stockyard.hwmgr.service import HwmgrService
+from stockyard.hwmgr.settings import HwmgrSettings
+from stockyard.image.store import ImageStore
+from stockyard.lab.baremetal_enroll import seed_flavors, seed_stock_quota, upsert_hosts
+from stockyard.lab.baremetal_images import ImageExporter
+from stockyard.lab.baremetal_model import LabNode
+from stockyard.lab.model import Lab
+from stockyard.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported when used: the Redfish emulator needs sushy-tools and bcrypt.
+    from stockyard.hwmgr.emulators.redfish import RedfishEmulator, SystemSpec
+
+log = logging.getLogger(__name__)
+_SYSTEM_NS = uuid.UUID("6b1d3a52-7f0e-4d8e-9a57-5f3c2b1e0a11")
+_REUSABLE = frozenset({"enrolled", "available", "error"})
+
+
+@dataclass
+class BaremetalLab:
+    """What ``start_baremetal_lab`` started; ``stop()`` stops all of it."""
+
+    nodes: list[LabNode] = field(default_factory=list)
+    redfish: RedfishEmulator | None = None
+    ipmi: IpmiEmulator | None = None
+    hwmgrs: dict[str, HwmgrService] = field(default_factory=dict)
+    installers: dict[str, InstallerEmulator] = field(default_factory=dict)
+    drivers: dict[str, BaremetalDriver] = field(default_factory=dict)
+    token: str = field(default="", repr=False)
+    exporter: ImageExporter | None = None
+    pool: AgentPool | None = None
+    systems: dict[str, SystemSpec] = field(default_factory=dict)
+
+    async def stop(self) -> None:
+        """Agents, drivers, hwmgrs, installers, image server, then the emulators."""
+        steps: list[Any] = []
+        if self.pool is not None:
+            steps.append(self.pool.stop())
+        steps += [d.close() for d in self.drivers.values()]
+        steps += [s.stop() for s in self.hwmgrs.values()]
+        steps += [i.close() for i in self.installers.values()]
+        if self.exporter is not None:
+            steps.append(self.exporter.stop())
+        for emulator in (self.redfish, self.ipmi):
+            if emulator is not None:
+                steps.append(emulator.stop())
+        for step in steps:
+            try:
+                await step
+            except Exception:
+                log.exception("stopping the baremetal lab")
+        self.pool = self.exporter = self.redfish = self.ipmi = None
+        self.drivers.clear()
+        self.hwmgrs.clear()
+        self.installers.clear()
+
+
+def _have(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def _bmc_body(lab: BaremetalLab, node: LabNode) -> dict[str, Any]:
+    if node.bmc == "redfish":
+        assert lab.redfish is not None
+        return {
+            "driver": "redfish",
+            "address": lab.redfish.host,
+            "port": lab.redfish.port,
+            "system_id": lab.systems[node.name].uuid,
+            "username": lab.redfish.username,
+            "password": lab.redfish.password.get_secret_value(),
+        }
+    assert lab.ipmi is not None
+    spec = lab.ipmi.nodes[node.name]
+    return {
+        "driver": "ipmi",
+        "address": lab.ipmi.address,
+        "port": lab.ipmi.port(node.name),
+        "username": spec.username,
+        "password": spec.password.get_secret_value(),
+    }
+
+
+async def _enroll_node(client: HwmgrClient, body: Json, existing: Json | None) -> str:
+    bmc = body["bmc"]
+    if existing is not None:
+        old = existing["bmc"]
+        same = all(old.get(k) == bmc.get(k) for k in ("driver", "address", "port", "system_id"))
+        if same and existing["provision_state"] != "enrolled":
+            return str(existing["uuid"])
+        if existing["provision_state"] not in _REUSABLE:
+            log.warning(
+                "baremetal node %s is %s with the BMC of a previous run; release it to renew",
+                body["name"],
+                existing["provision_state"],
+            )
+            return str(existing["uuid"])
+        await client.delete(str(existing["uuid"]))
+    node = await client.enroll(body)
+    await client.manage(str(node["uuid"]))
+    return str(node["uuid"])
+
+
+async def _start_region(
+    lab: BaremetalLab, region: str, nodes: list[LabNode], settings: Settings, install_s: float
+) -> dict[str, str]:
+    hw_settings = HwmgrSettings().model_copy(
+        update={
+            "region": region,
+            "data_dir": settings.data_dir / "hwmgr" / region,
+            "database_url": None,
+            "host": "127.0.0.1",
+            "port": 0,
+            "public_url": None,
+            "token": SecretStr(lab.token),
+            "log_level": "WARNING",
+        }
+    )
+    installer = InstallerEmulator("http://127.0.0.1:1", install_seconds=install_s)
+    lab.installers[region] = installer
+    service = HwmgrService(hw_settings, observers=[installer], host_id=f"lab-{region}")
+    await service.start()
+    lab.hwmgrs[region] = service
+    installer.hwmgr_url = service.url
+    client = HwmgrClient(service.url, lab.token)
+    try:
+        existing = {str(n["name"]): n for n in await client.nodes()}
+        limit = asyncio.Semaphore(8)
+
+        async def one(node: LabNode) -> tuple[str, str]:
+            body = {
+                "name": node.name,
+                "region": node.region,
+                "az": node.az,
+                "rack": node.rack,
+                "resource_class": node.resource_class,
+                "cpus": node.cpus,
+                "memory_mb": node.memory_mb,
+                "disk_gb": node.disk_gb,
+                "macs": [node.mac],
+                "bmc": _bmc_body(lab, node),
+            }
+            async with limit:
+                return node.name, await _enroll_node(client, body, existing.get(node.name))
+
+        return dict(await asyncio.gather(*(one(n) for n in nodes)))
+    finally:
+        await client.close()
+
+
+async def start_baremetal_lab(
+    lab: Lab, settings: Settings, bus: Bus, db: Database, *, report_interval: float = 10.0
+) -> BaremetalLab:
+    """Start the lab's baremetal (see the module docstring); a lab without nodes is a no-op.
+
+    Call it after the conductor has started (agents report at once) and after the image
+    seed (deploys need the image store).
+    """
+    nodes = lab.baremetal.nodes()
+    if any(n.bmc == "redfish" for n in nodes) and not _have("sushy_tools", "bcrypt"):
+        # The cloud still comes up; only the nodes without a BMC endpoint are left out.
+        log.warning("sushy-tools/bcrypt not installed: the lab's redfish nodes are left out")
+        nodes = [n for n in nodes if n.bmc != "redfish"]
+    out = BaremetalLab(nodes=nodes, token=secrets.token_urlsafe(24))
+    if not nodes:
+        return out
+    try:
+        redfish = [n for n in nodes if n.bmc == "redfish"]
+        ipmi = [n for n in nodes if n.bmc == "ipmi"]
+        starts = []
+        if redfish:
+            from stockyard.hwmgr.emulators.redfish import RedfishEmulator, SystemSpec
+
+            out.systems = {
+                n.name: SystemSpec(
+                    name=n.name, uuid=str(uuid.uuid5(_SYSTEM_NS, n.name)), macs=[n.mac]
+                )
+                for n in redfish
+            }
+            out.redfish = RedfishEmulator(
+                list(out.systems.values()), power_delay=lab.baremetal.redfish_power_delay
+            )
+            starts.append(out.redfish.start())
+        if ipmi:
+            out.ipmi = IpmiEmulator([IpmiNodeSpec(name=n.name) for n in ipmi])
+            starts.append(out.ipmi.start())
+        out.exporter = ImageExporter(db, ImageStore(settings.data_dir / "images"))
+        starts.append(out.exporter.start())
+        await asyncio.gather(*starts)
+
+        regions = sorted({n.region for n in nodes})
+        node_uuids: dict[str, str] = {}
+        for region in regions:
+            mine = [n for n in nodes if n.region == region]
+            node_uuids.update(
+                await _start_region(out, region, mine, settings, lab.baremetal.install_seconds)
+            )
+        async with db.session() as session:
+            await upsert_hosts(session, nodes, node_uuids)
+            await seed_flavors(session, lab.baremetal)
+            await seed_stock_quota(session, nodes, settings)
+
+        out.pool = AgentPool(bus, report_interval)
+        for region in regions:
+            driver = BaremetalDriver(
+                out.hwmgrs[region].url, out.token, out.exporter.url_for, region=region
+            )
+            out.drivers[region] = driver
+            for node in nodes:
+                if node.region == region:
+                    agent = ComputeAgent(
+                        node.name, driver.for_node(node.name), bus, report_interval
+                    )
+                    out.pool.add(agent)
+        await out.pool.start()
+    except BaseException:
+        await out.stop()
+        raise
+    log.info("baremetal lab: %d nodes in %d region(s)", len(nodes), len(out.hwmgrs))
+    return out
