@@ -4,6 +4,7 @@ conductor. Nothing is written unless every check passed."""
 from __future__ import annotations
 
 import re
+import time
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,17 @@ async def load_image(session: AsyncSession, ctx: RequestContext, ref: str) -> Im
     return await get_visible_image(session, ctx, _ref_id(ref))
 
 
-async def known_zones(session: AsyncSession) -> set[str]:
+_ZONES_TTL = 5.0
+_zones_cache: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+
+async def known_zones(session: AsyncSession, *, fresh: bool = False) -> frozenset[str]:
+    """Zone names in use, cached for a few seconds: the create path must not scan the
+    fleet's host table on every request. Callers re-ask with ``fresh`` before refusing."""
+    global _zones_cache
+    now = time.monotonic()
+    if not fresh and _zones_cache[0] > now:
+        return _zones_cache[1]
     zones = set((await session.scalars(select(Host.az).distinct())).all())
     agg_zones = await session.scalars(
         select(Aggregate.availability_zone)
@@ -77,7 +88,8 @@ async def known_zones(session: AsyncSession) -> set[str]:
         .distinct()
     )
     zones.update(z for z in agg_zones if z)
-    return zones
+    _zones_cache = (now + _ZONES_TTL, frozenset(zones))
+    return _zones_cache[1]
 
 
 async def _parse_az(
@@ -93,7 +105,11 @@ async def _parse_az(
             raise APIError(403, "Policy doesn't allow forcing a host (availability_zone az:host).")
         if await session.scalar(select(Host.id).where(Host.name == host)) is None:
             raise APIError(400, f"Compute host {host} could not be found.")
-    if zone and zone not in await known_zones(session):
+    if (
+        zone
+        and zone not in await known_zones(session)
+        and zone not in await known_zones(session, fresh=True)
+    ):
         raise APIError(400, f"The requested availability zone is not available: {zone}")
     return zone or None, host or None
 
