@@ -4,8 +4,8 @@ conductor. Nothing is written unless every check passed."""
 from __future__ import annotations
 
 import re
-import time
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
