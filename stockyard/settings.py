@@ -51,6 +51,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; default sqlite+aiosqlite in data_dir"
     )
     bus_url: str = Field(default="memory://", description="memory:// or amqp://user:pw@host/")
+    bus_prefix: str = Field(
+        default="stockyard", description="RabbitMQ queue name prefix (several clouds, one vhost)"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8774
     public_url: str | None = Field(
@@ -81,6 +84,10 @@ class Settings(BaseSettings):
     quota_server_group_members: int = 10
     quota_metadata_items: int = 128
     log_level: str = "INFO"
+    log_json: bool = Field(default=False, description="log lines as JSON objects")
+    scheduler_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="how often a scheduler reloads host states from the DB"
+    )
 
     @classmethod
     def settings_customise_sources(

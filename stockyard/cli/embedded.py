@@ -1,7 +1,10 @@
 """All roles in one process: what ``stockyard up`` runs.
 
-Order matters: schema, seed, lab enrollment, conductor (it loads host state), agents
-(they report to the conductor), then the API, so the first request finds a ready cloud.
+Order matters: schema, seed, lab enrollment, scheduler and conductor (they load host
+state), agents (they report to the conductor), then the API, so the first request finds
+a ready cloud. The backends are the settings' (SQLite + in-process bus by default;
+PostgreSQL/MariaDB + RabbitMQ when ``database_url``/``bus_url`` say so); the roles talk
+over the bus exactly as separate processes do.
 """
 
 from __future__ import annotations
@@ -12,29 +15,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from sqlalchemy import select
 
 from stockyard.api.app import create_app
 from stockyard.api.state import APIState
 from stockyard.bus.base import Bus
-from stockyard.bus.memory import MemoryBus
-from stockyard.cli.clouds import choose_passwords, write_clouds_yaml
+from stockyard.bus.factory import make_bus as bus_from_url
+from stockyard.cli.seed import enroll_lab, load_regions, seed_cloud
 from stockyard.db.base import Database
 from stockyard.db.migrate import upgrade
-from stockyard.db.models import Flavor, Region
-from stockyard.identity.bootstrap import bootstrap
 from stockyard.identity.tokens import TokenService
 from stockyard.settings import Settings
 
 log = logging.getLogger("stockyard.up")
 
-DEFAULT_FLAVORS = (("m1.tiny", "1", 1, 512, 1),)
-
 
 def make_bus(settings: Settings) -> Bus:
-    if settings.bus_url.startswith("memory"):
-        return MemoryBus()
-    raise SystemExit(f"bus_url {settings.bus_url!r}: only memory:// is supported so far")
+    """The bus ``settings.bus_url`` names; exits with the reason if it names none."""
+    try:
+        bus = bus_from_url(settings.bus_url)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
+    if settings.bus_prefix != "stockyard" and hasattr(bus, "prefix"):
+        # Set before start(): queue names are derived from it on first declare.
+        bus.prefix = settings.bus_prefix
+    return bus
 
 
 @dataclass
@@ -51,54 +55,45 @@ class EmbeddedCloud:
     _server: uvicorn.Server | None = None
 
     async def prepare(self) -> None:
-        """Schema, seed, lab, conductor and agents; the API is built but not serving."""
+        """Schema, seed, lab, scheduler, conductor and agents; the API is built, not serving."""
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await upgrade(s.effective_database_url)
         self.db = Database(s.effective_database_url)
         self.bus = make_bus(s)
         await self.bus.start()
-        admin_pw, demo_pw = choose_passwords(s)
-        async with self.db.session() as session:
-            seeded = await bootstrap(session, admin_pw, demo_pw)
-            await self._seed_flavors(session)
-            from stockyard.image.defaults import register_default_image
-            from stockyard.image.store import ImageStore
-
-            await register_default_image(
-                session, ImageStore(s.data_dir / "images"), seeded.admin_project_id
-            )
-        from stockyard.lab.enroll import enroll
-        from stockyard.lab.model import load_lab
-
-        lab = load_lab(s.lab_file)
-        async with self.db.session() as session:
-            await enroll(session, lab, s)
-        async with self.db.session() as session:
-            self.regions = list((await session.scalars(select(Region.id))).all()) or ["RegionOne"]
+        lab = await enroll_lab(s, self.db)
+        self.clouds_yaml = str(await seed_cloud(s, self.db))
+        self.regions = await load_regions(self.db)
         from stockyard.conductor.service import Conductor
+        from stockyard.scheduler.service import SchedulerService
 
-        conductor = Conductor(self.db, self.bus, s)
+        scheduler = SchedulerService(self.db, self.bus, s)
+        await scheduler.start()
+        self._stoppables.append(scheduler)
+        conductor = Conductor(self.db, self.bus, s, remote_scheduling=True)
         await conductor.start()
         self._stoppables.append(conductor)
         from stockyard.lab.runtime import start_lab_agents
 
         pool = await start_lab_agents(lab, self.bus, s)
         self._stoppables.append(pool)
+        from stockyard.lab.baremetal import start_baremetal_lab
+
+        # BMC emulators, one hwmgr per region and the baremetal agent (after the image seed
+        # and the conductor, which the baremetal flavors and reports need).
+        self._stoppables.append(await start_baremetal_lab(lab, s, self.bus, self.db))
         self.state = APIState(
             settings=s, db=self.db, tokens=TokenService(s.token_ttl_seconds), bus=self.bus
         )
         self.state.regions = self.regions
-        self.clouds_yaml = str(write_clouds_yaml(s, admin_pw, demo_pw, self.regions[0]).resolve())
-
-    async def _seed_flavors(self, session: Any) -> None:
-        for name, flavorid, vcpus, ram, disk in DEFAULT_FLAVORS:
-            if await session.scalar(select(Flavor.id).where(Flavor.name == name)) is None:
-                session.add(Flavor(flavorid=flavorid, name=name, vcpus=vcpus, ram=ram, disk=disk))
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         """Serve the API until stopped (Ctrl-C or ``stop``)."""
+        from stockyard.cli.asgi import add_readyz
+
         app = create_app(self.state)
+        add_readyz(app, self.state)
         config = uvicorn.Config(
             app,
             host=self.settings.api_host,
@@ -106,6 +101,7 @@ class EmbeddedCloud:
             log_level=self.settings.log_level.lower(),
             access_log=False,
             lifespan="off",
+            log_config=None,
         )
         self._server = uvicorn.Server(config)
         serve_task = asyncio.create_task(self._server.serve())

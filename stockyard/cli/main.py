@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 from pathlib import Path
 
@@ -13,11 +12,16 @@ from rich.console import Console
 from rich.panel import Panel
 
 from stockyard import __version__
+from stockyard.cli import roles
+from stockyard.cli.logs import configure_logging
 from stockyard.settings import Settings
 
 app = typer.Typer(help="Stockyard: an OpenStack-compatible private cloud control plane.")
 db_app = typer.Typer(help="Database schema commands.")
 app.add_typer(db_app, name="db")
+lab_app = typer.Typer(help="The emulated lab.")
+app.add_typer(lab_app, name="lab")
+roles.register(app)
 console = Console()
 
 
@@ -26,13 +30,8 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**clean)  # type: ignore[arg-type]
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    # Alembic narrates every plug-in it loads; the schema version line is enough.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+def _logging(settings: Settings, role: str = "up") -> None:
+    configure_logging(settings.log_level, json_lines=settings.log_json, role=role)
 
 
 @app.command()
@@ -47,10 +46,17 @@ def up(
     host: str | None = typer.Option(None, help="API bind address (default 127.0.0.1)"),
     data_dir: Path | None = typer.Option(None, help="Data directory (default ./data)"),
     lab: Path | None = typer.Option(None, help="Lab YAML (default: the shipped lab)"),
+    log_json: bool | None = roles.LOG_JSON,
 ) -> None:
-    """Start the whole cloud in one process: API, scheduler, conductor, emulated lab."""
-    settings = _settings(api_port=port, api_host=host, data_dir=data_dir, lab_file=lab)
-    _logging(settings.log_level)
+    """Start the whole cloud in one process: API, scheduler, conductor, emulated lab.
+
+    Backends come from the settings: SQLite + in-process bus by default, or
+    ``STOCKYARD_DATABASE_URL`` (PostgreSQL/MariaDB) and ``STOCKYARD_BUS_URL`` (RabbitMQ).
+    """
+    settings = _settings(
+        api_port=port, api_host=host, data_dir=data_dir, lab_file=lab, log_json=log_json
+    )
+    _logging(settings)
     from stockyard.cli.embedded import EmbeddedCloud
 
     async def _main() -> None:
@@ -94,14 +100,47 @@ def up(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Create or upgrade the schema (Alembic); safe to run again."""
-    settings = _settings()
+def db_upgrade(
+    revision: str = typer.Argument("head"),
+    lab: Path | None = typer.Option(None, help="Lab YAML to enroll (default: setting)"),
+    seed: bool = typer.Option(True, "--seed/--schema-only", help="also seed users and lab"),
+) -> None:
+    """Create or upgrade the schema (Alembic), then seed users, flavors, the default image
+    and the lab's hosts, and write clouds.yaml; safe to run again."""
+    settings = _settings(lab_file=lab)
+    _logging(settings, "db")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     from stockyard.db.migrate import upgrade_sync
 
     upgrade_sync(settings.effective_database_url, revision)
     console.print(f"database at {revision}: {settings.effective_database_url.split('@')[-1]}")
+    if seed and revision == "head":
+        clouds = asyncio.run(_seed(settings, enroll=True))
+        console.print(f"seeded; export OS_CLIENT_CONFIG_FILE={clouds}")
+
+
+@lab_app.command("enroll")
+def lab_enroll(
+    lab: Path | None = typer.Option(None, help="Lab YAML (default: setting)"),
+) -> None:
+    """Register the lab's regions and hosts in the database (agents cannot: no DB access)."""
+    settings = _settings(lab_file=lab)
+    _logging(settings, "db")
+    asyncio.run(_seed(settings, enroll=True, users=False))
+    console.print("lab enrolled")
+
+
+async def _seed(settings: Settings, *, enroll: bool, users: bool = True) -> Path | None:
+    from stockyard.cli.seed import enroll_lab, seed_cloud
+    from stockyard.db.base import Database
+
+    db = Database(settings.effective_database_url)
+    try:
+        if enroll:
+            await enroll_lab(settings, db)
+        return await seed_cloud(settings, db) if users else None
+    finally:
+        await db.dispose()
 
 
 if __name__ == "__main__":

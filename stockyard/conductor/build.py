@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.bus import reqid
 from stockyard.bus.base import Message
 from stockyard.conductor import claims, leases, network, records
 from stockyard.conductor.context import MAX_CLAIM_TRIES, ConductorContext, new_op_id
@@ -28,6 +29,7 @@ from stockyard.conductor.records import EV_BUILD, EV_SCHEDULE, move
 from stockyard.conductor.states import PowerState, TaskState, VmState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Host, Instance, ServerGroup
+from stockyard.db.retry import is_retryable
 from stockyard.scheduler import GroupInfo, GroupPolicy, RequestSpec
 
 log = logging.getLogger(__name__)
@@ -94,9 +96,15 @@ class BuildFlow:
         # Called for rows whose task changed while we held them (a delete during
         # scheduling): their hint found them leased, so we pass them on at once.
         self.on_task_changed: Callable[[str], Awaitable[None]] | None = None
+        # Set (to ``scheduler``) when placement runs in separate scheduler processes:
+        # this flow then hands rows in ``scheduling`` over instead of placing them.
+        self.forward_to: str | None = None
 
     async def handle_build(self, uuids: Sequence[str]) -> None:
         """Lease the rows still waiting for a host and place them, batch by batch."""
+        if self.forward_to is not None:
+            await self.forward(uuids)
+            return
         wanted = [u for u in dict.fromkeys(uuids) if u not in self._busy]
         if not wanted:
             return
@@ -107,6 +115,12 @@ class BuildFlow:
                 await self.place([r.uuid for r in batch])
         finally:
             self._busy.difference_update(wanted)
+
+    async def forward(self, uuids: Sequence[str]) -> None:
+        """Hand rows waiting for a host to the scheduler role (a hint, as from the API)."""
+        if uuids and self.forward_to is not None:
+            msg = {"type": "build", "instance_uuids": list(uuids), "request_id": reqid.current()}
+            await self.ctx.bus.publish(self.forward_to, msg)
 
     async def _lease(self, uuids: list[str]) -> list[Instance]:
         now = utcnow()
@@ -165,6 +179,16 @@ class BuildFlow:
             for uuid in selected:
                 self.ctx.scheduler.release(uuid)
             return _Outcome(conflicts=list(uuids), conflict_hosts=exc.host_ids)
+        except Exception as exc:
+            # The transaction rolled back: claims made in memory must go too, or they
+            # would count against capacity that nobody holds.
+            for uuid in selected:
+                self.ctx.scheduler.release(uuid)
+            if not is_retryable(exc):
+                raise
+            log.info("placement transaction lost (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(random.uniform(0.05, 0.2))
+            return _Outcome(conflicts=list(uuids))
 
     async def _place_in(self, s: AsyncSession, uuids: list[str], selected: list[str]) -> _Outcome:
         me = self.ctx.conductor_id
@@ -274,6 +298,7 @@ class BuildFlow:
             addr = await network.allocate_address(s, host.region, inst.uuid)
         except network.AddressesExhausted as exc:
             await claims.release(s, inst.uuid)
+            self.ctx.scheduler.release(inst.uuid)
             await self._fail(s, inst, f"No valid host was found. {exc}")
             return None
         state = self.ctx.scheduler.index.get(host.uuid)
@@ -354,6 +379,9 @@ class BuildFlow:
                 move(inst, VmState.BUILDING, TaskState.SCHEDULING)
                 await records.start_event(s, uuid, EV_SCHEDULE)
                 reschedule = True
+                if self.forward_to is not None:
+                    # A scheduler process will lease the row: ours must not block it.
+                    records.clear_lease(inst)
             else:
                 move(inst, VmState.ERROR, None)
                 records.clear_lease(inst)
@@ -368,4 +396,4 @@ class BuildFlow:
         if freed is not None:
             await self.hosts.refresh_hosts([freed])
         if reschedule:
-            await self.place([uuid])
+            await (self.forward([uuid]) if self.forward_to is not None else self.place([uuid]))

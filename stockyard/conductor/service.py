@@ -20,6 +20,7 @@ from stockyard.settings import Settings
 log = logging.getLogger(__name__)
 
 TOPIC = "conductor"
+SCHEDULER_TOPIC = "scheduler"
 
 
 class Conductor:
@@ -42,6 +43,7 @@ class Conductor:
         host_up_seconds: float = DEFAULT_UP_SECONDS,
         op_lease_seconds: float | None = None,
         orphan_grace_seconds: float | None = None,
+        remote_scheduling: bool = False,
     ) -> None:
         config = scheduler_config or SchedulerConfig(strategy=settings.weigher_strategy)
         self.scheduler = Scheduler(HostStateIndex(), config)
@@ -55,6 +57,10 @@ class Conductor:
         )
         self.hosts = HostStateCache(db, self.scheduler, host_up_seconds)
         self.build = BuildFlow(self.ctx, self.hosts)
+        if remote_scheduling:
+            # Placement belongs to ``stockyard scheduler`` processes (topic ``scheduler``);
+            # builds, reschedules and stuck scheduling found by the reconciler go there.
+            self.build.forward_to = SCHEDULER_TOPIC
         self.actions = ActionFlow(self.ctx, self.hosts, self.build)
         self.reconciler = Reconciler(
             self.ctx, self.build, self.actions, orphan_grace_seconds=orphan_grace_seconds
@@ -96,6 +102,14 @@ class Conductor:
         if not self._running:
             return
         kind = message.get("type")
+        if kind != "host_report":
+            # One line per unit of work, tagged with the user's request id by the log filter.
+            log.info(
+                "conductor: %s %s %s",
+                kind,
+                message.get("op") or "",
+                message.get("instance_uuid") or len(message.get("instance_uuids") or []),
+            )
         if kind == "build":
             await self.build.handle_build([str(u) for u in message.get("instance_uuids", [])])
         elif kind == "task":

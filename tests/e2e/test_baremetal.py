@@ -1,20 +1,9 @@
-"""Baremetal with the real ``openstack`` CLI against ``stockyard up`` (issue 3's tour).
-
-Needs ``stockyard up`` to start the baremetal lab (``stockyard.lab.baremetal.
-start_baremetal_lab``); until the CLI calls it, the lab has no ``bm.gold`` flavor and this
-module is expected to fail.
-"""
+"""Baremetal with the real ``openstack`` CLI against ``stockyard up`` (issue 3's tour):
+the default lab's Redfish/IPMI emulators, hwmgr and the emulated installer behind it."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e.conftest import RunningCloud
-
-pytestmark = pytest.mark.xfail(
-    strict=False,
-    reason="needs stockyard up to call start_baremetal_lab (stockyard/cli, owned by the lead)",
-)
 
 DEMO = "stockyard"
 

@@ -217,7 +217,7 @@ async def create_server(
     result = await create_servers(state, session, ctx, body, version, rid)
     await session.commit()
     await state.bus.publish(
-        "conductor",
+        "scheduler",
         {
             "type": "build",
             "instance_uuids": [i.uuid for i in result.instances],

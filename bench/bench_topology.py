@@ -1,0 +1,111 @@
+"""1,000 creates through the production topology vs the embedded default, same run.
+
+Run: ``python bench/bench_topology.py [N]``. Prints figures only, asserts nothing.
+
+(a) topology: PostgreSQL + RabbitMQ, separate processes: api (2 workers), 2 schedulers,
+    2 conductors, 1 agent process with the lab's emulated hypervisors.
+(b) embedded: ``stockyard up`` (SQLite + in-process bus, one process).
+
+Both on the same lab (20 hypervisors, room for 1,280 m1.tiny), fake boot time 0, the
+creates sent by 100 concurrent HTTP clients. Throughput = creates / (first POST to last
+instance ACTIVE); create-to-ACTIVE = ``launched_at - created_at`` of each instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from stockyard.db.base import make_engine
+from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
+from tests.topology import drive
+from tests.topology.cluster import (
+    Cluster,
+    destroy_cluster,
+    lab_yaml,
+    make_cluster,
+)
+
+ENV = {
+    "STOCKYARD_FAKE_BOOT_SECONDS": "0",
+    "STOCKYARD_QUOTA_INSTANCES": "100000",
+    "STOCKYARD_QUOTA_CORES": "100000",
+    "STOCKYARD_QUOTA_RAM": "100000000",
+    "STOCKYARD_LOG_LEVEL": "WARNING",
+    "STOCKYARD_ADMIN_PASSWORD": "admin-pw",
+    "STOCKYARD_DEMO_PASSWORD": "demo-pw",
+}
+
+
+class _Sql:
+    def __init__(self, url: str) -> None:
+        self.db_url = url
+        self.procs: list[object] = []
+
+    async def sql(self, query: str) -> list[object]:
+        from sqlalchemy import text
+
+        engine = make_engine(self.db_url)
+        try:
+            async with engine.connect() as conn:
+                return list((await conn.execute(text(query))).all())
+        finally:
+            await engine.dispose()
+
+    def logs(self) -> str:
+        return ""
+
+
+async def _drive(base: str, token: str, cli: RunningCloud, target: object, n: int) -> str:
+    flavor = cli.os_json("flavor", "show", "m1.tiny")["id"]
+    image = cli.os_json("image", "show", "stockyard-default")["id"]
+    bodies = [drive.server_body(f"b{i}", flavor, image) for i in range(n)]
+    start = time.monotonic()
+    codes = await drive.create_servers(base, token, bodies, concurrency=100)
+    rows = await drive.wait_settled(target, n, within=1200)  # type: ignore[arg-type]
+    elapsed = time.monotonic() - start
+    active = [r.seconds for r in rows if r.vm_state == "active"]
+    return (
+        f"{len(active)}/{n} ACTIVE ({codes.count(202)} accepted) in {elapsed:.1f} s:"
+        f" {n / elapsed:.1f} creates/s; create-to-ACTIVE p50 {drive.percentile(active, 0.5):.2f}"
+        f" s, p99 {drive.percentile(active, 0.99):.2f} s"
+    )
+
+
+def topology(tmp: Path, n: int) -> str:
+    lab = lab_yaml(tmp / "lab.yaml", azs=2, racks=5, per_rack=2, vcpus=64, memory_mb=32768)
+    c: Cluster = make_cluster(tmp, "postgresql", lab, **ENV)
+    try:
+        c.start("api", "--workers", "2")
+        for role in ("scheduler", "scheduler", "conductor", "conductor", "agent"):
+            c.start(role)
+        return asyncio.run(_drive(c.base_url, c.token(), c.cli, c, n))
+    finally:
+        destroy_cluster(c)
+
+
+def embedded(tmp: Path, n: int) -> str:
+    lab = lab_yaml(tmp / "lab.yaml", azs=2, racks=5, per_rack=2, vcpus=64, memory_mb=32768)
+    cloud = start_cloud(tmp, {**ENV, "STOCKYARD_LAB_FILE": str(lab)})
+    try:
+        token = str(cloud.os_json("token", "issue")["id"])
+        url = f"sqlite+aiosqlite:///{(cloud.data_dir / 'stockyard.db').resolve()}"
+        return asyncio.run(_drive(cloud.base_url, token, cloud, _Sql(url), n))
+    finally:
+        stop_cloud(cloud)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        print(f"topology (PostgreSQL + RabbitMQ, separate processes): {topology(Path(a), n)}")
+        print(f"embedded (SQLite + in-process bus, one process):      {embedded(Path(b), n)}")
+
+
+if __name__ == "__main__":
+    main()

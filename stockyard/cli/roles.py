@@ -1,0 +1,224 @@
+"""One console command per role: ``api``, ``scheduler``, ``conductor``, ``agent``.
+
+Each reads the same settings (``STOCKYARD_*`` environment / settings file); scheduler,
+conductor and agent serve ``/healthz`` and ``/readyz`` on ``--health-port`` when given
+(``0``: a free port, logged). Several schedulers and conductors may run at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import typer
+
+from stockyard.bus.base import Bus, Handler, Message
+from stockyard.cli.health import HealthServer
+from stockyard.cli.logs import configure_logging
+from stockyard.settings import Settings
+
+log = logging.getLogger("stockyard.role")
+
+HEALTH_PORT = typer.Option(
+    None, "--health-port", help="serve /healthz and /readyz here (0: a free port, logged)"
+)
+HEALTH_HOST = typer.Option("127.0.0.1", "--health-host", help="bind address of --health-port")
+LOG_JSON = typer.Option(None, "--log-json/--log-plain", help="JSON log lines (default: setting)")
+
+
+class Role(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+Checks = Callable[[], Awaitable[dict[str, bool]]]
+
+
+def _settings(log_json: bool | None, role: str, **overrides: Any) -> Settings:
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    if log_json is not None:
+        clean["log_json"] = log_json
+    settings = Settings(**clean)
+    configure_logging(settings.log_level, json_lines=settings.log_json, role=role)
+    return settings
+
+
+async def _run(
+    name: str,
+    bus: Bus,
+    make: Callable[[], Awaitable[tuple[Role, Checks]]],
+    health_port: int | None,
+    health_host: str,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await bus.start()
+    role, checks = await make()
+    await role.start()
+    health = None
+    if health_port is not None:
+        health = HealthServer(checks, health_host, health_port)
+        await health.start()
+    log.info("%s started", name)
+    await stop.wait()
+    log.info("%s stopping", name)
+    if health is not None:
+        await health.stop()
+    await role.stop()
+    await bus.close()
+    if on_stop is not None:
+        await on_stop()
+
+
+def _bus(settings: Settings) -> Bus:
+    from stockyard.cli.embedded import make_bus
+
+    return make_bus(settings)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the role commands to the ``stockyard`` command."""
+
+    @app.command()
+    def api(
+        workers: int = typer.Option(1, "--workers", min=1, help="worker processes"),
+        port: int | None = typer.Option(None, help="API port (default: setting api_port)"),
+        host: str | None = typer.Option(None, help="bind address (default: setting api_host)"),
+        log_json: bool | None = LOG_JSON,
+    ) -> None:
+        """Serve the OpenStack API (with /healthz and /readyz) in N worker processes."""
+        import os
+
+        import uvicorn
+
+        settings = _settings(log_json, "api", api_port=port, api_host=host)
+        # Workers are fresh processes that read the settings from the environment.
+        if log_json is not None:
+            os.environ["STOCKYARD_LOG_JSON"] = "true" if log_json else "false"
+        uvicorn.run(
+            "stockyard.cli.asgi:make_app",
+            factory=True,
+            host=settings.api_host,
+            port=settings.api_port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            log_config=None,
+            lifespan="on",
+        )
+
+    @app.command()
+    def scheduler(
+        health_port: int | None = HEALTH_PORT,
+        health_host: str = HEALTH_HOST,
+        log_json: bool | None = LOG_JSON,
+    ) -> None:
+        """Place builds from topic ``scheduler`` (claims are atomic in the database)."""
+        settings = _settings(log_json, "scheduler")
+        from stockyard.db.base import Database
+        from stockyard.scheduler.service import SchedulerService, db_reachable
+
+        db = Database(settings.effective_database_url)
+        bus = _bus(settings)
+
+        async def make() -> tuple[Role, Checks]:
+            svc = SchedulerService(db, bus, settings)
+
+            async def checks() -> dict[str, bool]:
+                return {"database": await db_reachable(db), "bus": bus.healthy()}
+
+            return svc, checks
+
+        asyncio.run(_run("scheduler", bus, make, health_port, health_host, db.dispose))
+
+    @app.command()
+    def conductor(
+        health_port: int | None = HEALTH_PORT,
+        health_host: str = HEALTH_HOST,
+        log_json: bool | None = LOG_JSON,
+    ) -> None:
+        """Drive instances' tasks, apply op results and host reports, run the reconciler."""
+        settings = _settings(log_json, "conductor")
+        from stockyard.conductor.service import Conductor
+        from stockyard.db.base import Database
+        from stockyard.scheduler.service import db_reachable
+
+        db = Database(settings.effective_database_url)
+        bus = _bus(settings)
+
+        async def make() -> tuple[Role, Checks]:
+            svc = Conductor(db, bus, settings, remote_scheduling=True)
+
+            async def checks() -> dict[str, bool]:
+                return {"database": await db_reachable(db), "bus": bus.healthy()}
+
+            return svc, checks
+
+        asyncio.run(_run("conductor", bus, make, health_port, health_host, db.dispose))
+
+    @app.command()
+    def agent(
+        lab: Path | None = typer.Option(None, "--lab", help="lab YAML (default: setting)"),
+        report_interval: float = typer.Option(10.0, help="seconds between host reports"),
+        health_port: int | None = HEALTH_PORT,
+        health_host: str = HEALTH_HOST,
+        log_json: bool | None = LOG_JSON,
+    ) -> None:
+        """Run the lab's emulated hypervisors (no database credentials needed).
+
+        The lab's hosts must be enrolled first (``stockyard db upgrade`` or
+        ``stockyard lab enroll`` with the same lab file).
+        """
+        settings = _settings(log_json, "agent", lab_file=lab)
+        from stockyard.lab.model import load_lab
+        from stockyard.lab.runtime import build_lab_pool
+
+        bus = _bus(settings)
+
+        async def make() -> tuple[Role, Checks]:
+            pool = build_lab_pool(
+                load_lab(settings.lab_file), _OpLoggingBus(bus), settings,
+                report_interval=report_interval,
+            )  # fmt: skip
+
+            async def checks() -> dict[str, bool]:
+                return {"bus": bus.healthy()}
+
+            return pool, checks
+
+        asyncio.run(_run("agent", bus, make, health_port, health_host))
+
+
+class _OpLoggingBus:
+    """The agent role's bus: logs each op it receives (with the request id bound)."""
+
+    def __init__(self, inner: Bus) -> None:
+        self.inner = inner
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def publish(self, topic: str, message: Message) -> None:
+        await self.inner.publish(topic, message)
+
+    async def subscribe(self, topic: str, handler: Handler, concurrency: int = 8) -> None:
+        async def logged(message: Message) -> None:
+            instance = message.get("instance") or {}
+            log.info("agent %s: %s %s", topic, message.get("op"), instance.get("uuid"))
+            await handler(message)
+
+        await self.inner.subscribe(topic, logged, concurrency)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    def healthy(self) -> bool:
+        return self.inner.healthy()

@@ -1,0 +1,63 @@
+"""First-start data shared by ``stockyard up`` and ``stockyard db upgrade``: users,
+flavors, the default image, the lab's regions and hosts, and ``clouds.yaml``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from stockyard.cli.clouds import choose_passwords, write_clouds_yaml
+from stockyard.db.base import Database
+from stockyard.db.models import Flavor, Region
+from stockyard.settings import Settings
+
+DEFAULT_FLAVORS = (("m1.tiny", "1", 1, 512, 1),)
+
+
+async def seed_cloud(settings: Settings, db: Database) -> Path:
+    """Seed users, flavors and the default image (idempotent); write ``clouds.yaml``.
+
+    Returns the path of ``clouds.yaml``. Call after the schema is at head.
+    """
+    from stockyard.identity.bootstrap import bootstrap
+    from stockyard.image.defaults import register_default_image
+    from stockyard.image.store import ImageStore
+
+    admin_pw, demo_pw = choose_passwords(settings)
+    async with db.session() as session:
+        seeded = await bootstrap(session, admin_pw, demo_pw)
+        await _seed_flavors(session)
+        await register_default_image(
+            session, ImageStore(settings.data_dir / "images"), seeded.admin_project_id
+        )
+    regions = await load_regions(db)
+    return write_clouds_yaml(settings, admin_pw, demo_pw, regions[0]).resolve()
+
+
+async def _seed_flavors(session: Any) -> None:
+    for name, flavorid, vcpus, ram, disk in DEFAULT_FLAVORS:
+        if await session.scalar(select(Flavor.id).where(Flavor.name == name)) is None:
+            session.add(Flavor(flavorid=flavorid, name=name, vcpus=vcpus, ram=ram, disk=disk))
+
+
+async def enroll_lab(settings: Settings, db: Database) -> Any:
+    """Upsert the lab's regions and hosts (``lab_file``); return the loaded lab.
+
+    Enrollment needs database credentials, which agents never hold: it is done by
+    ``stockyard up``, ``stockyard db upgrade`` and ``stockyard lab enroll``.
+    """
+    from stockyard.lab.enroll import enroll
+    from stockyard.lab.model import load_lab
+
+    lab = load_lab(settings.lab_file)
+    async with db.session() as session:
+        await enroll(session, lab, settings)
+    return lab
+
+
+async def load_regions(db: Database) -> list[str]:
+    """Region ids from the ``regions`` table (``RegionOne`` when empty)."""
+    async with db.session() as session:
+        return list((await session.scalars(select(Region.id))).all()) or ["RegionOne"]

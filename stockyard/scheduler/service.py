@@ -1,0 +1,138 @@
+"""The scheduler role: consumes ``build`` hints on topic ``scheduler`` and places them.
+
+Each scheduler process keeps its own in-memory host index (refreshed from the database
+periodically and per host after a lost claim). Correctness with several schedulers does
+not rest on that index: placement is the conductor's :class:`BuildFlow` — instance
+leases, conditional-UPDATE claims on hosts and the server group's compare-and-swap lock
+— so two schedulers never both win the same capacity nor break a group's policy. A
+scheduler that dies loses its leases at expiry; a conductor's reconciler then re-sends
+the rows to ``scheduler``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import text
+
+from stockyard.bus import reqid
+from stockyard.bus.base import Bus, Message
+from stockyard.conductor.build import BuildFlow
+from stockyard.conductor.context import ConductorContext, new_conductor_id
+from stockyard.conductor.hoststate import DEFAULT_UP_SECONDS, HostStateCache
+from stockyard.db.base import Database
+from stockyard.scheduler.engine import Scheduler
+from stockyard.scheduler.index import HostStateIndex
+from stockyard.scheduler.registry import SchedulerConfig
+from stockyard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOPIC = "scheduler"
+CONDUCTOR_TOPIC = "conductor"
+
+
+class SchedulerService:
+    """One scheduler process (or one of the roles of ``stockyard up``).
+
+    Messages on ``scheduler``: ``{"type": "build", "instance_uuids": [...],
+    "request_id": str}`` from the API (a multi-create) and from conductors (reschedules,
+    stuck scheduling). Rows found deleted while being placed are handed to the
+    conductor as ``{"type": "task", ...}``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        bus: Bus,
+        settings: Settings,
+        *,
+        scheduler_id: str | None = None,
+        concurrency: int = 8,
+        host_refresh_seconds: float | None = None,
+        host_up_seconds: float = DEFAULT_UP_SECONDS,
+    ) -> None:
+        config = SchedulerConfig(strategy=settings.weigher_strategy)
+        self.scheduler = Scheduler(HostStateIndex(), config)
+        self.ctx = ConductorContext(
+            db=db,
+            bus=bus,
+            settings=settings,
+            scheduler=self.scheduler,
+            conductor_id=scheduler_id or f"sched-{new_conductor_id()}",
+        )
+        self.hosts = HostStateCache(db, self.scheduler, host_up_seconds)
+        self.build = BuildFlow(self.ctx, self.hosts)
+        self.build.on_task_changed = self._to_conductor
+        self.concurrency = concurrency
+        self.host_refresh_seconds = (
+            host_refresh_seconds
+            if host_refresh_seconds is not None
+            else settings.scheduler_refresh_seconds
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._running = False
+
+    @property
+    def scheduler_id(self) -> str:
+        """What this scheduler writes into ``lease_owner`` while it places rows."""
+        return self.ctx.conductor_id
+
+    async def start(self) -> None:
+        """Load hosts, subscribe to ``scheduler``, start the host refresher."""
+        await self.hosts.refresh()
+        self._running = True
+        await self.ctx.bus.subscribe(TOPIC, self.handle, concurrency=self.concurrency)
+        self._task = asyncio.create_task(self._refresh_forever(), name="scheduler-refresh")
+
+    async def stop(self) -> None:
+        """Stop the refresher; messages still delivered here are dropped (hints)."""
+        self._running = False
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def handle(self, message: Message) -> None:
+        """Place one ``build`` batch."""
+        if not self._running:
+            return
+        if message.get("type") != "build":
+            log.warning("scheduler: unknown message type %r dropped", message.get("type"))
+            return
+        uuids = [str(u) for u in message.get("instance_uuids", [])]
+        log.info("scheduler: placing %d instance(s)", len(uuids))
+        await self.build.handle_build(uuids)
+
+    async def ready(self) -> bool:
+        """Database reachable and bus healthy."""
+        return await db_reachable(self.ctx.db) and self.ctx.bus.healthy()
+
+    async def _to_conductor(self, uuid: str) -> None:
+        await self.ctx.bus.publish(
+            CONDUCTOR_TOPIC,
+            {"type": "task", "instance_uuid": uuid, "request_id": reqid.current()},
+        )
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.host_refresh_seconds)
+            try:
+                await self.hosts.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler host refresh failed")
+
+
+async def db_reachable(db: Database) -> bool:
+    """``SELECT 1`` answers (for readiness endpoints)."""
+    try:
+        async with db.session() as s:
+            await s.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
