@@ -37,6 +37,29 @@ async def _flush(session: AsyncSession, what: str) -> None:
         raise Conflict(f"Conflict occurred attempting to store {what}: duplicate entry.") from None
 
 
+_M = TypeVar("_M", Domain, Project, User)
+
+
+async def _get(session: AsyncSession, model: type[_M], kind: str, ident: str) -> _M:
+    """The row or keystone's "Could not find <kind>: <id>." 404."""
+    row = await session.get(model, ident)
+    if row is None:
+        raise NotFound(f"Could not find {kind}: {ident}.")
+    return row
+
+
+async def _check_name(
+    session: AsyncSession, model: type[Project] | type[User], domain_id: str, name: str
+) -> None:
+    """Names are unique within a domain: 409 as keystone says it, before the INSERT."""
+    taken = await session.scalar(
+        select(model.id).where(model.domain_id == domain_id, model.name == name)
+    )
+    if taken is not None:
+        kind = model.__name__.lower()
+        raise Conflict(f"Conflict occurred attempting to store {kind} - name {name}.")
+
+
 # ---- domains ----
 
 
@@ -46,10 +69,7 @@ async def list_domains(session: AsyncSession, **filters: Any) -> list[Domain]:
 
 
 async def get_domain(session: AsyncSession, domain_id: str) -> Domain:
-    domain = await session.get(Domain, domain_id)
-    if domain is None:
-        raise NotFound(f"Could not find domain: {domain_id}.")
-    return domain
+    return await _get(session, Domain, "domain", domain_id)
 
 
 async def create_domain(session: AsyncSession, fields: dict[str, Any]) -> Domain:
@@ -70,24 +90,13 @@ async def list_projects(session: AsyncSession, **filters: Any) -> list[Project]:
 
 
 async def get_project(session: AsyncSession, project_id: str) -> Project:
-    project = await session.get(Project, project_id)
-    if project is None:
-        raise NotFound(f"Could not find project: {project_id}.")
-    return project
-
-
-async def _check_project_name(session: AsyncSession, domain_id: str, name: str) -> None:
-    taken = await session.scalar(
-        select(Project.id).where(Project.domain_id == domain_id, Project.name == name)
-    )
-    if taken is not None:
-        raise Conflict(f"Conflict occurred attempting to store project - name {name}.")
+    return await _get(session, Project, "project", project_id)
 
 
 async def create_project(session: AsyncSession, fields: dict[str, Any]) -> Project:
     """``fields``: name, domain_id, description, enabled, tags."""
     await get_domain(session, fields["domain_id"])
-    await _check_project_name(session, fields["domain_id"], fields["name"])
+    await _check_name(session, Project, fields["domain_id"], fields["name"])
     tags = fields.pop("tags", None) or []
     project = Project(**fields, extra={"tags": tags})
     session.add(project)
@@ -99,7 +108,7 @@ async def update_project(
     session: AsyncSession, tokens: TokenService, project: Project, changes: dict[str, Any]
 ) -> Project:
     if "name" in changes and changes["name"] != project.name:
-        await _check_project_name(session, project.domain_id, changes["name"])
+        await _check_name(session, Project, project.domain_id, changes["name"])
     if "tags" in changes:
         project.extra = {**project.extra, "tags": changes.pop("tags") or []}
     for key, value in changes.items():
@@ -125,18 +134,7 @@ async def list_users(session: AsyncSession, **filters: Any) -> list[User]:
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"Could not find user: {user_id}.")
-    return user
-
-
-async def _check_user_name(session: AsyncSession, domain_id: str, name: str) -> None:
-    taken = await session.scalar(
-        select(User.id).where(User.domain_id == domain_id, User.name == name)
-    )
-    if taken is not None:
-        raise Conflict(f"Conflict occurred attempting to store user - name {name}.")
+    return await _get(session, User, "user", user_id)
 
 
 async def _check_default_project(session: AsyncSession, project_id: str | None) -> None:
@@ -147,7 +145,7 @@ async def _check_default_project(session: AsyncSession, project_id: str | None) 
 async def create_user(session: AsyncSession, fields: dict[str, Any]) -> User:
     """``fields``: name, domain_id, password (clear, hashed here), enabled, email, ..."""
     await get_domain(session, fields["domain_id"])
-    await _check_user_name(session, fields["domain_id"], fields["name"])
+    await _check_name(session, User, fields["domain_id"], fields["name"])
     await _check_default_project(session, fields.get("default_project_id"))
     password = fields.pop("password", None)
     user = User(**fields)
@@ -163,7 +161,7 @@ async def update_user(
 ) -> User:
     """Apply ``changes``; a new password or disabling the user revokes its tokens."""
     if "name" in changes and changes["name"] != user.name:
-        await _check_user_name(session, user.domain_id, changes["name"])
+        await _check_name(session, User, user.domain_id, changes["name"])
     if "default_project_id" in changes:
         await _check_default_project(session, changes["default_project_id"])
     password = changes.pop("password", None)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -175,25 +176,57 @@ async def _list(
 ListQuery = Annotated[str | None, Query()]
 
 
+@dataclass(frozen=True)
+class FlavorListParams:
+    """The query of ``GET /flavors`` and ``GET /flavors/detail`` (Nova's names)."""
+
+    is_public: str | None
+    min_ram: str | None
+    min_disk: str | None
+    limit: str | None
+    marker: str | None
+    sort_key: str
+    sort_dir: str
+
+
+def _list_params(
+    is_public: ListQuery = None,
+    min_ram: Annotated[str | None, Query(alias="minRam")] = None,
+    min_disk: Annotated[str | None, Query(alias="minDisk")] = None,
+    limit: ListQuery = None,
+    marker: ListQuery = None,
+    sort_key: str = "flavorid",
+    sort_dir: str = "asc",
+) -> FlavorListParams:
+    return FlavorListParams(is_public, min_ram, min_disk, limit, marker, sort_key, sort_dir)
+
+
+ListParams = Annotated[FlavorListParams, Depends(_list_params)]
+
+
 async def _listing(
     session: AsyncSession,
     ctx: RequestContext,
     version: APIVersion,
     base_url: str,
-    params: dict[str, str | None],
-    sort_key: str,
-    sort_dir: str,
+    params: FlavorListParams,
     *,
     detail: bool,
 ) -> dict[str, Any]:
     flavors = await _list(
-        session, ctx, params["is_public"], params["minRam"], params["minDisk"], sort_key, sort_dir
+        session,
+        ctx,
+        params.is_public,
+        params.min_ram,
+        params.min_disk,
+        params.sort_key,
+        params.sort_dir,
     )
-    page = paginate(flavors, "flavorid", params["marker"], parse_limit(params["limit"]))
+    limit = parse_limit(params.limit)
+    page = paginate(flavors, "flavorid", params.marker, limit)
     body: dict[str, Any] = {
         "flavors": [flavor_view(f, version, base_url, detail=detail) for f in page]
     }
-    limit = parse_limit(params["limit"])
     if limit and len(page) == limit and page:
         body["flavors_links"] = [
             {
@@ -211,19 +244,11 @@ async def list_flavors(
     ctx: ProjectCtx,
     version: Microversion,
     state: StateDep,
-    is_public: ListQuery = None,
-    min_ram: Annotated[str | None, Query(alias="minRam")] = None,
-    min_disk: Annotated[str | None, Query(alias="minDisk")] = None,
-    limit: ListQuery = None,
-    marker: ListQuery = None,
-    sort_key: str = "flavorid",
-    sort_dir: str = "asc",
+    params: ListParams,
 ) -> dict[str, Any]:
     """Flavors the caller may use (id, name, links), filtered and paginated as Nova's."""
-    params = {"is_public": is_public, "minRam": min_ram, "minDisk": min_disk}
-    params |= {"limit": limit, "marker": marker}
     base = state.settings.base_url
-    return await _listing(session, ctx, version, base, params, sort_key, sort_dir, detail=False)
+    return await _listing(session, ctx, version, base, params, detail=False)
 
 
 @router.get("/flavors/detail")
@@ -232,19 +257,11 @@ async def list_flavors_detail(
     ctx: ProjectCtx,
     version: Microversion,
     state: StateDep,
-    is_public: ListQuery = None,
-    min_ram: Annotated[str | None, Query(alias="minRam")] = None,
-    min_disk: Annotated[str | None, Query(alias="minDisk")] = None,
-    limit: ListQuery = None,
-    marker: ListQuery = None,
-    sort_key: str = "flavorid",
-    sort_dir: str = "asc",
+    params: ListParams,
 ) -> dict[str, Any]:
     """As ``GET /flavors`` with every field of each flavor."""
-    params = {"is_public": is_public, "minRam": min_ram, "minDisk": min_disk}
-    params |= {"limit": limit, "marker": marker}
     base = state.settings.base_url
-    return await _listing(session, ctx, version, base, params, sort_key, sort_dir, detail=True)
+    return await _listing(session, ctx, version, base, params, detail=True)
 
 
 @router.get("/flavors/{flavor_id}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -150,6 +151,22 @@ async def _add_servers(
             body["servers"] = servers[host.name]
 
 
+async def _list(
+    session: AsyncSession,
+    version: APIVersion,
+    view: Callable[[Host, APIVersion, datetime], dict[str, Any]],
+    pattern: str | None,
+    limit: str | None,
+    marker: str | None,
+    with_servers: str | None,
+) -> dict[str, Any]:
+    hosts = await _hosts(session, version, pattern, limit, marker)
+    now = utcnow()
+    bodies = [view(h, version, now) for h in hosts]
+    await _add_servers(session, version, hosts, bodies, with_servers)
+    return {"hypervisors": bodies}
+
+
 @router.get("/os-hypervisors")
 async def list_hypervisors(
     session: SessionDep,
@@ -160,11 +177,8 @@ async def list_hypervisors(
     marker: Q = None,
     with_servers: Q = None,
 ) -> dict[str, Any]:
-    hosts = await _hosts(session, version, hypervisor_hostname_pattern, limit, marker)
-    now = utcnow()
-    bodies = [_summary(h, version, now) for h in hosts]
-    await _add_servers(session, version, hosts, bodies, with_servers)
-    return {"hypervisors": bodies}
+    pattern = hypervisor_hostname_pattern
+    return await _list(session, version, _summary, pattern, limit, marker, with_servers)
 
 
 @router.get("/os-hypervisors/detail")
@@ -177,11 +191,8 @@ async def list_hypervisors_detail(
     marker: Q = None,
     with_servers: Q = None,
 ) -> dict[str, Any]:
-    hosts = await _hosts(session, version, hypervisor_hostname_pattern, limit, marker)
-    now = utcnow()
-    bodies = [_detail(h, version, now) for h in hosts]
-    await _add_servers(session, version, hosts, bodies, with_servers)
-    return {"hypervisors": bodies}
+    pattern = hypervisor_hostname_pattern
+    return await _list(session, version, _detail, pattern, limit, marker, with_servers)
 
 
 @router.get("/os-hypervisors/statistics")
