@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request, Response
 
 from stockyard.api.errors import install_error_handlers
 from stockyard.api.responses import FastJSONResponse
+from stockyard.api.retry import RetryMiddleware
 from stockyard.api.state import APIState
 from stockyard.bus import reqid
 
@@ -32,6 +33,8 @@ def create_app(state: APIState) -> FastAPI:
     )
     app.state.sy = state
     install_error_handlers(app)
+    # Added before the request-id middleware, so it runs inside it: a re-run keeps the id.
+    app.add_middleware(RetryMiddleware, db=state.db)
 
     @app.middleware("http")
     async def request_id(

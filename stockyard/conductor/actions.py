@@ -22,6 +22,7 @@ from stockyard.conductor.records import OP_EVENTS, move
 from stockyard.conductor.states import PowerState, TaskState, VmState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance, ServerGroupMember
+from stockyard.db.retry import retried_flow
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,14 @@ class ActionFlow:
         self.build = build
         build.on_task_changed = self.handle_task
 
+    @retried_flow("task")
     async def handle_task(self, uuid: str) -> None:
         """Act on the row's current task: lease it and send its op (or finish at once).
 
         Also how the reconciler resumes a task whose lease expired: the op is sent again
-        with a new op id (agents' ops are idempotent).
+        with a new op id (agents' ops are idempotent). Re-run whole on a retryable DB
+        error: once the op's lease is committed a re-run cannot lease the row again, so
+        an op is never sent twice (if its publish failed, the reconciler resends it).
         """
         me = self.ctx.conductor_id
         now = utcnow()
@@ -144,8 +148,13 @@ class ActionFlow:
         await records.start_event(s, inst.uuid, OP_EVENTS[op], host=inst.host)
         return op_message(inst, op, op_id, reboot_type)
 
+    @retried_flow("op result")
     async def on_result(self, msg: Message) -> None:
-        """Apply the result of the instance's current op; stale results are ignored."""
+        """Apply the result of the instance's current op; stale results are ignored.
+
+        Re-run whole on a retryable DB error: once applied, the op's lease is gone and a
+        re-run finds the result stale.
+        """
         uuid, op, op_id = str(msg["instance_uuid"]), str(msg["op"]), str(msg["op_id"])
         me = self.ctx.conductor_id
         freed: int | None = None

@@ -15,6 +15,7 @@ from stockyard.conductor.hoststate import HostStateCache
 from stockyard.conductor.states import PowerState, VmState, check_transition
 from stockyard.db.base import utcnow
 from stockyard.db.models import Host, Instance
+from stockyard.db.retry import retried_flow
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,13 @@ class HostSync:
         # conductors the count may spread over them, which only delays the verdict.
         self._misses: dict[str, dict[str, int]] = {}
 
+    @retried_flow("host report")
     async def on_report(self, msg: Message) -> None:
-        """Record the host as seen, update its inventory and sync instances' power."""
+        """Record the host as seen, update its inventory and sync instances' power.
+
+        Re-run whole on a retryable DB error, so memory (miss counts, the scheduler's
+        view) changes only after the commit: a re-run must not count a miss twice.
+        """
         name = str(msg["host"])
         reported = {str(k): int(v) for k, v in (msg.get("power_states") or {}).items()}
         values: dict[str, Any] = {"last_seen": utcnow()}
@@ -48,7 +54,8 @@ class HostSync:
                 log.warning("host_report from unknown host %s ignored", name)
                 return
             host_id = int((await s.execute(select(Host.id).where(Host.name == name))).scalar_one())
-            await self._sync_power(s, name, reported)
+            misses = await self._sync_power(s, name, reported)
+        self._misses[name] = misses
         state = self.ctx.scheduler.index.by_name(name)
         if state is None:
             # A host enrolled since our last refresh: load it now, not at the next one.
@@ -59,7 +66,11 @@ class HostSync:
             state.memory_mb = int(values.get("memory_mb", state.memory_mb))
             state.disk_gb = int(values.get("local_gb", state.disk_gb))
 
-    async def _sync_power(self, s: AsyncSession, host: str, reported: dict[str, int]) -> None:
+    async def _sync_power(
+        self, s: AsyncSession, host: str, reported: dict[str, int]
+    ) -> dict[str, int]:
+        """Apply reported power states; returns the host's new miss counts (for after the
+        commit)."""
         rows = (
             await s.execute(
                 select(Instance.uuid, Instance.vm_state, Instance.power_state).where(
@@ -92,7 +103,7 @@ class HostSync:
                 await self._set(s, uuid, vm_state, VmState.ACTIVE, ps)
             elif ps != power:
                 await self._set(s, uuid, vm_state, VmState(vm_state), ps)
-        self._misses[host] = misses
+        return misses
 
     @staticmethod
     async def _set(s: AsyncSession, uuid: str, old: str, new: VmState, power: int) -> bool:

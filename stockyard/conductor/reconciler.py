@@ -22,6 +22,7 @@ from stockyard.conductor.records import EV_SCHEDULE, OP_EVENTS, move
 from stockyard.conductor.states import TaskState, VmState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance
+from stockyard.db.retry import retried_flow
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,9 @@ class Reconciler:
             await self.build.handle_build(scheduling)
         return len(rows)
 
+    # Re-runnable: the lease is taken only while the task is still set, which a committed
+    # time-out clears.
+    @retried_flow("task time-out")
     async def _time_out(self, uuid: str, task: str) -> None:
         now = utcnow()
         seconds = self.ctx.settings.build_timeout_seconds
