@@ -8,12 +8,13 @@ the defaults below. Every field is documented in the README.
 from __future__ import annotations
 
 import os
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,6 +88,35 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=False, description="log lines as JSON objects")
     scheduler_refresh_seconds: float = Field(
         default=5.0, gt=0, description="how often a scheduler reloads host states from the DB"
+    )
+    libvirt_uri: str | None = Field(
+        default=None,
+        description="libvirt URI of this machine's hypervisor (qemu:///system); unset: none",
+    )
+    libvirt_host: str = Field(
+        default_factory=socket.gethostname,
+        description="hypervisor name of the libvirt host (default: this machine's hostname)",
+    )
+    libvirt_network: str | None = Field(
+        default=None,
+        description="libvirt network (NAME or bridge:BRIDGE); unset: user-mode NIC, ssh on "
+        "a 127.0.0.1 port forward",
+    )
+    libvirt_virt_type: Literal["auto", "kvm", "qemu"] = Field(
+        default="auto", description="kvm, qemu (TCG) or auto (KVM where /dev/kvm is usable)"
+    )
+    libvirt_az: str = Field(default="az1", description="availability zone of the libvirt host")
+    libvirt_rack: str = Field(default="local", description="rack of the libvirt host")
+    tiny_image_path: Path | None = Field(
+        default=None,
+        # The name CI and images/README.md use; the prefixed field name works too.
+        validation_alias=AliasChoices(
+            "tiny_image_path", "STOCKYARD_TINY_IMAGE", "STOCKYARD_TINY_IMAGE_PATH"
+        ),
+        description="stockyard-tiny image file registered at start (public) when it exists",
+    )
+    console_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="how long the API waits for a host's console output"
     )
 
     @classmethod

@@ -78,11 +78,20 @@ class EmbeddedCloud:
 
         pool = await start_lab_agents(lab, self.bus, s)
         self._stoppables.append(pool)
+        from stockyard.lab.libvirt_host import start_libvirt_agent
+
+        # This machine's QEMU/KVM hypervisor, when libvirt_uri is set.
+        if (libvirt_agent := await start_libvirt_agent(s, self.bus)) is not None:
+            self._stoppables.append(libvirt_agent)
         from stockyard.lab.baremetal import start_baremetal_lab
 
         # BMC emulators, one hwmgr per region and the baremetal agent (after the image seed
         # and the conductor, which the baremetal flavors and reports need).
         self._stoppables.append(await start_baremetal_lab(lab, s, self.bus, self.db))
+        # The scheduler and conductor loaded hosts before the nodes were enrolled: without
+        # this, baremetal creates fail with No valid host until the next periodic refresh.
+        await scheduler.hosts.refresh()
+        await conductor.hosts.refresh()
         self.state = APIState(
             settings=s, db=self.db, tokens=TokenService(s.token_ttl_seconds), bus=self.bus
         )

@@ -172,12 +172,14 @@ def register(app: typer.Typer) -> None:
         health_host: str = HEALTH_HOST,
         log_json: bool | None = LOG_JSON,
     ) -> None:
-        """Run the lab's emulated hypervisors (no database credentials needed).
+        """Run the lab's emulated hypervisors, and this machine's libvirt host when
+        ``libvirt_uri`` is set (no database credentials needed).
 
         The lab's hosts must be enrolled first (``stockyard db upgrade`` or
         ``stockyard lab enroll`` with the same lab file).
         """
         settings = _settings(log_json, "agent", lab_file=lab)
+        from stockyard.lab.libvirt_host import build_libvirt_agent
         from stockyard.lab.model import load_lab
         from stockyard.lab.runtime import build_lab_pool
 
@@ -188,6 +190,12 @@ def register(app: typer.Typer) -> None:
                 load_lab(settings.lab_file), _OpLoggingBus(bus), settings,
                 report_interval=report_interval,
             )  # fmt: skip
+            # This machine's libvirt hypervisor (libvirt_uri), in the same pool.
+            libvirt_agent = build_libvirt_agent(
+                settings, _OpLoggingBus(bus), report_interval=report_interval
+            )
+            if libvirt_agent is not None:
+                pool.add(libvirt_agent)
 
             async def checks() -> dict[str, bool]:
                 return {"bus": bus.healthy()}

@@ -1,5 +1,6 @@
 """First-start data shared by ``stockyard up`` and ``stockyard db upgrade``: users,
-flavors, the default image, the lab's regions and hosts, and ``clouds.yaml``."""
+flavors, the default (and stockyard-tiny) image, the lab's regions and hosts (and the
+local libvirt host), and ``clouds.yaml``."""
 
 from __future__ import annotations
 
@@ -24,14 +25,16 @@ async def seed_cloud(settings: Settings, db: Database) -> Path:
     from stockyard.identity.bootstrap import bootstrap
     from stockyard.image.defaults import register_default_image
     from stockyard.image.store import ImageStore
+    from stockyard.image.tiny import register_tiny_image
 
     admin_pw, demo_pw = choose_passwords(settings)
     async with db.session() as session:
         seeded = await bootstrap(session, admin_pw, demo_pw)
         await _seed_flavors(session)
-        await register_default_image(
-            session, ImageStore(settings.data_dir / "images"), seeded.admin_project_id
-        )
+        store = ImageStore(settings.data_dir / "images")
+        await register_default_image(session, store, seeded.admin_project_id)
+        # The bootable image for libvirt hosts, when it was built (tiny_image_path).
+        await register_tiny_image(session, store, seeded.admin_project_id, settings.tiny_image_path)
     regions = await load_regions(db)
     return write_clouds_yaml(settings, admin_pw, demo_pw, regions[0]).resolve()
 
@@ -49,11 +52,13 @@ async def enroll_lab(settings: Settings, db: Database) -> Any:
     ``stockyard up``, ``stockyard db upgrade`` and ``stockyard lab enroll``.
     """
     from stockyard.lab.enroll import enroll
+    from stockyard.lab.libvirt_host import local_hypervisors
     from stockyard.lab.model import load_lab
 
     lab = load_lab(settings.lab_file)
     async with db.session() as session:
-        await enroll(session, lab, settings)
+        # This machine's libvirt hypervisor too, when libvirt_uri is set.
+        await enroll(session, lab, settings, extra=local_hypervisors(lab, settings))
     return lab
 
 

@@ -3,7 +3,13 @@
 It holds no database credentials. Per op message it publishes exactly one ``op_result``
 on ``conductor``; it publishes a ``host_report`` at start and then periodically (its own
 timer, or the ``AgentPool``'s shared one when thousands of agents share a process).
-Message shapes are the bus contract in ``stockyard.bus.base``.
+Message shapes are the bus contract in ``stockyard.bus.base``, plus two additions:
+
+- ``op_result`` of a successful spawn or rebuild may carry ``metadata`` (e.g.
+  ``ssh_endpoint``) and ``addresses`` (host-local NICs), the driver's view of the guest;
+- ``{"type": "op", "op": "console", "instance": {...}, "length": int | None, "reply_to":
+  str, "reply_id": str}`` asks for the serial console; the reply (``console_output``)
+  goes to ``reply_to``, the asking API process's own topic.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from stockyard.bus.base import Bus, Message
 from stockyard.compute.drivers.base import (
     ComputeDriver,
     DriverError,
+    DriverNotSupported,
     InstanceNotFound,
     InstanceSpec,
 )
@@ -28,6 +35,10 @@ log = logging.getLogger(__name__)
 
 OPS = frozenset({"spawn", "destroy", "reboot", "power_on", "power_off", "rebuild"})
 CONDUCTOR_TOPIC = "conductor"
+CONSOLE_OP = "console"
+"""A read-only op answered on the message's ``reply_to`` topic, never on ``conductor``."""
+# Ops after which the conductor learns the guest's host-side view (ssh endpoint, NICs).
+_REPORT_VIEW = frozenset({"spawn", "rebuild"})
 
 
 def compute_topic(host: str) -> str:
@@ -179,11 +190,14 @@ class ComputeAgent:
         """Run one ``op`` message and publish its one ``op_result``; return that result.
 
         A resent op (same ``op_id``) gets the result of the first run, published again,
-        without touching the driver; one still running is waited for.
+        without touching the driver; one still running is waited for. A ``console`` op is
+        the exception: it is answered on its ``reply_to`` topic (``answer_console``).
         """
         if message.get("type") != "op":
             log.warning("agent %s ignores message of type %r", self.host, message.get("type"))
             return {}
+        if message.get("op") == CONSOLE_OP:
+            return await self.answer_console(message)
         op_id = str(message.get("op_id") or "")
         result = self._results.get(op_id) if op_id else None
         if result is None and op_id in self._running:
@@ -250,6 +264,8 @@ class ComputeAgent:
             async with self._locks.hold(spec.uuid), self._slots:
                 await self._call_driver(op, spec, message)
                 result["power_state"] = int(await self._power_state(spec))
+                if op in _REPORT_VIEW:
+                    result.update(await self._driver_view(spec))
             result["ok"] = True
         except DriverError as exc:
             result["error"] = exc.message
@@ -282,6 +298,72 @@ class ComputeAgent:
             await d.power_off(spec)
         else:
             await d.rebuild(spec)
+
+    async def _driver_view(self, spec: InstanceSpec) -> Message:
+        """``metadata``/``addresses`` keys for an op result, only those that are non-empty."""
+        view: Message = {}
+        try:
+            metadata = await self.driver.get_instance_metadata(spec)
+            addresses = await self.driver.get_addresses(spec)
+        except DriverError as exc:
+            # The op itself succeeded; a guest gone since is the next host report's news.
+            log.warning("no driver view of %s on %s: %s", spec.uuid, self.host, exc.message)
+            return view
+        if metadata:
+            view["metadata"] = dict(metadata)
+        if addresses:
+            view["addresses"] = dict(addresses)
+        return view
+
+    async def answer_console(self, message: Message) -> Message:
+        """Read a guest's console for a ``console`` op; publish the reply on ``reply_to``.
+
+        Reply: ``{"type": "console_output", "reply_id", "instance_uuid", "ok", "output",
+        "error", "code", "host"}``; ``code`` is the HTTP status the API should answer on
+        failure (404 unknown guest, 501 driver without console, 500 anything else).
+        No per-instance lock: a console read must not wait behind a slow boot.
+        """
+        raw = message.get("instance")
+        instance_uuid = str(raw.get("uuid") or "") if isinstance(raw, dict) else ""
+        reply: Message = {
+            "type": "console_output",
+            "reply_id": str(message.get("reply_id") or ""),
+            "instance_uuid": instance_uuid,
+            "ok": False,
+            "output": "",
+            "error": None,
+            "code": 500,
+            "host": self.host,
+            "request_id": str(message.get("request_id") or ""),
+        }
+        length = message.get("length")
+        try:
+            spec = InstanceSpec.from_dict(raw if isinstance(raw, dict) else {})
+            if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
+                raise DriverError(f"Console length must be an integer, not {length!r}.")
+            reply["output"] = await self.driver.get_console_output(spec, length)
+            reply["ok"] = True
+            reply["code"] = 200
+        except ValueError as exc:
+            reply["error"] = f"Malformed console request: {exc}"
+            reply["code"] = 400
+        except DriverNotSupported as exc:
+            reply["error"], reply["code"] = exc.message, 501
+        except InstanceNotFound as exc:
+            reply["error"], reply["code"] = exc.message, 404
+        except DriverError as exc:
+            reply["error"] = exc.message
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("driver %s failed console on %s", self.driver.name, self.host)
+            reply["error"] = f"Internal error on compute host {self.host} reading the console."
+        reply_to = message.get("reply_to")
+        if isinstance(reply_to, str) and reply_to:
+            await self.bus.publish(reply_to, reply)
+        else:
+            log.warning("console request without reply_to on %s dropped", self.host)
+        return reply
 
     async def _power_state(self, spec: InstanceSpec) -> PowerState:
         try:

@@ -180,6 +180,7 @@ class ActionFlow:
                     inst.power_state = int(msg.get("power_state") or power)
                     if op == "rebuild":
                         inst.launched_at = utcnow()
+                        network.apply_driver_view(inst, msg)
                     records.clear_lease(inst)
                     inst.task_started_at = None
                     await records.finish_event(s, uuid, event, True, host=host)

@@ -28,7 +28,7 @@ from stockyard.conductor.ops import op_message, topic_for
 from stockyard.conductor.records import EV_BUILD, EV_SCHEDULE, move
 from stockyard.conductor.states import PowerState, TaskState, VmState
 from stockyard.db.base import utcnow
-from stockyard.db.models import Host, Instance, ServerGroup
+from stockyard.db.models import Host, Instance, InstanceActionEvent, ServerGroup
 from stockyard.db.retry import is_retryable
 from stockyard.scheduler import GroupInfo, GroupPolicy, RequestSpec
 
@@ -68,6 +68,29 @@ def batches(rows: Iterable[Instance]) -> list[list[Instance]]:
     for row in rows:
         out.setdefault(_batch_key(row), []).append(row)
     return list(out.values())
+
+
+async def _last_build_error(s: AsyncSession, instance_uuid: str) -> str | None:
+    """``"<error> (on <host>)"`` of the newest failed build event of the current action."""
+    action = await records.current_action(s, instance_uuid)
+    if action is None:
+        return None
+    row = (
+        await s.execute(
+            select(InstanceActionEvent.traceback, InstanceActionEvent.host)
+            .where(
+                InstanceActionEvent.action_id == action.id,
+                InstanceActionEvent.event == EV_BUILD,
+                InstanceActionEvent.result == "Error",
+            )
+            .order_by(InstanceActionEvent.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None or not row.traceback:
+        return None
+    error = str(row.traceback).splitlines()[0]
+    return f"{error} (on {row.host})" if row.host else error
 
 
 class _HardGroupConflict(Exception):
@@ -286,7 +309,7 @@ class BuildFlow:
             resource_class=resource_class_of(extra),
             extra_specs=extra,
             availability_zone=first.requested_az or None,
-            forced_host=first.forced_host or None,
+            forced_host=records.forced_spec(first.forced_host),
             group=info,
             ignore_hosts={str(h) for h in first.tried_hosts or []},
         )
@@ -319,6 +342,12 @@ class BuildFlow:
         return topic_for(host.name), op_message(inst, "spawn", op_id)
 
     async def _fail(self, s: AsyncSession, inst: Instance, message: str) -> None:
+        if inst.tried_hosts:
+            # Rescheduled builds ran out of hosts: "No valid host" alone hides why the
+            # builds failed (a BMC's or installer's message), so keep the last one.
+            last = await _last_build_error(s, inst.uuid)
+            if last:
+                message = f"{message} Last build error: {last}"
         move(inst, VmState.ERROR, None)
         records.clear_lease(inst)
         inst.task_started_at = None
@@ -362,6 +391,7 @@ class BuildFlow:
                 move(inst, VmState.ACTIVE, None)
                 inst.power_state = int(msg.get("power_state") or PowerState.RUNNING)
                 inst.launched_at = now
+                network.apply_driver_view(inst, msg)
                 records.clear_lease(inst)
                 inst.task_started_at = None
                 await records.finish_event(s, uuid, EV_BUILD, True, host=host)
@@ -375,7 +405,8 @@ class BuildFlow:
             tried = list(dict.fromkeys([*(inst.tried_hosts or []), host]))
             inst.tried_hosts = tried
             inst.host = inst.node = None
-            if inst.attempts < self.ctx.settings.max_build_attempts:
+            # A forced host is the admin's choice: never build elsewhere (as Nova).
+            if inst.attempts < self.ctx.settings.max_build_attempts and not inst.forced_host:
                 move(inst, VmState.BUILDING, TaskState.SCHEDULING)
                 await records.start_event(s, uuid, EV_SCHEDULE)
                 reschedule = True

@@ -10,8 +10,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.bus.base import Message
 from stockyard.conductor.context import execute_count
-from stockyard.db.models import AddressAllocation, Region
+from stockyard.db.models import AddressAllocation, Instance, Region
 
 NETWORK_NAME = "provider"
 DEFAULT_CIDR = "10.0.0.0/16"
@@ -131,3 +132,36 @@ async def release_addresses(session: AsyncSession, instance_uuid: str) -> int:
     """Free every address of the instance (idempotent)."""
     stmt = delete(AddressAllocation).where(AddressAllocation.instance_uuid == instance_uuid)
     return await execute_count(session, stmt.execution_options(synchronize_session=False))
+
+
+DRIVER_METADATA_KEYS = frozenset({"ssh_endpoint"})
+"""Server metadata keys a compute driver may set (its own view of the guest)."""
+
+
+def apply_driver_view(inst: Instance, result: Message) -> None:
+    """Merge an op result's driver view into the instance (spawn and rebuild results).
+
+    ``ssh_endpoint`` goes into the server's metadata (``openstack server show`` lists it
+    under properties); driver addresses are added next to the provider-network ones,
+    which stay as allocated. Other metadata keys from a driver are ignored: the user
+    owns the rest of the metadata.
+    """
+    metadata = result.get("metadata")
+    if isinstance(metadata, dict):
+        wanted = {
+            str(k): str(v) for k, v in metadata.items() if str(k) in DRIVER_METADATA_KEYS and v
+        }
+        current = dict(inst.metadata_ or {})
+        if any(current.get(k) != v for k, v in wanted.items()):
+            # A new dict: the JSON column only notices reassignment.
+            inst.metadata_ = {**current, **wanted}
+    addresses = result.get("addresses")
+    if isinstance(addresses, dict) and addresses:
+        current_addrs = dict(inst.addresses or {})
+        merged = dict(current_addrs)
+        for net, entries in addresses.items():
+            if str(net) == NETWORK_NAME or not isinstance(entries, list):
+                continue  # the provider network is ours, not the driver's
+            merged[str(net)] = [dict(e) for e in entries if isinstance(e, dict)]
+        if merged != current_addrs:
+            inst.addresses = merged

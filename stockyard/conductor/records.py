@@ -24,6 +24,17 @@ OP_EVENTS = {
 }
 
 
+def forced_spec(forced_host: str | None) -> str | None:
+    """The scheduler's ``"az:host"`` form of an instance's ``forced_host`` column.
+
+    The API stores ``az:host`` (or ``:host`` when only a host was asked for); rows written
+    before that hold a bare host name, which means the host, not a zone.
+    """
+    if not forced_host:
+        return None
+    return forced_host if ":" in forced_host else f":{forced_host}"
+
+
 def move(inst: Instance, vm_state: VmState, task_state: TaskState | None) -> None:
     """Change the instance's state; raises ``IllegalTransition`` if the table forbids it."""
     check_transition(inst.vm_state, inst.task_state, vm_state, task_state)

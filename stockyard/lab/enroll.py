@@ -8,6 +8,7 @@ A fleet of thousands costs a handful of statements, not one flush per row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -66,13 +67,17 @@ async def _enroll_regions(session: AsyncSession, lab: Lab) -> None:
         await session.execute(insert(Region), new_rows)
 
 
-async def enroll(session: AsyncSession, lab: Lab, settings: Settings) -> list[Host]:
+async def enroll(
+    session: AsyncSession, lab: Lab, settings: Settings, extra: Sequence[LabHypervisor] = ()
+) -> list[Host]:
     """Upsert the lab's ``Region`` and ``Host`` rows; return the lab's hosts (by name order).
 
-    The caller owns the transaction (``Database.session()`` commits on exit).
+    ``extra``: hypervisors that are not in the lab file (this machine's libvirt host,
+    ``stockyard.lab.libvirt_host``), enrolled the same way. The caller owns the
+    transaction (``Database.session()`` commits on exit).
     """
     await _enroll_regions(session, lab)
-    wanted = {hv.name: _host_values(hv, settings) for hv in lab.iter_hypervisors()}
+    wanted = {hv.name: _host_values(hv, settings) for hv in (*lab.iter_hypervisors(), *extra)}
 
     rows = await session.execute(
         select(Host.id, Host.name, *(getattr(Host, f) for f in _HOST_FIELDS))

@@ -1,4 +1,4 @@
-"""``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild.
+"""``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild, os-getConsoleOutput.
 
 The API only checks the current state and writes the task; the conductor does the work.
 """
@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.api.compute import console
 from stockyard.api.compute.server_common import (
     hint_conductor,
     latest_faults,
@@ -102,6 +103,11 @@ async def server_action(
     if len(body) != 1:
         raise APIError(400, "The action body must hold exactly one action.")
     action, value = next(iter(body.items()))
+    if action == console.ACTION:
+        # Read-only: no task, no lock; the host's agent answers over the bus.
+        return await console.console_output(
+            state, session, ctx, server_id, value, request_id(request)
+        )
     if action not in _RULES:
         raise APIError(400, f"There is no such action: {action}")
     inst = await load_server(session, ctx, server_id, for_update=True)

@@ -95,7 +95,12 @@ async def known_zones(session: AsyncSession, *, fresh: bool = False) -> frozense
 async def _parse_az(
     session: AsyncSession, ctx: RequestContext, az: str | None
 ) -> tuple[str | None, str | None]:
-    """``az``, ``az:host`` or ``az::node`` -> (zone, forced host). Forcing is admin-only."""
+    """``az``, ``az:host`` or ``az::node`` -> (zone, forced host). Forcing is admin-only.
+
+    The forced host is returned in the scheduler's ``"az:host"`` form (``forced_host``
+    column), so the zone still narrows placement and the host is forced, not taken for
+    a zone name.
+    """
     if not az:
         return None, None
     zone, _, rest = az.partition(":")
@@ -111,7 +116,7 @@ async def _parse_az(
         and zone not in await known_zones(session, fresh=True)
     ):
         raise APIError(400, f"The requested availability zone is not available: {zone}")
-    return zone or None, host or None
+    return zone or None, (f"{zone}:{host}" if host else None)
 
 
 async def _load_group(
@@ -169,7 +174,7 @@ async def create_servers(
     if req.host or req.hypervisor_hostname:
         if not ctx.is_admin:
             raise APIError(403, "Policy doesn't allow requesting a host.")
-        forced_host = req.host or req.hypervisor_hostname
+        forced_host = f":{req.host or req.hypervisor_hostname}"
     max_count = req.max_count or req.min_count
     group = await _load_group(session, ctx, hints)
     count = max_count

@@ -171,5 +171,21 @@ class ComputeDriver(ABC):
         """The last ``length`` lines (all if None) of the guest's serial console."""
         raise DriverNotSupported(f"The {self.name or 'compute'} driver has no console log.")
 
+    async def get_instance_metadata(self, instance: InstanceSpec) -> dict[str, str]:
+        """Server metadata only the host knows (e.g. ``ssh_endpoint``); ``{}`` if none.
+
+        The agent adds it to spawn and rebuild results; the conductor merges it into the
+        server's metadata, so users find it in ``openstack server show``.
+        """
+        return {}
+
+    async def get_addresses(self, instance: InstanceSpec) -> dict[str, list[dict[str, Any]]]:
+        """Addresses the guest has on host-local networks, in Nova's ``addresses`` shape.
+
+        ``{}`` if none. Merged next to the provider-network addresses the conductor
+        allocated; it never replaces them.
+        """
+        return {}
+
     async def close(self) -> None:  # noqa: B027  (optional hook, empty on purpose)
         """Release connections; called once when the agent stops."""

@@ -1,0 +1,147 @@
+"""``os-getConsoleOutput`` (``openstack console log show``): a guest's serial console.
+
+The API holds no console itself: it asks the agent of the server's host over the bus
+(op ``console`` on ``compute.<host>``) and waits for the answer on a reply topic of its
+own, ``reply.<random>``, one per API process (a worker of ``stockyard api --workers N``
+is a process). Replies are matched to requests by ``reply_id``; one that comes after the
+request gave up is dropped. Works the same on the in-process bus and on RabbitMQ, since
+it uses only ``publish``/``subscribe``.
+
+Errors, in the compute error body: 404 unknown server (or another project's), 409 the
+server has no host yet, 501 the host's driver has no console log, 503 no answer in
+``console_timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.api.compute.server_common import load_server
+from stockyard.api.errors import APIError
+from stockyard.api.state import APIState
+from stockyard.bus.base import Bus, Message
+from stockyard.compute.agent import CONSOLE_OP, compute_topic
+from stockyard.conductor.ops import instance_spec
+from stockyard.identity.context import RequestContext
+
+log = logging.getLogger(__name__)
+
+ACTION = "os-getConsoleOutput"
+_STATE_KEY = "console_replies"
+
+
+class ConsoleReplies:
+    """This process's reply topic and the console requests waiting on it."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.topic = f"reply.{secrets.token_hex(8)}"
+        self._waiting: dict[str, asyncio.Future[Message]] = {}
+        self._subscribed = False
+        self._lock = asyncio.Lock()
+
+    async def _ensure_subscribed(self) -> None:
+        if self._subscribed:
+            return
+        async with self._lock:
+            if not self._subscribed:
+                await self.bus.subscribe(self.topic, self._on_reply, concurrency=1)
+                self._subscribed = True
+
+    async def _on_reply(self, message: Message) -> None:
+        future = self._waiting.get(str(message.get("reply_id") or ""))
+        if future is None or future.done():
+            log.debug("late or unknown console reply %s dropped", message.get("reply_id"))
+            return
+        future.set_result(message)
+
+    async def ask(self, host: str, request: Message, wait_seconds: float) -> Message | None:
+        """Send ``request`` (a console op) to ``host``'s agent; its reply, or None on timeout."""
+        await self._ensure_subscribed()
+        reply_id = secrets.token_hex(16)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._waiting[reply_id] = future
+        try:
+            await self.bus.publish(
+                compute_topic(host), {**request, "reply_to": self.topic, "reply_id": reply_id}
+            )
+            return await asyncio.wait_for(future, wait_seconds)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(reply_id, None)
+
+
+def replies_of(state: APIState) -> ConsoleReplies:
+    """The process's ``ConsoleReplies`` (made on first use, kept in ``state.extra``)."""
+    replies = state.extra.get(_STATE_KEY)
+    if not isinstance(replies, ConsoleReplies) or replies.bus is not state.bus:
+        replies = ConsoleReplies(state.bus)
+        state.extra[_STATE_KEY] = replies
+    return replies
+
+
+def parse_length(value: Any) -> int | None:
+    """Nova's ``length``: an integer (or its string), ``-1`` or absent for everything."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise APIError(400, f"Invalid input for field/attribute {ACTION}: must be an object.")
+    length = value.get("length")
+    if length is None:
+        return None
+    if isinstance(length, str) and length.lstrip("-").isdigit():
+        length = int(length)
+    if not isinstance(length, int) or isinstance(length, bool) or length < -1:
+        raise APIError(
+            400,
+            f"Invalid input for field/attribute length. Value: {length!r}. "
+            "It must be an integer of at least -1.",
+        )
+    return None if length == -1 else length
+
+
+async def console_output(
+    state: APIState,
+    session: AsyncSession,
+    ctx: RequestContext,
+    server_id: str,
+    value: Any,
+    request_id: str,
+) -> dict[str, Any]:
+    """The body of ``os-getConsoleOutput``: ``{"output": <text>}``."""
+    length = parse_length(value)
+    inst = await load_server(session, ctx, server_id)
+    host = inst.host
+    if not host:
+        raise APIError(409, f"Instance {inst.uuid} is not ready: it has no host yet.")
+    request: Message = {
+        "type": "op",
+        "op": CONSOLE_OP,
+        "instance": instance_spec(inst),
+        "length": length,
+        "request_id": request_id,
+    }
+    # Nothing more to read: do not hold a transaction open while the host answers.
+    await session.rollback()
+    timeout = state.settings.console_timeout_seconds
+    reply = await replies_of(state).ask(host, request, timeout)
+    if reply is None:
+        raise APIError(
+            503, f"Compute host {host} did not return the console of {server_id} in {timeout:g}s."
+        )
+    if not reply.get("ok"):
+        code = int(reply.get("code") or 500)
+        message = str(reply.get("error") or "unknown error")
+        if code == 501:
+            raise APIError(
+                501, f"Unable to get console log, functionality not implemented. {message}"
+            )
+        # 404: the host does not know the guest; 400: it could not read our request.
+        raise APIError(code if code in (400, 404) else 500, message)
+    return {"output": str(reply.get("output") or "")}
