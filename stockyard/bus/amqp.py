@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -42,6 +43,19 @@ _RETRYABLE: tuple[type[BaseException], ...] = (*CONNECTION_EXCEPTIONS, TimeoutEr
 
 
 MAX_RECONNECT_INTERVAL = 30.0
+
+
+# Reply topics (``reply.<random>``, one per API process) die with their process: RabbitMQ
+# deletes such a queue once it has had no consumer for this long, so restarts of API
+# workers do not leave queues behind, while a consumer that reconnects in time keeps it.
+REPLY_QUEUE_EXPIRES_MS = 60_000
+
+
+def _queue_options(topic: str) -> dict[str, Any]:
+    """Declare options of a topic's queue; publisher and consumer must agree on them."""
+    if topic.startswith("reply."):
+        return {"durable": False, "arguments": {"x-expires": REPLY_QUEUE_EXPIRES_MS}}
+    return {"durable": True}
 
 
 class _BackoffConnection(RobustConnection):
@@ -160,7 +174,7 @@ class AmqpBus:
             assert self._publisher is not None
             # Declared on the robust publishing channel: it is re-declared after a
             # reconnect, in case the broker lost it.
-            await self._publisher.declare_queue(self.queue_name(topic), durable=True)
+            await self._publisher.declare_queue(self.queue_name(topic), **_queue_options(topic))
             self.queues.add(self.queue_name(topic))
             self._declared.add(topic)
 
@@ -240,7 +254,7 @@ class AmqpBus:
         channel: AbstractRobustChannel = await self._connection.channel()
         self._consumer_channels.append(channel)
         await channel.set_qos(prefetch_count=concurrency)
-        queue = await channel.declare_queue(self.queue_name(topic), durable=True)
+        queue = await channel.declare_queue(self.queue_name(topic), **_queue_options(topic))
         self.queues.add(queue.name)
         await queue.consume(_Consumer(topic, handler), no_ack=False)
         log.info("consuming %s (prefetch %d)", queue.name, concurrency)

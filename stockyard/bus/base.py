@@ -28,7 +28,15 @@ dicts):
 - topic `conductor`, from agent: `{"type": "op_result", "instance_uuid": str, "op": str,
   "op_id": str, "ok": bool, "power_state": int, "error": str | null, "details": str, "host":
   str, "request_id": str}` — exactly one per op message received (also when the driver raised:
-  ok false, error = the driver's message).
+  ok false, error = the driver's message). spawn/rebuild results may add `"metadata"` (e.g.
+  `ssh_endpoint`) and `"addresses"` (the driver's view of the guest's network), which the
+  conductor merges into the server.
+- topic `compute.<host>`, from an API process: `{"type": "op", "op": "console", "instance":
+  <InstanceSpec>, "length": int | null, "reply_to": "reply.<random>", "reply_id": str}`; the
+  agent answers on topic `reply_to` with `{"type": "console_output", "reply_id",
+  "instance_uuid", "ok", "output" | "error", "code"}`.
+  Reply topics belong to one API process and are short-lived (on RabbitMQ: not durable,
+  deleted a minute after their consumer is gone).
 - topic `conductor`, from agent, every `report_interval` seconds and once at start: `{"type":
   "host_report", "host": str, "hypervisor_type": str, "vcpus": int, "memory_mb": int,
   "local_gb": int, "power_states": {instance_uuid: int}}`.
@@ -55,7 +63,8 @@ class BusError(Exception):
 class Bus(Protocol):
     """Work queues by topic: each message goes to one subscriber of its topic.
 
-    Topics: ``conductor`` (work for any conductor), ``compute.<host>`` (one agent).
+    Topics: ``scheduler`` (placement work for any scheduler), ``conductor`` (work for any
+    conductor), ``compute.<host>`` (one agent), ``reply.<random>`` (one API process).
     A handler that raises leaves the message to be dropped (in-process) or redelivered
     (AMQP); either way the reconciler, not the bus, guarantees progress.
     """

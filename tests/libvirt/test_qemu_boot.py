@@ -87,6 +87,10 @@ async def qemu_driver(vm_data_dir: Path) -> AsyncIterator[Any]:
     await drv.close()
 
 
+DISK_MARK = "STOCKYARD-DISK-MARK"
+MARK_SEEK_MB = 512  # inside the 1 GB root disk, far past the image's data
+
+
 @pytest.fixture
 def ssh_key(tmp_path: Path) -> Path:
     key = tmp_path / "demo-key"
@@ -171,9 +175,15 @@ async def test_boot_ssh_lifecycle_and_clean_delete(
     await drv.power_on(spec)
     await wait_for_markers(drv, spec, 5)
 
-    await ssh(ssh_key, port, "echo dirty > /root/mark")
+    # The guest's / lives in RAM, so the mark goes on the root disk itself (past the
+    # image's data): a rebuild must give a fresh overlay without it.
+    read_mark = f"dd if=/dev/vda bs=1M skip={MARK_SEEK_MB} count=1 2>/dev/null | head -c 32"
+    await ssh(ssh_key, port, f"echo {DISK_MARK} | dd of=/dev/vda bs=1M seek={MARK_SEEK_MB}")
+    await ssh(ssh_key, port, "sync")
+    assert DISK_MARK in await ssh(ssh_key, port, read_mark)
     await drv.rebuild(spec)
     await wait_for_markers(drv, spec, 6)
+    assert DISK_MARK not in (await ssh(ssh_key, port, read_mark)).replace("\0", "")
     assert (await drv.get_instance_metadata(spec))["ssh_endpoint"] == endpoint
     assert await ssh(ssh_key, port, "hostname") == "vm1"
 
