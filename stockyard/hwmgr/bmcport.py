@@ -43,13 +43,34 @@ BMCFactory = Callable[[BMCTarget], BMCLike]
 
 def default_bmc_factory(target: BMCTarget) -> BMCLike:
     """The real BMC client for ``target`` (Redfish via sushy, IPMI via pyghmi)."""
-    from stockyard.hwmgr.bmc import BMCCredentials, make_bmc
+    return _make(target, None, None)
+
+
+def bmc_factory_with(call_timeout: float, attempts: int) -> BMCFactory:
+    """The real BMC clients, each call bounded by ``call_timeout`` s and tried ``attempts``
+    times (hwmgr's ``bmc_call_timeout_seconds`` / ``bmc_attempts``)."""
+
+    def factory(target: BMCTarget) -> BMCLike:
+        return _make(target, call_timeout, attempts)
+
+    return factory
+
+
+def _make(target: BMCTarget, call_timeout: float | None, attempts: int | None) -> BMCLike:
+    from stockyard.hwmgr.bmc import BMCCredentials, RetryPolicy, make_bmc
 
     if target.driver not in ("redfish", "ipmi"):
         raise ValueError(f"unknown BMC driver {target.driver!r}")
     creds = BMCCredentials(username=target.username, password=target.password)
     driver: Literal["redfish", "ipmi"] = "redfish" if target.driver == "redfish" else "ipmi"
-    return make_bmc(driver, target.address, target.port, creds, target.system_id)
+    retry = None
+    if call_timeout is not None or attempts is not None:
+        defaults = RetryPolicy()
+        retry = RetryPolicy(
+            call_timeout=call_timeout or defaults.call_timeout,
+            attempts=attempts or defaults.attempts,
+        )
+    return make_bmc(driver, target.address, target.port, creds, target.system_id, retry)
 
 
 async def close_bmc(bmc: BMCLike) -> None:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import httpx
 
 log = logging.getLogger(__name__)
+# hwmgr answers these when it is busy or restarting: the call-back is worth retrying.
+_TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
 
 class InstallerError(Exception):
@@ -67,6 +69,10 @@ class InstallerEmulator:
     ``never_call_back`` makes it go silent after the install. Both are plain attributes so
     a test can flip them between deploys; ``fail_nodes`` / ``silent_nodes`` do the same
     per node.
+
+    The call-back is retried ``callback_attempts`` times with backoff when hwmgr answers
+    a transient error (429, 5xx) or cannot be reached, as a real installer would: a
+    busy or restarting hwmgr must not turn a good install into a deadline failure.
     """
 
     def __init__(
@@ -77,7 +83,12 @@ class InstallerEmulator:
         fail: bool = False,
         never_call_back: bool = False,
         timeout: float = 60.0,
+        callback_attempts: int = 6,
+        retry_delay: float = 0.5,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
+        if callback_attempts < 1:
+            raise ValueError("callback_attempts must be >= 1")
         self.hwmgr_url = hwmgr_url.rstrip("/")
         self.install_seconds = install_seconds
         self.fail = fail
@@ -86,7 +97,9 @@ class InstallerEmulator:
         self.silent_nodes: set[str] = set()
         self.booted: list[str] = []
         self.errors: list[str] = []
-        self._client = httpx.AsyncClient(timeout=timeout)
+        self.callback_attempts = callback_attempts
+        self.retry_delay = retry_delay
+        self._client = client or httpx.AsyncClient(timeout=timeout)
         self._jobs: set[asyncio.Task[None]] = set()
 
     async def on_pxe_boot(self, node_uuid: str) -> None:
@@ -122,14 +135,32 @@ class InstallerEmulator:
             status, message = "failure", "disk write error"
         if self.never_call_back or node_uuid in self.silent_nodes:
             return boot
-        answer = await self._client.post(
-            boot.callback_url,
-            json={"status": status, "message": message, "type": boot.mode},
-            headers={"Authorization": f"Bearer {boot.token}"},
-        )
-        if answer.status_code != 204:
-            raise InstallerError(f"call-back: HTTP {answer.status_code} {answer.text}")
+        await self._call_back(boot, {"status": status, "message": message, "type": boot.mode})
         return boot
+
+    async def _call_back(self, boot: BootScript, body: dict[str, str]) -> None:
+        headers = {"Authorization": f"Bearer {boot.token}"}
+        last = ""
+        for attempt in range(self.callback_attempts):
+            if attempt:
+                await asyncio.sleep(min(self.retry_delay * 2 ** (attempt - 1), 5.0))
+            try:
+                answer = await self._client.post(boot.callback_url, json=body, headers=headers)
+            except httpx.TransportError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if answer.status_code == 204:
+                    return
+                if attempt and answer.status_code == 409:
+                    # An earlier attempt was recorded but its answer got lost.
+                    return
+                last = f"HTTP {answer.status_code} {answer.text}"
+                if answer.status_code not in _TRANSIENT:
+                    raise InstallerError(f"call-back: {last}")
+            log.info(
+                "installer call-back of task %s: %s (attempt %d)", boot.task_id, last, attempt + 1
+            )
+        raise InstallerError(f"call-back: {last} (gave up after {self.callback_attempts} attempts)")
 
     async def _download(self, url: str, headers: dict[str, str]) -> str:
         sha = hashlib.sha256()

@@ -18,7 +18,7 @@ import uvicorn
 from stockyard.db.base import Database
 from stockyard.hwmgr.api.app import create_app
 from stockyard.hwmgr.api.state import HwmgrState
-from stockyard.hwmgr.bmcport import BMCFactory, default_bmc_factory
+from stockyard.hwmgr.bmcport import BMCFactory, bmc_factory_with
 from stockyard.hwmgr.crypto import SecretBox, load_key
 from stockyard.hwmgr.images import ImageCache
 from stockyard.hwmgr.migrate import upgrade
@@ -35,12 +35,15 @@ class HwmgrService:
         self,
         settings: HwmgrSettings,
         *,
-        bmc_factory: BMCFactory = default_bmc_factory,
+        bmc_factory: BMCFactory | None = None,
         observers: list[BootObserver] | None = None,
         host_id: str | None = None,
     ) -> None:
         self.settings = settings
-        self.bmc_factory = bmc_factory
+        # Default: the real BMC clients with the retry policy of the settings.
+        self.bmc_factory = bmc_factory or bmc_factory_with(
+            settings.bmc_call_timeout_seconds, settings.bmc_attempts
+        )
         self.observers = list(observers or [])
         self.host_id = host_id or socket.gethostname()
         self.state: HwmgrState | None = None

@@ -33,6 +33,10 @@ class HwmgrSettings(BaseSettings):
     install_deadline_seconds: float = Field(default=600.0, gt=0)
     max_concurrent_tasks: int = Field(default=100, ge=1, description="BMC steps run at once")
     power_timeout_seconds: float = Field(default=60.0, gt=0)
+    bmc_call_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="one BMC request; an unresponsive BMC fails after it"
+    )
+    bmc_attempts: int = Field(default=3, ge=1, description="tries of a BMC request, with backoff")
     lock_lease_seconds: float = Field(default=120.0, gt=0)
     installer_kernel_url: str = "http://127.0.0.1/installer/vmlinuz"
     installer_initrd_url: str = "http://127.0.0.1/installer/initrd.img"

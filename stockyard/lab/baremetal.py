@@ -13,8 +13,8 @@
 4. an ``ImageExporter`` serving signed image URLs to hwmgr, one ``BaremetalDriver`` per
    region and one ``AgentPool`` with a ``ComputeAgent`` per node.
 
-Emulated BMCs get new ports and passwords at every start; a node still enrolled with old
-BMC details is re-enrolled when it holds nothing (hwmgr has no BMC update route yet).
+Emulated BMCs get new ports and passwords at every start; nodes keep their uuid and get
+the new BMC details through hwmgr's ``PATCH /v1/nodes/{uuid}``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _SYSTEM_NS = uuid.UUID("6b1d3a52-7f0e-4d8e-9a57-5f3c2b1e0a11")
-_REUSABLE = frozenset({"enrolled", "available", "error"})
+_REUSABLE = frozenset({"enrolled", "error"})  # manage them again with the new BMC
+_IDLE = frozenset({"enrolled", "available", "active", "error"})
 
 
 @dataclass
@@ -122,23 +123,26 @@ def _bmc_body(lab: BaremetalLab, node: LabNode) -> dict[str, Any]:
 
 
 async def _enroll_node(client: HwmgrClient, body: Json, existing: Json | None) -> str:
-    bmc = body["bmc"]
-    if existing is not None:
-        old = existing["bmc"]
-        same = all(old.get(k) == bmc.get(k) for k in ("driver", "address", "port", "system_id"))
-        if same and existing["provision_state"] != "enrolled":
-            return str(existing["uuid"])
-        if existing["provision_state"] not in _REUSABLE:
-            log.warning(
-                "baremetal node %s is %s with the BMC of a previous run; release it to renew",
-                body["name"],
-                existing["provision_state"],
-            )
-            return str(existing["uuid"])
-        await client.delete(str(existing["uuid"]))
-    node = await client.enroll(body)
-    await client.manage(str(node["uuid"]))
-    return str(node["uuid"])
+    if existing is None:
+        node = await client.enroll(body)
+        await client.manage(str(node["uuid"]))
+        return str(node["uuid"])
+    uuid_ = str(existing["uuid"])
+    if existing["provision_state"] not in _IDLE:
+        # A task owns the node; it keeps the old BMC (hwmgr refuses the change) and the
+        # next start renews it.
+        log.warning(
+            "baremetal node %s is %s with the BMC of a previous run; renewed at next start",
+            body["name"],
+            existing["provision_state"],
+        )
+        return uuid_
+    # The emulators got new ports and passwords: point the node at them, keeping its
+    # uuid (the cloud's Host rows and any instance on it refer to it).
+    await client.update_bmc(uuid_, body["bmc"])
+    if existing["provision_state"] in _REUSABLE:
+        await client.manage(uuid_)
+    return uuid_
 
 
 async def _start_region(

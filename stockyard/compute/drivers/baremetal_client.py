@@ -90,6 +90,11 @@ class HwmgrClient:
     async def delete(self, node_uuid: str) -> None:
         await self._call("DELETE", f"/v1/nodes/{node_uuid}")
 
+    async def update_bmc(self, node_uuid: str, bmc: Json) -> Json:
+        """``PATCH /v1/nodes/{uuid}``: new BMC details (any subset; password write-only)."""
+        node: Json = await self._call("PATCH", f"/v1/nodes/{node_uuid}", json={"bmc": bmc})
+        return node
+
     async def manage(self, node_uuid: str) -> Json:
         node: Json = await self._call("POST", f"/v1/nodes/{node_uuid}/manage")
         return node

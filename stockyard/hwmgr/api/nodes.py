@@ -16,6 +16,7 @@ from stockyard.hwmgr.api.schemas import (
     BootDevice,
     NodeCreate,
     NodeList,
+    NodePatch,
     NodeView,
     PowerChange,
     PowerView,
@@ -128,6 +129,40 @@ async def list_nodes(
 @router.get("/{node_uuid}", response_model=NodeView)
 async def show_node(node_uuid: str, session: SessionDep) -> NodeView:
     return node_view(await load_node(session, node_uuid))
+
+
+@router.patch("/{node_uuid}", response_model=NodeView)
+async def update_bmc(
+    node_uuid: str, body: NodePatch, session: SessionDep, state: StateDep
+) -> NodeView:
+    """Change the node's BMC details (address, port, credentials, driver, system id).
+
+    The password is stored encrypted and never returned. Refused (409) while a task
+    owns the node: its steps already talk to the old BMC. The BMC is not contacted;
+    ``manage`` (or the next task) checks the new details.
+    """
+    node = await load_node(session, node_uuid)
+    if node.provision_state not in st.NODE_IDLE:
+        raise HwmgrError(409, f"node {node_uuid} is {node.provision_state}: a task owns it")
+    new = body.bmc
+    fields = new.model_fields_set
+    driver = new.driver if "driver" in fields and new.driver else node.bmc_driver
+    system_id = new.system_id if "system_id" in fields else node.bmc_system_id
+    if driver == "redfish" and not system_id:
+        raise HwmgrError(400, "bmc.system_id: required for the redfish driver")
+    node.bmc_driver = driver
+    node.bmc_system_id = system_id
+    if new.address is not None:
+        node.bmc_address = new.address
+    if new.port is not None:
+        node.bmc_port = new.port
+    if new.username is not None:
+        node.bmc_username = new.username
+    if new.password is not None:
+        node.bmc_password_encrypted = state.box.encrypt(new.password.get_secret_value())
+    await session.commit()
+    log.info("node %s: BMC details changed (%s)", node.uuid, ", ".join(sorted(fields)))
+    return node_view(node)
 
 
 @router.delete("/{node_uuid}", status_code=204)

@@ -32,6 +32,31 @@ class BMCIn(_Strict):
         return self
 
 
+class BMCPatch(_Strict):
+    """New BMC details; omitted fields keep their value (the password is write-only)."""
+
+    driver: Literal["redfish", "ipmi"] | None = None
+    address: str | None = Field(default=None, min_length=1, max_length=255)
+    port: int | None = Field(default=None, ge=1, le=65535)
+    username: str | None = Field(default=None, min_length=1, max_length=255)
+    password: SecretStr | None = Field(default=None, min_length=1, max_length=1024)
+    system_id: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class NodePatch(_Strict):
+    """``PATCH /v1/nodes/{uuid}``: change where the node's BMC is and how to log in."""
+
+    bmc: BMCPatch
+
+    @model_validator(mode="after")
+    def _something(self) -> NodePatch:
+        if not self.bmc.model_fields_set:
+            raise ValueError(
+                "bmc: give at least one of driver, address, port, username, password, system_id"
+            )
+        return self
+
+
 class NodeCreate(_Strict):
     name: str = Field(min_length=1, max_length=255, pattern=_NAME)
     region: str = Field(min_length=1, max_length=64)

@@ -3,7 +3,8 @@
 pyghmi's server only does cipher suite 3 (SHA-1) but answers "success" to a client that
 asks for SHA-256; pyghmi's own client then trusts its request and crashes. The session
 class below answers status 0x11 ("no cipher suite match") to algorithms it does not
-implement, so clients (pyghmi, ipmitool) fall back to suite 3.
+implement, so clients (pyghmi, ipmitool) fall back to suite 3. It also keeps a client's
+re-login to one endpoint from dropping that client's sessions with all the others.
 
 pyghmi keeps one module-level session loop per process, shared by servers and clients;
 with a server and several client threads in one process, client threads end up
@@ -47,7 +48,30 @@ class _SHA1OnlySession(serversession.ServerSession):  # type: ignore[misc]
     def _handle_ipmi_packet(self, data: Any, sockaddr: Any = None, qent: Any = None) -> Any:
         if getattr(self.bmc, "unresponsive", False):
             return None
+        if qent is not None and _is_sessionless_v15(data):
+            # The client logs in again (a session-less "get channel auth" from a client
+            # address that still has a session here). pyghmi's server then deletes
+            # ``bmc_handlers[client]``, i.e. this client's sessions with *every*
+            # endpoint of the process: a client that multiplexes many BMCs over one UDP
+            # socket (pyghmi does) loses its other sessions mid-command and times out.
+            # Drop only this endpoint's session and hand the packet to the server.
+            handlers = ipmisession.Session.bmc_handlers.get(sockaddr)
+            if handlers is not None and handlers.get(self.bmc.port) is self:
+                del handlers[self.bmc.port]
+                if not handlers:
+                    del ipmisession.Session.bmc_handlers[sockaddr]
+            server = ipmisession.Session.bmc_handlers.get(qent[2], {}).get(0)
+            if server is not None:
+                server.pktqueue.append(qent)
+                server.process_pktqueue()
+            return None
         return super()._handle_ipmi_packet(data, sockaddr, qent)
+
+
+def _is_sessionless_v15(data: Any) -> bool:
+    """An IPMI 1.5 packet with sequence number and session id 0 (no session)."""
+    raw = bytes(data)
+    return len(raw) >= 13 and raw[4] in (0, 2) and raw[5:13] == bytes(8)
 
 
 @dataclass

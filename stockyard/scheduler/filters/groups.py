@@ -32,6 +32,18 @@ def _labels(
     return text + (f" and {len(ordered) - most} more" if len(ordered) > most else "")
 
 
+def _in_az(ctx: SchedulingContext, key: str, spec: RequestSpec) -> bool:
+    """Whether failure domain ``key`` lies in the requested AZ (any, without one)."""
+    az = spec.availability_zone
+    if az is None or ctx.level == "region":
+        return True
+    if ctx.level == "host":
+        host = ctx.index.get(key)
+        return host is None or host.az == az
+    parts = key.split("/")
+    return len(parts) > 1 and parts[1] == az
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
@@ -140,6 +152,9 @@ class ServerGroupAntiAffinityFilter(HostFilter):
                 f"{held} of group {group.name} already in failure domain"
                 f" {_labels(level, domains, ctx.index)}"
             )
+        # A domain whose last free node went to a member of this group is one of the
+        # group's domains too: without it, thin stock reads "only 1 rack" for two.
+        domains.update(k for k, n in ctx.domain_counts.items() if n > 0 and _in_az(ctx, k, spec))
         if spec.resource_class is not None:
             what = f"free {spec.resource_class} stock"
         else:
