@@ -29,6 +29,15 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def lab_yaml(path: Path, racks: int, per_rack: int) -> None:
     rack_list = [{"name": f"r{i}", "hypervisors": per_rack} for i in range(1, racks + 1)]
     doc = {
@@ -63,7 +72,7 @@ async def token(client: httpx.AsyncClient, password: str) -> str:
     return r.headers["X-Subject-Token"]
 
 
-async def run(creates: int, clients: int, port: int) -> None:
+async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         tok = await token(client, "bench-admin")
@@ -96,6 +105,7 @@ async def run(creates: int, clients: int, port: int) -> None:
             resp.raise_for_status()
             ids.append(resp.json()["server"]["id"])
 
+        cpu0 = cpu_seconds(server_pid)
         start = time.perf_counter()
         await asyncio.gather(*(create(i) for i in range(creates)))
         accepted = time.perf_counter() - start
@@ -108,6 +118,7 @@ async def run(creates: int, clients: int, port: int) -> None:
                 break
             await asyncio.sleep(0.05)
         all_active = time.perf_counter() - start
+        cpu = cpu_seconds(server_pid) - cpu0
         errors = sum(1 for s in states if s == "ERROR")
         print(f"{creates} creates from {clients} clients:")
         print(
@@ -115,6 +126,7 @@ async def run(creates: int, clients: int, port: int) -> None:
             f"p99 {pct(latencies, 99) * 1000:.0f} ms  (all accepted in {accepted:.2f} s)"
         )
         print(f"  all ACTIVE after {all_active:.2f} s  ({errors} ERROR)")
+        print(f"  server CPU {cpu:.2f} s over those {all_active:.2f} s")
         detail: list[float] = []
         for _ in range(30):
             t0 = time.perf_counter()
@@ -168,7 +180,7 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
-            asyncio.run(run(args.creates, args.clients, port))
+            asyncio.run(run(args.creates, args.clients, port, proc.pid))
         finally:
             proc.terminate()
             proc.wait(timeout=30)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from stockyard.db.sqlite_gate import SQLITE_BUSY_TIMEOUT, install_writer_gate
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -80,10 +82,18 @@ def make_engine(
     Server backends get a bounded pool; ``pool_pre_ping`` replaces a connection the
     server dropped (restart, ``pg_terminate_backend``, ``KILL``) on the next checkout,
     and ``pool_recycle`` stays under MariaDB's ``wait_timeout`` and proxies' idle cuts.
+
+    SQLite gets WAL, a busy timeout, and an in-process writer gate
+    (:func:`~stockyard.db.sqlite_gate.install_writer_gate`): one writing transaction at
+    a time per database file, queued in the event loop rather than in SQLite's
+    sleep-and-retry busy handler.
     """
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        # SQLAlchemy's default pool (5 + 10 overflow) on purpose: the one event loop
+        # interleaves every open transaction, so more connections mean longer writer
+        # gate holds (measured: 202 p99 3.5-4.4 s with 10 + 20 vs 1.3-1.7 s).
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
     else:
         kwargs.update(
             pool_pre_ping=pool_pre_ping,
@@ -108,6 +118,8 @@ def make_engine(
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        install_writer_gate(engine, url)
 
     return engine
 

@@ -4,6 +4,10 @@ Per ``select`` call:
 
 1. filters ``narrow`` an index scope (pool, AZ, forced host, affinity domain), so only
    the matching index buckets are listed; rejections are counted from bucket sizes;
+   a wide VM request (more candidates than ``max_candidates``, no group, resource
+   weighers only) lists just the hosts with the most free RAM (pack: the least that
+   fits), from per-bucket sorted orders, and falls back to the whole scope only if
+   none of them passes;
 2. filters that do not depend on the batch's own placements run once per batch;
 3. for each instance, in order: per-instance filters (capacity, hard group policy),
    weighing (normalised, Nova style), the best host is claimed in memory and counted
@@ -74,6 +78,8 @@ class _Plan:
     static: list[_Stage]
     candidates: list[HostState]
     dynamic: list[HostFilter]
+    #: Only the best-ranked part of the scope was listed (see ``_ram_ranking``).
+    partial: bool = False
 
 
 class Scheduler:
@@ -121,6 +127,7 @@ class Scheduler:
                 host = self.index.get(claim.host_uuid)
                 if host is not None:
                     host.release(claim)
+                    self.index.reposition(host)
             return claim
 
     unclaim = release
@@ -140,13 +147,20 @@ class Scheduler:
             for uuid in spec.instance_uuids:
                 self.release(uuid)
             ctx = SchedulingContext.for_request(spec, self.index)
-            plan = self._plan(spec, ctx, only_hosts)
             weighers = [w for w in self.weighers if w.multiplier and w.applies(spec, ctx)]
+            plan = self._plan(spec, ctx, only_hosts, self._ram_ranking(spec, weighers))
             result = BatchResult()
             placed: list[tuple[HostState, Claim]] = []
             for position, uuid in enumerate(spec.instance_uuids):
                 try:
-                    selection, host = self._place_one(uuid, spec, ctx, plan, weighers)
+                    try:
+                        selection, host = self._place_one(uuid, spec, ctx, plan, weighers)
+                    except NoValidHost:
+                        if not plan.partial:
+                            raise
+                        # Nobody among the best-ranked hosts fits: look at all of them.
+                        plan = self._plan(spec, ctx, only_hosts, None)
+                        selection, host = self._place_one(uuid, spec, ctx, plan, weighers)
                 except NoValidHost as exc:
                     if spec.group is not None and spec.group.is_hard:
                         self._rollback(placed, ctx)
@@ -161,11 +175,29 @@ class Scheduler:
                 result.selections.append(selection)
             return result
 
+    def _ram_ranking(self, spec: RequestSpec, weighers: list[HostWeigher]) -> bool | None:
+        """For a request that may weigh a bounded candidate list: True to rank by most
+        free RAM (spread), False by least (pack); None to scan every candidate.
+
+        Only VM requests without a group whose weighers are all resource weighers with
+        a RAM weigher among them: for those, free RAM is what ranks hosts first. Group,
+        baremetal and plug-in weighers always see every candidate.
+        """
+        if self.config.max_candidates <= 0 or spec.group is not None:
+            return None
+        if spec.resource_class is not None or not weighers:
+            return None
+        if not all(w.follows_strategy for w in weighers):
+            return None
+        ram = [w.multiplier for w in weighers if w.name == "RAMWeigher"]
+        return ram[0] > 0 if ram else None
+
     def _plan(
         self,
         spec: RequestSpec,
         ctx: SchedulingContext,
         only_hosts: Collection[str] | None,
+        ram_ranking: bool | None,
     ) -> _Plan:
         filters = [f for f in self.filters if f.applies(spec, ctx)]
         scope = CandidateScope()
@@ -187,7 +219,15 @@ class Scheduler:
             after = self.index.count(scope)
             narrowed.append(Rejection(f.name, before - after, narrowing.reason))
             before = after
-        hosts = self.index.select(scope)
+        limit = self.config.max_candidates
+        partial = ram_ranking is not None and scope.hosts is None and before > limit
+        if partial:
+            # ``before`` is the scope's size: too many to weigh them all (see _ram_ranking).
+            hosts = self.index.by_free_ram(
+                scope, limit, most_free=bool(ram_ranking), at_least=spec.memory_mb
+            )
+        else:
+            hosts = self.index.select(scope)
         static: list[_Stage] = []
         dynamic: list[HostFilter] = []
         for f in filters:
@@ -199,7 +239,7 @@ class Scheduler:
             passed = f.filter_all(hosts, spec, ctx) if hosts else hosts
             static.append((f, hosts, passed))
             hosts = passed
-        return _Plan(considered, narrowed, static, hosts, dynamic)
+        return _Plan(considered, narrowed, static, hosts, dynamic, partial)
 
     def _place_one(
         self,
@@ -231,6 +271,7 @@ class Scheduler:
         host = best[0]
         claim = host.make_claim(uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
         host.consume(claim)
+        self.index.reposition(host)
         ctx.add_member(host)
         self._claims[uuid] = claim
         selection = Selection(uuid, host.uuid, host.name, [h.uuid for h in best[1:]], claim)
@@ -239,6 +280,7 @@ class Scheduler:
     def _rollback(self, placed: list[tuple[HostState, Claim]], ctx: SchedulingContext) -> None:
         for host, claim in reversed(placed):
             host.release(claim)
+            self.index.reposition(host)
             ctx.remove_member(host)
             self._claims.pop(claim.instance_uuid, None)
 

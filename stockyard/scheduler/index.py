@@ -8,12 +8,35 @@ reads the BM_GOLD nodes of az1 and nothing else.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from stockyard.scheduler.host_state import HostKind, HostState
 
 BucketKey = tuple[HostKind, str | None, str, str]
+
+# A bucket's free-RAM order is re-sorted after this many uses even if no host joined or
+# left it: agent reports change hosts in place without telling the index. (The
+# scheduler's own claims do tell it, see ``reposition``.) Candidates' real usage is
+# always checked by the filters, so a slightly stale order only costs ranking quality.
+RESORT_AFTER_USES = 256
+
+
+@dataclass(slots=True)
+class _RamOrder:
+    """A bucket's hosts sorted by free RAM (ascending), as of ``version``.
+
+    ``keys`` remembers each host's sort key, to find it again after its usage changed.
+    """
+
+    version: int
+    free: list[float]
+    hosts: list[HostState]
+    keys: dict[str, float]
+    uses: int = 0
 
 
 @dataclass(slots=True)
@@ -87,6 +110,8 @@ class HostStateIndex:
         self._buckets: dict[BucketKey, dict[str, HostState]] = {}
         self._racks: dict[str, dict[str, HostState]] = {}
         self._names: dict[str, HostState] = {}
+        self._versions: dict[BucketKey, int] = {}
+        self._ram_orders: dict[BucketKey, _RamOrder] = {}
         for host in hosts:
             self.upsert(host)
 
@@ -110,7 +135,9 @@ class HostStateIndex:
             self._unlink(old)
         host.refresh()
         self._hosts[host.uuid] = host
-        self._buckets.setdefault(self._bucket_key(host), {})[host.uuid] = host
+        key = self._bucket_key(host)
+        self._buckets.setdefault(key, {})[host.uuid] = host
+        self._versions[key] = self._versions.get(key, 0) + 1
         self._racks.setdefault(host.rack_key, {})[host.uuid] = host
         self._names[host.name] = host
 
@@ -123,6 +150,7 @@ class HostStateIndex:
 
     def _unlink(self, host: HostState) -> None:
         key = self._bucket_key(host)
+        self._versions[key] = self._versions.get(key, 0) + 1
         bucket = self._buckets.get(key)
         if bucket is not None:
             bucket.pop(host.uuid, None)
@@ -156,6 +184,73 @@ class HostStateIndex:
             if scope.matches_bucket(key):
                 out.extend(bucket.values())
         return out
+
+    def by_free_ram(
+        self, scope: CandidateScope, limit: int, *, most_free: bool, at_least: float = 0.0
+    ) -> list[HostState]:
+        """Up to ``limit`` hosts inside ``scope`` ordered by free RAM, without a full scan.
+
+        ``most_free`` lists the emptiest first (spread); otherwise the fullest host with
+        at least ``at_least`` MB free comes first (pack). Each bucket keeps a sorted
+        order that is rebuilt lazily, so the ranking may lag usage changes slightly;
+        the caller still checks every host it gets. ``scope.hosts`` is not supported
+        (callers use :meth:`select` for explicit host lists).
+        """
+        if scope.empty or limit <= 0:
+            return []
+        runs: list[Iterable[tuple[float, HostState]]] = []
+        for key, bucket in self._buckets.items():
+            if not scope.matches_bucket(key):
+                continue
+            order = self._ram_order(key, bucket)
+            if most_free:
+                start = max(0, len(order.hosts) - limit)
+                runs.append(zip(order.free[start:][::-1], order.hosts[start:][::-1], strict=True))
+            else:
+                start = bisect_left(order.free, at_least)
+                stop = start + limit
+                runs.append(zip(order.free[start:stop], order.hosts[start:stop], strict=True))
+        # Ties keep bucket order (heapq.merge is stable), so results are repeatable.
+        merged = heapq.merge(*runs, key=_first, reverse=most_free)
+        return [h for _, h in itertools.islice(merged, limit)]
+
+    def _ram_order(self, key: BucketKey, bucket: dict[str, HostState]) -> _RamOrder:
+        version = self._versions.get(key, 0)
+        order = self._ram_orders.get(key)
+        if order is None or order.version != version or order.uses >= RESORT_AFTER_USES:
+            hosts = sorted(bucket.values(), key=_free_ram)
+            free = [_free_ram(h) for h in hosts]
+            order = _RamOrder(
+                version, free, hosts, {h.uuid: f for h, f in zip(hosts, free, strict=True)}
+            )
+            self._ram_orders[key] = order
+        order.uses += 1
+        return order
+
+    def reposition(self, host: HostState) -> None:
+        """Move ``host`` in its bucket's free-RAM order after its usage changed.
+
+        The scheduler calls this for its own claims and releases, so that consecutive
+        decisions see each other; other in-place edits are picked up by the periodic
+        re-sort.
+        """
+        key = self._bucket_key(host)
+        order = self._ram_orders.get(key)
+        old = order.keys.get(host.uuid) if order is not None else None
+        if order is None or old is None or order.version != self._versions.get(key, 0):
+            return
+        at = bisect_left(order.free, old)
+        while at < len(order.hosts) and order.hosts[at] is not host:
+            at += 1
+        if at == len(order.hosts):  # not where it should be: rebuild on next use
+            order.uses = RESORT_AFTER_USES
+            return
+        del order.free[at], order.hosts[at]
+        new = _free_ram(host)
+        at = bisect_left(order.free, new)
+        order.free.insert(at, new)
+        order.hosts.insert(at, host)
+        order.keys[host.uuid] = new
 
     def count(self, scope: CandidateScope) -> int:
         """Number of hosts inside ``scope``, without building the list."""
@@ -195,3 +290,11 @@ class HostStateIndex:
     def availability_zones(self) -> set[str]:
         """Names of the AZs with at least one host."""
         return {key[3] for key in self._buckets}
+
+
+def _free_ram(host: HostState) -> float:
+    return host.memory_mb * host.ram_allocation_ratio - host.memory_mb_used
+
+
+def _first(item: tuple[float, HostState]) -> float:
+    return item[0]

@@ -46,12 +46,18 @@ class SchedulerConfig:
 
     ``strategy="pack"`` negates the multipliers of resource weighers (those with
     ``follows_strategy``), so the fullest host that fits wins instead of the emptiest.
+    ``max_candidates`` bounds the hosts weighed for wide VM requests (see the field).
     """
 
     filters: list[str] = field(default_factory=lambda: list(DEFAULT_FILTERS))
     weighers: dict[str, float] = field(default_factory=_default_weighers)
     strategy: Strategy = "spread"
     max_alternates: int = 2
+    #: Above this many candidates, a VM request without a group weighs only this many
+    #: hosts, those with the most free RAM (``pack``: the least that fits) - as Nova's
+    #: placement caps its candidates (``max_placement_results``). Filters still check
+    #: every host weighed; if none passes, the whole scope is scanned. 0 = always scan.
+    max_candidates: int = 1000
 
 
 class UnknownPlugin(LookupError):

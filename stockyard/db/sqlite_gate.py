@@ -1,0 +1,238 @@
+"""One writing transaction at a time on a SQLite file, queued in the event loop.
+
+SQLite allows a single writer. Without help, concurrent writers of one process each
+hold a pooled connection and spin in SQLite's busy handler, which sleeps 1, 2, 5 ... 100
+ms between retries: the lock is often free while everyone sleeps, and under load the
+write latency is set by the sleep schedule, not by the work. The gate puts writers in
+a FIFO :class:`asyncio.Lock` instead, handed over the moment the holder commits.
+
+How a connection gets and gives the gate:
+
+* it takes the gate right before its first write statement (``INSERT``/``UPDATE``/
+  ``DELETE``/``REPLACE``/DDL, or a ``SELECT ... FOR UPDATE`` intent, which SQLite would
+  otherwise ignore), so read-only sessions never queue;
+* it gives it back after its transaction ends: DBAPI commit, rollback (including the
+  pool's rollback-on-return) or close.
+
+A connection is always checked out *before* it waits for the gate, so the holder never
+waits for a pooled connection that a gate waiter holds.
+
+Nested sessions: a task that holds the gate through one connection and writes through a
+second one (a session opened inside another session's transaction) joins the gate
+instead of queueing behind itself; SQLite's own lock then decides, exactly as it did
+before the gate existed. A gate that cannot be had within the busy timeout is bypassed
+with a warning, so a leaked holder degrades to SQLite's locking rather than a hang.
+
+Scope: one gate per database file and event loop. Other processes writing the same
+file are still coordinated by SQLite's lock and busy timeout only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util.concurrency import await_, in_greenlet
+
+log = logging.getLogger(__name__)
+
+# Seconds SQLite retries a locked database (other processes), and the longest wait for
+# the in-process gate before falling back to SQLite's locking.
+SQLITE_BUSY_TIMEOUT = 30.0
+
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+class WriterGate:
+    """A FIFO lock with holders keyed by DBAPI connection, re-entrant per task."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self._lock = asyncio.Lock()
+        self._holders: set[int] = set()
+        self._owner: asyncio.Task[Any] | None = None
+
+    def held_by(self, key: int) -> bool:
+        """Whether the connection with id ``key`` holds the gate."""
+        return key in self._holders
+
+    @property
+    def locked(self) -> bool:
+        """Whether some connection holds the gate."""
+        return bool(self._holders)
+
+    async def acquire(self, key: int) -> bool:
+        """Take the gate for connection ``key``; False if it was bypassed on timeout."""
+        task = asyncio.current_task()
+        if self._holders and task is not None and task is self._owner:
+            # The same task writing through a second connection: waiting would be
+            # waiting for ourselves.
+            self._holders.add(key)
+            return True
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._lock.acquire()
+        except TimeoutError:
+            log.warning(
+                "SQLite writer gate not free after %.0f s; writing without it", self.timeout
+            )
+            return False
+        self._owner = task
+        self._holders = {key}
+        return True
+
+    def release(self, key: int) -> None:
+        """Give back connection ``key``'s hold (no-op if it holds nothing)."""
+        if key not in self._holders:
+            return
+        self._holders.discard(key)
+        if not self._holders:
+            self._owner = None
+            self._lock.release()
+
+
+# Gates by event loop, then by database file: every engine of this process on one file
+# shares a gate, and a loop that goes away takes its gates with it.
+_GATES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriterGate]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def is_memory_url(url: str) -> bool:
+    """Whether a SQLite URL names an in-memory database."""
+    database = make_url(url).database
+    return not database or database == ":memory:" or "mode=memory" in url
+
+
+def _file_key(url: str) -> str:
+    database = make_url(url).database or ""
+    return os.path.realpath(database)
+
+
+def gate_for(url: str, loop: asyncio.AbstractEventLoop | None = None) -> WriterGate:
+    """The gate of the SQLite file ``url`` names, in ``loop`` (default: the running one)."""
+    return _gate(_file_key(url), loop if loop is not None else asyncio.get_running_loop())
+
+
+def _gate(file_key: str, loop: asyncio.AbstractEventLoop) -> WriterGate:
+    table = _GATES.setdefault(loop, {})
+    gate = table.get(file_key)
+    if gate is None:
+        gate = table[file_key] = WriterGate(loop, SQLITE_BUSY_TIMEOUT)
+    return gate
+
+
+def is_write(statement: str, context: Any) -> bool:
+    """Whether a statement needs the write lock (or asks for it, ``FOR UPDATE``)."""
+    verb = statement.lstrip()[:7].upper()
+    if verb.startswith(_WRITE_VERBS):
+        return True
+    compiled = getattr(context, "compiled", None)
+    # SQLite drops FOR UPDATE from the SQL; honouring the intent keeps read-modify-write
+    # sequences (``load ... for_update`` then change) free of lost updates.
+    return getattr(getattr(compiled, "statement", None), "_for_update_arg", None) is not None
+
+
+def _conn_key(dbapi_connection: Any) -> int:
+    # The pool hands the dialect either the proxied connection or the driver's adapter;
+    # both lead to the same adapter object.
+    return id(getattr(dbapi_connection, "dbapi_connection", None) or dbapi_connection)
+
+
+def install_writer_gate(engine: AsyncEngine, url: str) -> None:
+    """Make ``engine``'s writers take the file's :class:`WriterGate` (see module doc)."""
+    if is_memory_url(url):
+        return  # each connection is its own database: nothing to coordinate
+    dialect = engine.sync_engine.dialect
+    file_key = _file_key(url)  # resolved once: realpath costs a syscall per component
+    held: dict[int, WriterGate] = {}
+
+    def _take(statement: str, context: Any) -> None:
+        # Called right before the DBAPI execute, inside SQLAlchemy's greenlet; waiting
+        # here is what the driver itself does for every statement. (Not an event
+        # listener: a listener that waits lets other tasks add listeners to the list
+        # being iterated, which SQLAlchemy refuses.)
+        if context is None or not in_greenlet() or not is_write(statement, context):
+            return
+        key = _conn_key(context.root_connection.connection)
+        if key in held:
+            return
+        gate = _gate(file_key, asyncio.get_running_loop())
+        if await_(gate.acquire(key)):
+            held[key] = gate
+
+    def _give(dbapi_connection: Any) -> None:
+        gate = held.pop(_conn_key(dbapi_connection), None)
+        if gate is None:
+            return
+        key = _conn_key(dbapi_connection)
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is gate.loop:
+            gate.release(key)
+        elif not gate.loop.is_closed():
+            # A connection closed from another thread (garbage collection).
+            gate.loop.call_soon_threadsafe(gate.release, key)
+
+    do_execute, do_executemany = dialect.do_execute, dialect.do_executemany
+    do_execute_no_params = dialect.do_execute_no_params
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+    do_close, do_terminate = dialect.do_close, dialect.do_terminate
+
+    def execute(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        _take(statement, context)
+        do_execute(cursor, statement, parameters, context)
+
+    def executemany(cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        _take(statement, context)
+        do_executemany(cursor, statement, parameters, context)
+
+    def execute_no_params(cursor: Any, statement: str, context: Any = None) -> None:
+        _take(statement, context)
+        do_execute_no_params(cursor, statement, context)
+
+    def commit(dbapi_connection: Any) -> None:
+        do_commit(dbapi_connection)
+        # Only after a commit that worked: a failed one is followed by a rollback.
+        _give(dbapi_connection)
+
+    def rollback(dbapi_connection: Any) -> None:
+        try:
+            do_rollback(dbapi_connection)
+        finally:
+            _give(dbapi_connection)
+
+    def close(dbapi_connection: Any) -> None:
+        try:
+            do_close(dbapi_connection)
+        finally:
+            _give(dbapi_connection)
+
+    def terminate(dbapi_connection: Any) -> None:
+        try:
+            do_terminate(dbapi_connection)
+        finally:
+            _give(dbapi_connection)
+
+    # The engine's own dialect instance (not shared with other engines). Statement
+    # execution is where SQLite takes its lock and the transaction end is where it
+    # gives it back; SQLAlchemy has no hook after commit that also sees the pool's
+    # rollback-on-return.
+    for name, fn in (
+        ("do_execute", execute),
+        ("do_executemany", executemany),
+        ("do_execute_no_params", execute_no_params),
+        ("do_commit", commit),
+        ("do_rollback", rollback),
+        ("do_close", close),
+        ("do_terminate", terminate),
+    ):
+        setattr(dialect, name, fn)
