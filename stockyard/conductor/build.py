@@ -93,6 +93,17 @@ async def _last_build_error(s: AsyncSession, instance_uuid: str) -> str | None:
     return f"{error} (on {row.host})" if row.host else error
 
 
+class _StaleRefusal(Exception):
+    """The scheduler said no on a host view older than ``FRESH_SECONDS``: look again."""
+
+
+# A refusal ("No valid host") is only final on a host view at most this old: stock
+# assigned, hosts enrolled or capacity freed since the last periodic reload would
+# otherwise turn into errors the user cannot explain. Also bounds the reloads a burst
+# of refusals can cause to about one per this many seconds.
+FRESH_SECONDS = 1.0
+
+
 class _HardGroupConflict(Exception):
     def __init__(self, host_ids: set[int]) -> None:
         super().__init__("hard group placement lost a claim race")
@@ -105,6 +116,7 @@ class _Outcome:
     conflicts: list[str] = field(default_factory=list)
     conflict_hosts: set[int] = field(default_factory=set)
     task_changed: list[str] = field(default_factory=list)
+    stale: bool = False
 
 
 class BuildFlow:
@@ -170,8 +182,13 @@ class BuildFlow:
     async def place(self, uuids: list[str]) -> None:
         """Schedule and claim ``uuids`` (leased by us), retrying lost claim races."""
         pending = uuids
+        recheck = True
         for _ in range(MAX_CLAIM_TRIES):
-            outcome = await self._place_once(pending)
+            outcome = await self._place_once(pending, recheck)
+            if outcome.stale:
+                recheck = False
+                await self.hosts.refresh()
+                continue
             for topic, message in outcome.ops:
                 await self.ctx.bus.publish(topic, message)
             if self.on_task_changed is not None:
@@ -189,11 +206,15 @@ class BuildFlow:
             f" {MAX_CLAIM_TRIES} times in a row; retry later.",
         )
 
-    async def _place_once(self, uuids: list[str]) -> _Outcome:
+    async def _place_once(self, uuids: list[str], recheck: bool) -> _Outcome:
         selected: list[str] = []
         try:
             async with self.ctx.db.session() as s:
-                return await self._place_in(s, uuids, selected)
+                return await self._place_in(s, uuids, selected, recheck)
+        except _StaleRefusal:
+            for uuid in selected:
+                self.ctx.scheduler.release(uuid)
+            return _Outcome(conflicts=list(uuids), stale=True)
         except claims.GroupLockLost:
             # Another conductor is placing members of this group right now; let it finish.
             await asyncio.sleep(random.uniform(0.01, 0.05))
@@ -213,7 +234,9 @@ class BuildFlow:
             await asyncio.sleep(random.uniform(0.05, 0.2))
             return _Outcome(conflicts=list(uuids))
 
-    async def _place_in(self, s: AsyncSession, uuids: list[str], selected: list[str]) -> _Outcome:
+    async def _place_in(
+        self, s: AsyncSession, uuids: list[str], selected: list[str], recheck: bool
+    ) -> _Outcome:
         me = self.ctx.conductor_id
         now = utcnow()
         # A write first: on SQLite this takes the write lock, so all reads below stay
@@ -243,6 +266,8 @@ class BuildFlow:
         spec = await self._spec(s, rows, group)
         result = self.ctx.scheduler.select(spec)
         selected.extend(sel.instance_uuid for sel in result.selections)
+        if result.failures and recheck and self.hosts.age() > FRESH_SECONDS:
+            raise _StaleRefusal()
         host_rows = {
             h.uuid: h
             for h in (

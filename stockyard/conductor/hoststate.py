@@ -7,6 +7,7 @@ release, overwriting in-memory usage with the database's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -102,11 +103,20 @@ class HostStateCache:
         self.db = db
         self.scheduler = scheduler
         self.up_seconds = up_seconds
+        self._loaded_at: float | None = None
+
+    def age(self) -> float:
+        """Seconds since the last full reload (infinite before the first)."""
+        if self._loaded_at is None:
+            return float("inf")
+        return time.monotonic() - self._loaded_at
 
     async def refresh(self) -> int:
         """Reload every host; hosts gone from the table leave the index. Returns the count."""
+        started = time.monotonic()
         async with self.db.session() as session:
             states = await load_host_states(session, up_seconds=self.up_seconds)
+        self._loaded_at = started
         # From here on no await: the swap is atomic for the other handlers of this loop.
         alive = {s.uuid for s in states}
         index = self.scheduler.index
