@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     scheduler_refresh_seconds: float = Field(
         default=5.0, gt=0, description="how often a scheduler reloads host states from the DB"
     )
+    scheduler_max_candidates: int = Field(
+        default=1000,
+        ge=0,
+        description="hosts weighed at most for a VM request without a group (0: all)",
+    )
     libvirt_uri: str | None = Field(
         default=None,
         description="libvirt URI of this machine's hypervisor (qemu:///system); unset: none",

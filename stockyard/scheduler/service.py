@@ -54,7 +54,9 @@ class SchedulerService:
         host_refresh_seconds: float | None = None,
         host_up_seconds: float = DEFAULT_UP_SECONDS,
     ) -> None:
-        config = SchedulerConfig(strategy=settings.weigher_strategy)
+        config = SchedulerConfig(
+            strategy=settings.weigher_strategy, max_candidates=settings.scheduler_max_candidates
+        )
         self.scheduler = Scheduler(HostStateIndex(), config)
         self.ctx = ConductorContext(
             db=db,
