@@ -40,8 +40,13 @@ dicts):
 - topic `conductor`, from agent, every `report_interval` seconds and once at start: `{"type":
   "host_report", "host": str, "hypervisor_type": str, "vcpus": int, "memory_mb": int,
   "local_gb": int, "power_states": {instance_uuid: int}}`.
+- topic `conductor.reports`, from an `AgentPool` (many agents in one process) instead of
+  its agents' `host_report`s: `{"type": "host_reports", "taken_at": float (epoch seconds,
+  when the drivers were read), "reports": [<host_report dict>, ...]}`, at most 500 per
+  message. Its own queue so a report backlog never delays op results; the conductor
+  accepts both report kinds on both topics.
 Agents hold NO database credentials: they only consume `compute.<host>` and publish to
-`conductor`.
+`conductor` and `conductor.reports`.
 Driver calls must be idempotent (spawn of an instance that already exists and runs = success;
 destroy of an unknown instance = success) because the reconciler may resend an op after a
 crash.
@@ -64,7 +69,8 @@ class Bus(Protocol):
     """Work queues by topic: each message goes to one subscriber of its topic.
 
     Topics: ``scheduler`` (placement work for any scheduler), ``conductor`` (work for any
-    conductor), ``compute.<host>`` (one agent), ``reply.<random>`` (one API process).
+    conductor), ``conductor.reports`` (host report batches), ``compute.<host>`` (one
+    agent), ``reply.<random>`` (one API process).
     A handler that raises leaves the message to be dropped (in-process) or redelivered
     (AMQP); either way the reconciler, not the bus, guarantees progress.
     """

@@ -1,8 +1,10 @@
 """The compute agent: hears ops on ``compute.<host>``, runs them on its driver, reports back.
 
 It holds no database credentials. Per op message it publishes exactly one ``op_result``
-on ``conductor``; it publishes a ``host_report`` at start and then periodically (its own
-timer, or the ``AgentPool``'s shared one when thousands of agents share a process).
+on ``conductor``. On its own it publishes a ``host_report`` on ``conductor`` at start and
+then every ``report_interval``; in an ``AgentPool`` (thousands of agents in a process)
+the pool's one timer batches the agents' reports into ``host_reports`` messages on
+``conductor.reports`` instead.
 Message shapes are the bus contract in ``stockyard.bus.base``, plus two additions:
 
 - ``op_result`` of a successful spawn or rebuild may carry ``metadata`` (e.g.
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 OPS = frozenset({"spawn", "destroy", "reboot", "power_on", "power_off", "rebuild"})
 CONDUCTOR_TOPIC = "conductor"
+REPORTS_TOPIC = "conductor.reports"
+"""Where pools publish ``host_reports`` batches, apart from op results (bus contract)."""
 CONSOLE_OP = "console"
 """A read-only op answered on the message's ``reply_to`` topic, never on ``conductor``."""
 # Ops after which the conductor learns the guest's host-side view (ssh endpoint, NICs).

@@ -3,6 +3,10 @@
 Each agent still has its own topic and its own op tasks, but host reports come from one
 pool task that walks all agents once per ``report_interval``, a slice per tick, in a
 shuffled order: no timer per agent, and no burst of thousands of reports at once.
+
+A tick's reports go out as ONE ``host_reports`` message on ``conductor.reports`` (see
+the bus contract in ``stockyard.bus.base``): the conductor applies it in one
+transaction, and reports never queue in front of op results on ``conductor``.
 """
 
 from __future__ import annotations
@@ -10,15 +14,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from collections.abc import Sequence
 
-from stockyard.bus.base import Bus
-from stockyard.compute.agent import ComputeAgent
+from stockyard.bus.base import Bus, Message
+from stockyard.compute.agent import REPORTS_TOPIC, ComputeAgent
 
 log = logging.getLogger(__name__)
 
-# Reports go out in at most this many slices per interval; more slices buy nothing but
-# wake-ups.
-_MAX_TICKS_PER_INTERVAL = 100
+# Reports go out in at most this many batches per interval: each batch is one conductor
+# transaction, so fewer, larger batches are cheaper; ten still spreads the load.
+_MAX_TICKS_PER_INTERVAL = 10
+
+MAX_REPORTS_PER_MESSAGE = 500
+"""Reports per ``host_reports`` message; larger ticks are split (bounded SQL IN lists)."""
 
 
 class AgentPool:
@@ -57,7 +66,7 @@ class AgentPool:
         self.add(agent)
         if self.running:
             await agent.subscribe()
-            await agent.report()
+            await self.publish_reports([agent])
 
     async def start(self) -> None:
         """Subscribe every agent, publish one report per host now, then report periodically."""
@@ -70,10 +79,39 @@ class AgentPool:
 
     async def report_all(self) -> int:
         """Publish a host report for every agent now; return how many went out."""
+        return await self.publish_reports(list(self._agents.values()))
+
+    async def publish_reports(self, agents: Sequence[ComputeAgent]) -> int:
+        """Publish the reports of ``agents`` as ``host_reports`` batches; return the count.
+
+        An agent whose driver fails to report is left out (and logged); the others go.
+        """
+        if not agents:
+            return 0
+        # Taken before the drivers are asked: the conductor only counts an instance as
+        # missing if it has not changed since, so an early stamp errs on the safe side.
+        taken_at = time.time()
+        got = await asyncio.gather(*(a.host_report() for a in agents), return_exceptions=True)
+        reports: list[Message] = []
+        for agent, report in zip(agents, got, strict=True):
+            if isinstance(report, asyncio.CancelledError):
+                raise report
+            if isinstance(report, BaseException):
+                log.error("host report of %s failed", agent.host, exc_info=report)
+                continue
+            reports.append(report)
         sent = 0
-        for agent in list(self._agents.values()):
-            if await self._report(agent):
-                sent += 1
+        for start in range(0, len(reports), MAX_REPORTS_PER_MESSAGE):
+            chunk = reports[start : start + MAX_REPORTS_PER_MESSAGE]
+            message: Message = {"type": "host_reports", "taken_at": taken_at, "reports": chunk}
+            try:
+                await self.bus.publish(REPORTS_TOPIC, message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("publishing %d host reports failed", len(chunk))
+                continue
+            sent += len(chunk)
         return sent
 
     async def drain(self) -> None:
@@ -90,16 +128,6 @@ class AgentPool:
             *(agent.stop() for agent in self._agents.values()), return_exceptions=True
         )
 
-    async def _report(self, agent: ComputeAgent) -> bool:
-        try:
-            await agent.report()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("host report of %s failed", agent.host)
-            return False
-        return True
-
     async def _report_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -112,6 +140,4 @@ class AgentPool:
             for k in range(ticks):
                 delay = cycle_start + (k + 1) * tick - loop.time()
                 await asyncio.sleep(max(0.0, delay))
-                for agent in agents[k::ticks]:
-                    if agent.host in self._agents:
-                        await self._report(agent)
+                await self.publish_reports([a for a in agents[k::ticks] if a.host in self._agents])

@@ -54,6 +54,11 @@ async def allocate_address(
     Idempotent per instance; an address held in another region (rescheduled across
     regions) is given back. Uniqueness is the (region, address) constraint: losing a
     race raises IntegrityError inside a savepoint and the next address is tried.
+
+    First try: the address after the region's latest allocation, without reading the
+    region's other addresses (so freed addresses are reused once the network's end is
+    reached). When that one is taken or there is none, the region's addresses are read
+    and the lowest free one is taken.
     """
     held = (
         (
@@ -71,7 +76,20 @@ async def allocate_address(
         await release_addresses(session, instance_uuid)
     row = await session.get(Region, region)
     network = ipaddress.ip_network(row.cidr if row is not None else DEFAULT_CIDR, strict=False)
-    lost: set[str] = set()
+    latest = (
+        await session.execute(
+            select(AddressAllocation.address)
+            .where(AddressAllocation.region == region)
+            .order_by(AddressAllocation.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    candidate = _next_after(network, latest)
+    if candidate is not None:
+        got = await _try_insert(session, region, candidate, instance_uuid)
+        if got is not None:
+            return got
+    lost: set[str] = set() if candidate is None else {candidate}
     for attempt in range(_MAX_TRIES):
         # Addresses lost to a race stay excluded even where the isolation level would
         # still show this transaction its first snapshot (MariaDB's REPEATABLE READ).
@@ -87,17 +105,48 @@ async def allocate_address(
         address = _first_free(network, used) if attempt == 0 else _random_free(network, used)
         if address is None:
             raise AddressesExhausted(f"no free address left in {network} (region {region})")
-        alloc = AddressAllocation(
-            region=region, address=address, instance_uuid=instance_uuid, mac=mac_for(address)
-        )
-        try:
-            async with session.begin_nested():
-                session.add(alloc)
-        except IntegrityError:
+        got = await _try_insert(session, region, address, instance_uuid)
+        if got is None:
             lost.add(address)
             continue
-        return alloc
+        return got
     raise AddressesExhausted(f"could not allocate an address in region {region}: too many races")
+
+
+async def _try_insert(
+    session: AsyncSession, region: str, address: str, instance_uuid: str
+) -> AddressAllocation | None:
+    """Insert the allocation in a savepoint; None if another instance holds the address."""
+    alloc = AddressAllocation(
+        region=region, address=address, instance_uuid=instance_uuid, mac=mac_for(address)
+    )
+    try:
+        async with session.begin_nested():
+            session.add(alloc)
+    except IntegrityError:
+        return None
+    return alloc
+
+
+def _next_after(
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network, latest: str | None
+) -> str | None:
+    """The host address after ``latest`` in ``network``; None at the end or if ``latest``
+    is not an address of it (the region's CIDR changed)."""
+    if latest is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(latest)
+    except ValueError:
+        return None
+    if ip.version != network.version or ip not in network:
+        return None
+    first = int(network.network_address) + 2  # past the network address and the gateway
+    last = int(network.broadcast_address) - (1 if network.num_addresses > 2 else 0)
+    nxt = int(ip) + 1
+    if not first <= nxt <= last:
+        return None
+    return str(ipaddress.ip_address(nxt))
 
 
 def _first_free(

@@ -1,4 +1,5 @@
-"""The conductor service: subscribes to ``conductor`` and runs the background loops."""
+"""The conductor service: subscribes to ``conductor`` and ``conductor.reports`` and runs
+the background loops."""
 
 from __future__ import annotations
 
@@ -20,14 +21,21 @@ from stockyard.settings import Settings
 log = logging.getLogger(__name__)
 
 TOPIC = "conductor"
+REPORTS_TOPIC = "conductor.reports"
+"""Agent pools' ``host_reports`` batches: their own queue, so that a report backlog never
+delays op results, builds or tasks on ``conductor``."""
+REPORTS_CONCURRENCY = 2
+"""Batches applied at once: each is one write transaction, so more only contend."""
 SCHEDULER_TOPIC = "scheduler"
+_REPORT_KINDS = frozenset({"host_report", "host_reports"})
 
 
 class Conductor:
     """Drives instances' state machines. Several may run on one database and bus.
 
-    ``start()`` loads host state, subscribes to ``conductor`` and starts the reconciler
-    and the host-state refresher; ``stop()`` stops the loops (the bus is the caller's).
+    ``start()`` loads host state, subscribes to ``conductor`` and ``conductor.reports``
+    and starts the reconciler and the host-state refresher; ``stop()`` stops the loops
+    (the bus is the caller's).
     """
 
     def __init__(
@@ -45,7 +53,9 @@ class Conductor:
         orphan_grace_seconds: float | None = None,
         remote_scheduling: bool = False,
     ) -> None:
-        config = scheduler_config or SchedulerConfig(strategy=settings.weigher_strategy)
+        config = scheduler_config or SchedulerConfig(
+            strategy=settings.weigher_strategy, max_candidates=settings.scheduler_max_candidates
+        )
         self.scheduler = Scheduler(HostStateIndex(), config)
         self.ctx = ConductorContext(
             db=db,
@@ -81,6 +91,7 @@ class Conductor:
         await self.hosts.refresh()
         self._running = True
         await self.ctx.bus.subscribe(TOPIC, self.handle, concurrency=self.concurrency)
+        await self.ctx.bus.subscribe(REPORTS_TOPIC, self.handle, concurrency=REPORTS_CONCURRENCY)
         if background:
             self._tasks = [
                 asyncio.create_task(self.reconciler.run_forever(), name="reconciler"),
@@ -98,11 +109,12 @@ class Conductor:
         self._tasks.clear()
 
     async def handle(self, message: Message) -> None:
-        """Dispatch one ``conductor`` message (see the contract in ``stockyard.bus.base``)."""
+        """Dispatch one ``conductor`` or ``conductor.reports`` message (see the contract in
+        ``stockyard.bus.base``); either topic accepts either kind of report."""
         if not self._running:
             return
         kind = message.get("type")
-        if kind != "host_report":
+        if kind not in _REPORT_KINDS:
             # One line per unit of work, tagged with the user's request id by the log filter.
             log.info(
                 "conductor: %s %s %s",
@@ -119,7 +131,7 @@ class Conductor:
                 await self.build.on_spawn_result(message)
             else:
                 await self.actions.on_result(message)
-        elif kind == "host_report":
+        elif kind in _REPORT_KINDS:
             await self.hostsync.on_report(message)
         else:
             log.warning("conductor: unknown message type %r dropped", kind)

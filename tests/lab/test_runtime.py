@@ -35,7 +35,7 @@ async def test_lab_agents_report_and_spawn(tmp_path: Path) -> None:
     lab = make_lab(hosts_per_rack=1)
     pool = await start_lab_agents(lab, bus, Settings(data_dir=tmp_path, fake_boot_seconds=0))
     try:
-        reports = bus.on("conductor", "host_report")
+        reports = [r for m in bus.on("conductor.reports", "host_reports") for r in m["reports"]]
         assert {r["host"] for r in reports} == {h.name for h in lab.hypervisors()}
         host = "regionone-az1-r2-hv01"
         msg = {
