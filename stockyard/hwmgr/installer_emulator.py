@@ -14,17 +14,33 @@ import asyncio
 import hashlib
 import logging
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 
 log = logging.getLogger(__name__)
-# hwmgr answers these when it is busy or restarting: the call-back is worth retrying.
+T = TypeVar("T")
+# hwmgr answers these when it is busy or restarting: the request is worth retrying.
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
 
 class InstallerError(Exception):
     """The emulated machine could not get its script or image."""
+
+
+class _Transient(Exception):
+    """hwmgr unreachable or busy (it may be restarting): try the same request again."""
+
+
+def _check(answer: httpx.Response, what: str, ok: int) -> None:
+    if answer.status_code == ok:
+        return
+    last = f"HTTP {answer.status_code} {answer.text[:200]}"
+    if answer.status_code in _TRANSIENT:
+        raise _Transient(last)
+    raise InstallerError(f"{what}: {last}")
 
 
 @dataclass
@@ -119,14 +135,21 @@ class InstallerEmulator:
 
     async def run(self, node_uuid: str) -> BootScript:
         """One machine's whole install (or wipe) cycle, ending with the call-back."""
-        response = await self._client.get(f"{self.hwmgr_url}/v1/boot/{node_uuid}.ipxe")
-        if response.status_code != 200:
-            raise InstallerError(f"iPXE script: HTTP {response.status_code}")
-        boot = parse_ipxe(response.text)
+        url = f"{self.hwmgr_url}/v1/boot/{node_uuid}.ipxe"
+
+        async def fetch_script() -> str:
+            answer = await self._client.get(url)
+            _check(answer, "iPXE script", 200)
+            return answer.text
+
+        boot = parse_ipxe(await self._retrying("iPXE script", node_uuid, fetch_script))
         auth = {"Authorization": f"Bearer {boot.token}", "X-Task-Id": boot.task_id}
         status, message = "success", f"{boot.mode} finished"
         if boot.image_url and boot.checksum:
-            digest = await self._download(boot.image_url, auth)
+            image_url = boot.image_url
+            digest = await self._retrying(
+                "image", node_uuid, lambda: self._download(image_url, auth)
+            )
             if digest != boot.checksum:
                 status, message = "failure", f"image checksum mismatch: got {digest}"
         if self.install_seconds > 0:
@@ -138,35 +161,43 @@ class InstallerEmulator:
         await self._call_back(boot, {"status": status, "message": message, "type": boot.mode})
         return boot
 
-    async def _call_back(self, boot: BootScript, body: dict[str, str]) -> None:
-        headers = {"Authorization": f"Bearer {boot.token}"}
+    async def _retrying(self, what: str, node: str, once: Callable[[], Awaitable[T]]) -> T:
+        """Run ``once`` until it works, as a PXE-booted machine retries its HTTP fetches:
+        up to ``callback_attempts`` times with backoff while hwmgr is unreachable or busy
+        (a restart), at once raising ``InstallerError`` on a permanent refusal."""
         last = ""
         for attempt in range(self.callback_attempts):
             if attempt:
                 await asyncio.sleep(min(self.retry_delay * 2 ** (attempt - 1), 5.0))
             try:
-                answer = await self._client.post(boot.callback_url, json=body, headers=headers)
+                return await once()
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
-            else:
-                if answer.status_code == 204:
-                    return
-                if attempt and answer.status_code == 409:
-                    # An earlier attempt was recorded but its answer got lost.
-                    return
-                last = f"HTTP {answer.status_code} {answer.text}"
-                if answer.status_code not in _TRANSIENT:
-                    raise InstallerError(f"call-back: {last}")
-            log.info(
-                "installer call-back of task %s: %s (attempt %d)", boot.task_id, last, attempt + 1
-            )
-        raise InstallerError(f"call-back: {last} (gave up after {self.callback_attempts} attempts)")
+            except _Transient as exc:
+                last = str(exc)
+            log.info("installer on node %s, %s: %s (attempt %d)", node, what, last, attempt + 1)
+        raise InstallerError(f"{what}: {last} (gave up after {self.callback_attempts} attempts)")
+
+    async def _call_back(self, boot: BootScript, body: dict[str, str]) -> None:
+        headers = {"Authorization": f"Bearer {boot.token}"}
+        tries = 0
+
+        async def once() -> None:
+            nonlocal tries
+            tries += 1
+            answer = await self._client.post(boot.callback_url, json=body, headers=headers)
+            if tries > 1 and answer.status_code == 409:
+                return  # an earlier attempt was recorded but its answer got lost
+            _check(answer, "call-back", 204)
+
+        await self._retrying("call-back", boot.task_id, once)
 
     async def _download(self, url: str, headers: dict[str, str]) -> str:
         sha = hashlib.sha256()
         async with self._client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
-                raise InstallerError(f"image: HTTP {response.status_code}")
+                await response.aread()
+                _check(response, "image", 200)
             async for chunk in response.aiter_bytes(1 << 20):
                 sha.update(chunk)
         return sha.hexdigest()

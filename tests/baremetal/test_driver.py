@@ -175,7 +175,8 @@ async def test_concurrent_spawns_share_one_watcher(rig: Rig) -> None:
 
 
 async def test_hwmgr_restarted_mid_install_still_ends_active(rig: Rig) -> None:
-    # Long enough for hwmgr to be back before the installer calls back (it does not retry).
+    # hwmgr goes away while the installer fetches or writes: its HTTP retries (as a
+    # PXE-booted machine's) carry it over the restart.
     rig.installer.install_seconds = 5.0
     view = rig.driver.for_node("ipmi1")
     inst = spec("ipmi1")
