@@ -3,7 +3,8 @@
 Hosts are upserted by name like the hypervisors of ``stockyard.lab.enroll``: inventory
 follows the lab file (and ``Host.uuid`` follows hwmgr's node uuid), while ``owner_project``
 is only written when a node first appears, so stock assigned later through the stock API
-survives restarts.
+survives restarts. Each node is kept in its rack's host aggregate
+(``stockyard.failure_domains``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Flavor, Host, Project, Quota
+from stockyard.failure_domains import RackId, sync_rack_aggregates
 from stockyard.lab.baremetal_model import BaremetalSpec, LabNode
 from stockyard.lab.model import LabError
 from stockyard.settings import Settings
@@ -92,6 +94,8 @@ async def upsert_hosts(
         await session.execute(insert(Host), to_insert)
     if to_update:
         await session.execute(update(Host), to_update)
+    # Nodes sit in their rack's host aggregate, as the hypervisors do.
+    await sync_rack_aggregates(session, {n.name: RackId(n.region, n.az, n.rack) for n in nodes})
     await session.flush()
     return len(to_insert)
 

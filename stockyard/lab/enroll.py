@@ -1,7 +1,8 @@
 """Write the lab's regions and hypervisors into the database, idempotently and in bulk.
 
 Run at every start: new hosts are inserted, hosts whose inventory changed in the lab file
-are updated, everything else is left alone. Claimed capacity (``*_used``), status and
+are updated, everything else is left alone. Each host is kept in its rack's host aggregate
+(``stockyard.failure_domains``), created when missing. Claimed capacity (``*_used``), status and
 hosts no longer in the file are never touched: a host may still carry instances.
 A fleet of thousands costs a handful of statements, not one flush per row.
 """
@@ -15,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Host, Region
+from stockyard.failure_domains import RackId, sync_rack_aggregates
 from stockyard.lab.model import Lab, LabHypervisor
 from stockyard.settings import Settings
 
@@ -99,6 +101,10 @@ async def enroll(
     if to_update:
         # ORM bulk UPDATE by primary key: one executemany.
         await session.execute(update(Host), to_update)
+    # One host aggregate per rack, so that admins read the racks through the compute API.
+    await sync_rack_aggregates(
+        session, {n: RackId(v["region"], v["az"], v["rack"]) for n, v in wanted.items()}
+    )
     await session.flush()
 
     hosts = (await session.scalars(select(Host).order_by(Host.name))).all()

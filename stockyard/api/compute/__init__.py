@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 from stockyard.api.compute.aggregates import router as aggregates_router
 from stockyard.api.compute.flavor_extras import router as flavor_extras_router
 from stockyard.api.compute.flavors import router as flavors_router
+from stockyard.api.compute.group_placement import router as group_placement_router
 from stockyard.api.compute.groups import router as groups_router
 from stockyard.api.compute.hypervisors import router as hypervisors_router
 from stockyard.api.compute.keypairs import router as keypairs_router
@@ -32,6 +33,7 @@ _subs = [
     hypervisors_router,
     quotas_router,
     groups_router,
+    group_placement_router,  # Stockyard extension: members' failure domains
 ]
 try:
     from stockyard.api.compute.servers import router as servers_router

@@ -2,6 +2,9 @@
 
 An aggregate's ``availability_zone`` is kept in its column and shown in its metadata as
 Nova does; a host never sits in two aggregates with different zones.
+
+An aggregate with ``stockyard:failure_domain=rack`` metadata is a rack: its hosts' rack and
+zone follow it (``stockyard.api.compute.racks``). The bodies stay Nova's.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.common import commit_or_conflict, iso, parse_body
+from stockyard.api.compute.racks import check_rack, check_rack_host, place_hosts, rack_of
 from stockyard.api.deps import AdminCtx, Microversion, SessionDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -143,6 +147,16 @@ async def _set_zone(session: AsyncSession, agg: Aggregate, zone: str | None, sta
     agg.availability_zone = zone
 
 
+async def _apply_rack(
+    session: AsyncSession, agg: Aggregate, metadata: dict[str, Any], zone: str | None
+) -> None:
+    """Check ``agg`` as a rack with this metadata and zone; its hosts follow the rack."""
+    hosts = await _hosts(session, agg)
+    rack = await check_rack(session, agg, metadata, zone, hosts)
+    if rack is not None:
+        await place_hosts(session, rack, hosts)
+
+
 @router.get("/os-aggregates")
 async def list_aggregates(
     session: SessionDep, ctx: AdminCtx, version: Microversion
@@ -199,6 +213,7 @@ async def update_aggregate(
         await _check_name_free(session, req.name, agg.id)
         agg.name = req.name
     if "availability_zone" in req.model_fields_set:
+        await _apply_rack(session, agg, dict(agg.extra or {}), req.availability_zone)
         await _set_zone(session, agg, req.availability_zone, 400)
     agg.updated_at = utcnow()
     result = await _full(session, agg, version)
@@ -259,6 +274,11 @@ async def _add_host(session: AsyncSession, agg: Aggregate, host: str) -> None:
             f"Cannot add host to aggregate {agg.id}. Reason: One or more hosts already in "
             f"availability zone(s) {conflicts}.",
         )
+    rack = rack_of(agg)
+    if rack is not None:
+        # An operator places a host in a rack: the scheduler's data follows.
+        await check_rack_host(session, agg, rack, host)
+        await place_hosts(session, rack, [host])
     session.add(AggregateHost(aggregate_id=agg.id, host_name=host))
     agg.updated_at = utcnow()
 
@@ -280,12 +300,17 @@ async def _set_metadata(
     session: AsyncSession, agg: Aggregate, metadata: dict[str, str | None]
 ) -> None:
     extra = dict(agg.extra or {})
+    zone = agg.availability_zone
     for key, value in metadata.items():
         if key == "availability_zone":
-            await _set_zone(session, agg, value or None, 400)
+            zone = value or None
         elif value is None:
             extra.pop(key, None)
         else:
             extra[key] = value
+    # Checked as a whole: a rack's keys come in one call (or its failure_domain last).
+    await _apply_rack(session, agg, extra, zone)
+    if "availability_zone" in metadata:
+        await _set_zone(session, agg, zone, 400)
     agg.extra = extra
     agg.updated_at = utcnow()

@@ -112,7 +112,8 @@ def _parse(body: Any, version: APIVersion) -> tuple[str, str, dict[str, Any]]:
     return legacy.name, legacy.policies[0], {}
 
 
-async def _get(session: AsyncSession, ctx: RequestContext, group_id: str) -> ServerGroup:
+async def get_group(session: AsyncSession, ctx: RequestContext, group_id: str) -> ServerGroup:
+    """The group, if the caller may see it (its project, or an admin); 404 otherwise."""
     group = await session.scalar(select(ServerGroup).where(ServerGroup.uuid == group_id))
     if group is None or (not ctx.is_admin and group.project_id != ctx.project_id):
         raise APIError(404, f"Instance group {group_id} could not be found.")
@@ -143,7 +144,7 @@ async def list_groups(
 async def show_group(
     group_id: str, session: SessionDep, ctx: ProjectCtx, version: Microversion
 ) -> dict[str, Any]:
-    group = await _get(session, ctx, group_id)
+    group = await get_group(session, ctx, group_id)
     members = await _members(session, [group.id])
     return {"server_group": group_view(group, members[group.id], version)}
 
@@ -172,7 +173,7 @@ async def create_group(
 @router.delete("/os-server-groups/{group_id}", status_code=204)
 async def delete_group(group_id: str, session: SessionDep, ctx: WriterCtx) -> Response:
     """Delete a group; its servers stay, they are no longer members of anything."""
-    group = await _get(session, ctx, group_id)
+    group = await get_group(session, ctx, group_id)
     await session.delete(group)
     await session.commit()
     return Response(status_code=204)
