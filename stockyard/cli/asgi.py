@@ -7,6 +7,7 @@ lifespan, and loads the regions for the catalog from the ``regions`` table.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 
 from stockyard.api.app import create_app
 from stockyard.api.state import APIState
+from stockyard.children import die_with_parent
 from stockyard.cli.embedded import make_bus
 from stockyard.cli.logs import configure_logging
 from stockyard.cli.seed import load_regions
@@ -38,7 +40,14 @@ def add_readyz(app: FastAPI, state: APIState) -> None:
 
 
 def make_app() -> FastAPI:
-    """Build one API worker's app; the database and bus open in its lifespan."""
+    """Build one API worker's app; the database and bus open in its lifespan.
+
+    In a worker of ``stockyard api --workers N`` (a ``multiprocessing`` child) this also
+    ties the worker to the supervising process: it dies with it, also on SIGKILL.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        die_with_parent(parent.pid)
     settings = Settings()
     configure_logging(settings.log_level, json_lines=settings.log_json, role="api")
     db = Database(settings.effective_database_url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,12 @@ class EmbeddedCloud:
     _server: uvicorn.Server | None = None
 
     async def prepare(self) -> None:
-        """Schema, seed, lab, scheduler, conductor and agents; the API is built, not serving."""
+        """Schema, seed, lab, scheduler, conductor and agents; the API is built, not serving.
+
+        What it started is recorded as it goes: :meth:`stop` after a failed or cancelled
+        ``prepare`` stops that part (and the children it started end with the process in
+        any case, see :mod:`stockyard.children`).
+        """
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await upgrade(s.effective_database_url)
@@ -97,8 +103,11 @@ class EmbeddedCloud:
         )
         self.state.regions = self.regions
 
-    async def serve(self, ready: asyncio.Event | None = None) -> None:
-        """Serve the API until stopped (Ctrl-C or ``stop``)."""
+    async def serve(
+        self, ready: asyncio.Event | None = None, sock: socket.socket | None = None
+    ) -> None:
+        """Serve the API until stopped (Ctrl-C or ``stop``), on ``sock`` when given (a
+        listening socket bound early, see :func:`stockyard.cli.startup.bind_api_socket`)."""
         from stockyard.cli.asgi import add_readyz
 
         app = create_app(self.state)
@@ -113,7 +122,7 @@ class EmbeddedCloud:
             log_config=None,
         )
         self._server = uvicorn.Server(config)
-        serve_task = asyncio.create_task(self._server.serve())
+        serve_task = asyncio.create_task(self._server.serve([sock] if sock else None))
         # uvicorn exposes no "started" event, only a flag.
         while not self._server.started and not serve_task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
@@ -122,9 +131,16 @@ class EmbeddedCloud:
         await serve_task
 
     async def stop(self) -> None:
+        """Stop what was started, in reverse order; also after a partial ``prepare``."""
         if self._server is not None:
             self._server.should_exit = True
-        for item in reversed(self._stoppables):
-            await item.stop()
-        await self.bus.close()
-        await self.db.dispose()
+        stoppables, self._stoppables = self._stoppables, []
+        for item in reversed(stoppables):
+            try:
+                await item.stop()
+            except Exception:
+                log.exception("stopping %s", type(item).__name__)
+        if (bus := getattr(self, "bus", None)) is not None:
+            await bus.close()
+        if (db := getattr(self, "db", None)) is not None:
+            await db.dispose()

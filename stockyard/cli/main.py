@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,7 +19,22 @@ from stockyard.cli import roles
 from stockyard.cli.logs import configure_logging
 from stockyard.settings import Settings
 
-app = typer.Typer(help="Stockyard: an OpenStack-compatible private cloud control plane.")
+
+class _Stockyard(typer.Typer):
+    """The command; a start refused for a known reason prints one line, no traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from stockyard.cli.startup import StartupError
+        from stockyard.extras import MissingExtra
+
+        try:
+            return super().__call__(*args, **kwargs)
+        except (StartupError, MissingExtra) as exc:
+            print(f"stockyard: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+
+app = _Stockyard(help="Stockyard: an OpenStack-compatible private cloud control plane.")
 db_app = typer.Typer(help="Database schema commands.")
 app.add_typer(db_app, name="db")
 lab_app = typer.Typer(help="The emulated lab.")
@@ -52,27 +70,53 @@ def up(
 
     Backends come from the settings: SQLite + in-process bus by default, or
     ``STOCKYARD_DATABASE_URL`` (PostgreSQL/MariaDB) and ``STOCKYARD_BUS_URL`` (RabbitMQ).
+    Before it starts anything it checks the drivers, locks the data directory and binds
+    the API port; any of them failing stops it with one line. Its child processes (BMC
+    emulators) end with it, also when it is killed.
     """
     settings = _settings(
         api_port=port, api_host=host, data_dir=data_dir, lab_file=lab, log_json=log_json
     )
     _logging(settings)
+    from stockyard.cli.startup import bind_api_socket, check_drivers, hold_data_dir
+
+    check_drivers(settings)
+    lock = hold_data_dir(settings.data_dir)
+    try:
+        sock = bind_api_socket(settings.api_host, settings.api_port)
+        try:
+            asyncio.run(_up(settings, sock))
+        finally:
+            sock.close()
+    finally:
+        lock.release()
+
+
+async def _up(settings: Settings, sock: socket.socket) -> None:
     from stockyard.cli.embedded import EmbeddedCloud
 
-    async def _main() -> None:
-        cloud = EmbeddedCloud(settings)
-        await cloud.prepare()
+    cloud = EmbeddedCloud(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.create_task(stop.wait())
+    serve: asyncio.Task[None] | None = None
+    try:
+        prepare = asyncio.create_task(cloud.prepare())
+        await asyncio.wait([prepare, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if not prepare.done():  # stopped while starting
+            prepare.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await prepare
+            return
+        await prepare  # raises what made it fail
         ready = asyncio.Event()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        serve = asyncio.create_task(cloud.serve(ready))
-        await asyncio.wait(
-            [asyncio.create_task(ready.wait()), serve], return_when=asyncio.FIRST_COMPLETED
-        )
-        if serve.done():
-            await serve
+        serve = asyncio.create_task(cloud.serve(ready, sock))
+        readying = asyncio.create_task(ready.wait())
+        await asyncio.wait([readying, serve, stopping], return_when=asyncio.FIRST_COMPLETED)
+        readying.cancel()
+        if serve.done() or stop.is_set():
             return
         base = settings.base_url
         console.print(
@@ -89,14 +133,14 @@ def up(
                 title=f"stockyard {__version__}",
             )
         )
-        await asyncio.wait(
-            [asyncio.create_task(stop.wait()), serve], return_when=asyncio.FIRST_COMPLETED
-        )
+        await asyncio.wait([stopping, serve], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        # Everything started so far, also when the start failed half-way.
         await cloud.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await serve
-
-    asyncio.run(_main())
+        if serve is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await serve
 
 
 @db_app.command("upgrade")

@@ -100,6 +100,10 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         settings = _settings(log_json, "api", api_port=port, api_host=host)
+        from stockyard.cli.startup import check_drivers
+
+        # In the parent, before the workers: a missing driver is one line, not N tracebacks.
+        check_drivers(settings)
         # Workers are fresh processes that read the settings from the environment.
         if log_json is not None:
             os.environ["STOCKYARD_LOG_JSON"] = "true" if log_json else "false"

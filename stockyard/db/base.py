@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from stockyard.db.sqlite_gate import SQLITE_BUSY_TIMEOUT, install_writer_gate
+from stockyard.extras import driver_import, url_scheme
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -107,7 +108,10 @@ def make_engine(
         # transaction (e.g. "pick the next free address" after losing a unique race)
         # re-reads its first snapshot forever; READ COMMITTED sees the winner's row.
         kwargs["isolation_level"] = "READ COMMITTED"
-    engine = create_async_engine(url, **kwargs)
+    # The driver is imported here: a URL whose driver is not installed stops with the
+    # extra to install (MissingExtra), not a ModuleNotFoundError.
+    with driver_import(f"database_url {url_scheme(url)}"):
+        engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
         @event.listens_for(engine.sync_engine, "connect")

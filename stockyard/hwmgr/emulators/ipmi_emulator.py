@@ -10,6 +10,7 @@ import sys
 from types import TracebackType
 from typing import Any
 
+from stockyard.children import child_options
 from stockyard.hwmgr.emulators.ipmi import IpmiNodeSpec
 
 
@@ -44,6 +45,7 @@ class IpmiEmulator:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,
+            **child_options(),  # ends with this process, also on SIGKILL
         )
         nodes = []
         for spec in self.nodes.values():

@@ -23,6 +23,7 @@ import bcrypt
 import httpx
 from pydantic import SecretStr
 
+from stockyard.children import child_options
 from stockyard.hwmgr.emulators.faults import free_port
 
 
@@ -130,6 +131,7 @@ class RedfishEmulator:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 env=env,
+                **child_options(),  # ends with this process, also on SIGKILL
             )
         try:
             await self._wait_ready()

@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from stockyard.children import child_options
 from stockyard.compute.drivers.base import DriverError, InstanceSpec
 
 LABEL = "config-2"
@@ -80,6 +81,7 @@ async def build_config_drive(instance: InstanceSpec, dest: Path, xorriso: str = 
             "-o", str(tmp_iso), str(staging / "tree"),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            **child_options(),
         )  # fmt: skip
         _, err = await proc.communicate()
         if proc.returncode != 0:

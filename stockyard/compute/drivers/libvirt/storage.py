@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from stockyard.children import child_options
 from stockyard.compute.drivers.base import DriverError
 from stockyard.image.store import ImageStore
 
@@ -65,7 +66,10 @@ async def run(*args: str) -> str:
     """Run a command; its stdout, or ``DriverError`` with its stderr."""
     try:
         proc = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            **child_options(),  # a killed agent does not leave qemu-img running
         )
     except FileNotFoundError as exc:
         raise DriverError(f"{args[0]} is not installed on the compute host.") from exc
