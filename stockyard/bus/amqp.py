@@ -32,7 +32,7 @@ from aio_pika.abc import (
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
 from aio_pika.robust_connection import RobustConnection
 
-from stockyard.bus import reqid
+from stockyard.bus import contract, reqid
 from stockyard.bus.base import BusError, Handler, Message
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ REPLY_QUEUE_EXPIRES_MS = 60_000
 
 def _queue_options(topic: str) -> dict[str, Any]:
     """Declare options of a topic's queue; publisher and consumer must agree on them."""
-    if topic.startswith("reply."):
+    if topic.startswith(contract.REPLY_PREFIX):
         return {"durable": False, "arguments": {"x-expires": REPLY_QUEUE_EXPIRES_MS}}
     return {"durable": True}
 

@@ -1,17 +1,11 @@
 """The compute agent: hears ops on ``compute.<host>``, runs them on its driver, reports back.
 
-It holds no database credentials. Per op message it publishes exactly one ``op_result``
+It holds no database credentials. Per op request it publishes exactly one ``op_result``
 on ``conductor``. On its own it publishes a ``host_report`` on ``conductor`` at start and
 then every ``report_interval``; in an ``AgentPool`` (thousands of agents in a process)
 the pool's one timer batches the agents' reports into ``host_reports`` messages on
-``conductor.reports`` instead.
-Message shapes are the bus contract in ``stockyard.bus.base``, plus two additions:
-
-- ``op_result`` of a successful spawn or rebuild may carry ``metadata`` (e.g.
-  ``ssh_endpoint``) and ``addresses`` (host-local NICs), the driver's view of the guest;
-- ``{"type": "op", "op": "console", "instance": {...}, "length": int | None, "reply_to":
-  str, "reply_id": str}`` asks for the serial console; the reply (``console_output``)
-  goes to ``reply_to``, the asking API process's own topic.
+``conductor.reports`` instead. Console requests are answered on their ``reply_to``
+topic. Message shapes: :mod:`stockyard.bus.contract`.
 """
 
 from __future__ import annotations
@@ -23,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
+from stockyard.bus import contract
 from stockyard.bus.base import Bus, Message
 from stockyard.compute.drivers.base import (
     ComputeDriver,
@@ -30,24 +25,13 @@ from stockyard.compute.drivers.base import (
     DriverNotSupported,
     InstanceNotFound,
     InstanceSpec,
+    PowerState,
 )
-from stockyard.conductor.states import PowerState
 
 log = logging.getLogger(__name__)
 
-OPS = frozenset({"spawn", "destroy", "reboot", "power_on", "power_off", "rebuild"})
-CONDUCTOR_TOPIC = "conductor"
-REPORTS_TOPIC = "conductor.reports"
-"""Where pools publish ``host_reports`` batches, apart from op results (bus contract)."""
-CONSOLE_OP = "console"
-"""A read-only op answered on the message's ``reply_to`` topic, never on ``conductor``."""
 # Ops after which the conductor learns the guest's host-side view (ssh endpoint, NICs).
 _REPORT_VIEW = frozenset({"spawn", "rebuild"})
-
-
-def compute_topic(host: str) -> str:
-    """The bus topic of one host's agent."""
-    return f"compute.{host}"
 
 
 class _KeyedLocks:
@@ -108,7 +92,7 @@ class ComputeAgent:
 
     @property
     def topic(self) -> str:
-        return compute_topic(self.host)
+        return contract.compute_topic(self.host)
 
     @property
     def ops_in_flight(self) -> int:
@@ -162,20 +146,20 @@ class ComputeAgent:
         """The ``host_report`` message for this host (not published)."""
         resources = await self.driver.get_resources()
         states = await self.driver.list_instances()
-        return {
-            "type": "host_report",
-            "host": self.host,
-            "hypervisor_type": resources.hypervisor_type,
-            "vcpus": resources.vcpus,
-            "memory_mb": resources.memory_mb,
-            "local_gb": resources.local_gb,
-            "power_states": {uuid: int(state) for uuid, state in states.items()},
-        }
+        report = contract.HostReport(
+            host=self.host,
+            hypervisor_type=resources.hypervisor_type,
+            vcpus=resources.vcpus,
+            memory_mb=resources.memory_mb,
+            local_gb=resources.local_gb,
+            power_states={uuid: int(state) for uuid, state in states.items()},
+        )
+        return contract.encode(report)
 
     async def report(self) -> Message:
         """Publish a ``host_report`` on ``conductor`` and return it."""
         message = await self.host_report()
-        await self.bus.publish(CONDUCTOR_TOPIC, message)
+        await self.bus.publish(contract.CONDUCTOR, message)
         return message
 
     # -- ops ---------------------------------------------------------------------------
@@ -191,19 +175,20 @@ class ComputeAgent:
             log.error("agent %s could not answer an op", self.host, exc_info=task.exception())
 
     async def handle(self, message: Message) -> Message:
-        """Run one ``op`` message and publish its one ``op_result``; return that result.
+        """Run one op request and publish its one ``op_result``; return that result.
 
         A resent op (same ``op_id``) gets the result of the first run, published again,
-        without touching the driver; one still running is waited for. A ``console`` op is
-        the exception: it is answered on its ``reply_to`` topic (``answer_console``).
+        without touching the driver; one still running is waited for. A console request
+        is answered on its ``reply_to`` topic instead (``answer_console``). A malformed
+        or unexpected message is logged and dropped (``{}`` is returned).
         """
-        if message.get("type") != "op":
-            log.warning("agent %s ignores message of type %r", self.host, message.get("type"))
+        msg = contract.decode(message, (contract.OpRequest, contract.ConsoleRequest), self.topic)
+        if isinstance(msg, contract.ConsoleRequest):
+            return await self.answer_console(msg)
+        if not isinstance(msg, contract.OpRequest):
             return {}
-        if message.get("op") == CONSOLE_OP:
-            return await self.answer_console(message)
-        op_id = str(message.get("op_id") or "")
-        result = self._results.get(op_id) if op_id else None
+        op_id = msg.op_id
+        result = self._results.get(op_id)
         if result is None and op_id in self._running:
             try:
                 result = await asyncio.shield(self._running[op_id])
@@ -213,27 +198,25 @@ class ComputeAgent:
                     raise
                 result = None  # the first run was cancelled: run it here instead
         if result is None:
-            result = await self._run_once(op_id, message)
+            result = await self._run_once(msg)
         elif op_id in self._results:
             self._results.move_to_end(op_id)
-        await self.bus.publish(CONDUCTOR_TOPIC, result)
+        await self.bus.publish(contract.CONDUCTOR, result)
         return result
 
-    async def _run_once(self, op_id: str, message: Message) -> Message:
+    async def _run_once(self, msg: contract.OpRequest) -> Message:
+        op_id = msg.op_id
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        if op_id:
-            self._running[op_id] = future
+        self._running[op_id] = future
         try:
-            result = await self._execute(message)
+            result = await self._execute(msg)
         except BaseException:
             future.cancel()
             raise
         finally:
-            if op_id:
-                self._running.pop(op_id, None)
+            self._running.pop(op_id, None)
         future.set_result(result)
-        if op_id:
-            self._remember(op_id, result)
+        self._remember(op_id, result)
         return result
 
     def _remember(self, op_id: str, result: Message) -> None:
@@ -241,61 +224,49 @@ class ComputeAgent:
         while len(self._results) > self._result_cache_size:
             self._results.popitem(last=False)
 
-    async def _execute(self, message: Message) -> Message:
-        op = str(message.get("op") or "")
-        raw = message.get("instance")
-        instance_uuid = str(raw.get("uuid") or "") if isinstance(raw, dict) else ""
-        result: Message = {
-            "type": "op_result",
-            "instance_uuid": instance_uuid,
-            "op": op,
-            "op_id": str(message.get("op_id") or ""),
-            "ok": False,
-            "power_state": int(PowerState.NOSTATE),
-            "error": None,
-            "details": "",
-            "host": self.host,
-            "request_id": str(message.get("request_id") or ""),
-        }
+    async def _execute(self, msg: contract.OpRequest) -> Message:
+        spec, op = msg.instance, msg.op
+        result = contract.OpResult(
+            instance_uuid=spec.uuid,
+            op=op,
+            op_id=msg.op_id,
+            ok=False,
+            power_state=int(PowerState.NOSTATE),
+            host=self.host,
+            request_id=msg.request_id,
+        )
         try:
-            if op not in OPS:
-                raise DriverError(f"Unknown operation {op!r} sent to host {self.host}.")
-            try:
-                spec = InstanceSpec.from_dict(raw if isinstance(raw, dict) else {})
-            except ValueError as exc:
-                raise DriverError(f"Malformed {op} request: {exc}") from exc
             # Instance lock first: queued ops of one busy guest must not hold op slots.
             async with self._locks.hold(spec.uuid), self._slots:
-                await self._call_driver(op, spec, message)
-                result["power_state"] = int(await self._power_state(spec))
+                await self._call_driver(msg)
+                result.power_state = int(await self._power_state(spec))
                 if op in _REPORT_VIEW:
-                    result.update(await self._driver_view(spec))
-            result["ok"] = True
+                    result.metadata, result.addresses = await self._driver_view(spec)
+            result.ok = True
         except DriverError as exc:
-            result["error"] = exc.message
-            result["details"] = type(exc).__name__
+            result.error = exc.message
+            result.details = type(exc).__name__
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("driver %s failed %s on %s", self.driver.name, op, self.host)
-            result["error"] = f"Internal error on compute host {self.host} during {op}."
-            result["details"] = f"{type(exc).__name__}: {exc}"
-        if not result["ok"] and instance_uuid:
+            result.error = f"Internal error on compute host {self.host} during {op}."
+            result.details = f"{type(exc).__name__}: {exc}"
+        if not result.ok:
             # The conductor needs to know where the guest was left (e.g. still running
             # after a failed power_off), not just that the op failed.
             with contextlib.suppress(Exception):
-                spec = InstanceSpec(uuid=instance_uuid)
-                result["power_state"] = int(await self._power_state(spec))
-        return result
+                result.power_state = int(await self._power_state(spec))
+        return contract.encode(result)
 
-    async def _call_driver(self, op: str, spec: InstanceSpec, message: Message) -> None:
-        d = self.driver
+    async def _call_driver(self, msg: contract.OpRequest) -> None:
+        d, op, spec = self.driver, msg.op, msg.instance
         if op == "spawn":
             await d.spawn(spec)
         elif op == "destroy":
             await d.destroy(spec)
         elif op == "reboot":
-            await d.reboot(spec, hard=str(message.get("reboot_type", "SOFT")).upper() == "HARD")
+            await d.reboot(spec, hard=msg.reboot_type == "HARD")
         elif op == "power_on":
             await d.power_on(spec)
         elif op == "power_off":
@@ -303,71 +274,51 @@ class ComputeAgent:
         else:
             await d.rebuild(spec)
 
-    async def _driver_view(self, spec: InstanceSpec) -> Message:
-        """``metadata``/``addresses`` keys for an op result, only those that are non-empty."""
-        view: Message = {}
+    async def _driver_view(
+        self, spec: InstanceSpec
+    ) -> tuple[dict[str, str] | None, dict[str, Any] | None]:
+        """``(metadata, addresses)`` for an op result, each None when empty."""
         try:
             metadata = await self.driver.get_instance_metadata(spec)
             addresses = await self.driver.get_addresses(spec)
         except DriverError as exc:
             # The op itself succeeded; a guest gone since is the next host report's news.
             log.warning("no driver view of %s on %s: %s", spec.uuid, self.host, exc.message)
-            return view
-        if metadata:
-            view["metadata"] = dict(metadata)
-        if addresses:
-            view["addresses"] = dict(addresses)
-        return view
+            return None, None
+        return (dict(metadata) or None), (dict(addresses) or None)
 
-    async def answer_console(self, message: Message) -> Message:
-        """Read a guest's console for a ``console`` op; publish the reply on ``reply_to``.
+    async def answer_console(self, msg: contract.ConsoleRequest) -> Message:
+        """Read a guest's console; publish a ``console_output`` on ``reply_to``.
 
-        Reply: ``{"type": "console_output", "reply_id", "instance_uuid", "ok", "output",
-        "error", "code", "host"}``; ``code`` is the HTTP status the API should answer on
-        failure (404 unknown guest, 501 driver without console, 500 anything else).
-        No per-instance lock: a console read must not wait behind a slow boot.
+        ``code`` in the reply is the HTTP status the API should answer on failure (404
+        unknown guest, 501 driver without console, 500 anything else). No per-instance
+        lock: a console read must not wait behind a slow boot.
         """
-        raw = message.get("instance")
-        instance_uuid = str(raw.get("uuid") or "") if isinstance(raw, dict) else ""
-        reply: Message = {
-            "type": "console_output",
-            "reply_id": str(message.get("reply_id") or ""),
-            "instance_uuid": instance_uuid,
-            "ok": False,
-            "output": "",
-            "error": None,
-            "code": 500,
-            "host": self.host,
-            "request_id": str(message.get("request_id") or ""),
-        }
-        length = message.get("length")
+        spec = msg.instance
+        reply = contract.ConsoleOutput(
+            reply_id=msg.reply_id,
+            instance_uuid=spec.uuid,
+            ok=False,
+            host=self.host,
+            request_id=msg.request_id,
+        )
         try:
-            spec = InstanceSpec.from_dict(raw if isinstance(raw, dict) else {})
-            if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
-                raise DriverError(f"Console length must be an integer, not {length!r}.")
-            reply["output"] = await self.driver.get_console_output(spec, length)
-            reply["ok"] = True
-            reply["code"] = 200
-        except ValueError as exc:
-            reply["error"] = f"Malformed console request: {exc}"
-            reply["code"] = 400
+            reply.output = await self.driver.get_console_output(spec, msg.length)
+            reply.ok, reply.code = True, 200
         except DriverNotSupported as exc:
-            reply["error"], reply["code"] = exc.message, 501
+            reply.error, reply.code = exc.message, 501
         except InstanceNotFound as exc:
-            reply["error"], reply["code"] = exc.message, 404
+            reply.error, reply.code = exc.message, 404
         except DriverError as exc:
-            reply["error"] = exc.message
+            reply.error = exc.message
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("driver %s failed console on %s", self.driver.name, self.host)
-            reply["error"] = f"Internal error on compute host {self.host} reading the console."
-        reply_to = message.get("reply_to")
-        if isinstance(reply_to, str) and reply_to:
-            await self.bus.publish(reply_to, reply)
-        else:
-            log.warning("console request without reply_to on %s dropped", self.host)
-        return reply
+            reply.error = f"Internal error on compute host {self.host} reading the console."
+        message = contract.encode(reply)
+        await self.bus.publish(msg.reply_to, message)
+        return message
 
     async def _power_state(self, spec: InstanceSpec) -> PowerState:
         try:

@@ -17,8 +17,9 @@ import random
 import time
 from collections.abc import Sequence
 
+from stockyard.bus import contract
 from stockyard.bus.base import Bus, Message
-from stockyard.compute.agent import REPORTS_TOPIC, ComputeAgent
+from stockyard.compute.agent import ComputeAgent
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 # transaction, so fewer, larger batches are cheaper; ten still spreads the load.
 _MAX_TICKS_PER_INTERVAL = 10
 
-MAX_REPORTS_PER_MESSAGE = 500
+MAX_REPORTS_PER_MESSAGE = contract.REPORTS_PER_MESSAGE
 """Reports per ``host_reports`` message; larger ticks are split (bounded SQL IN lists)."""
 
 
@@ -103,9 +104,9 @@ class AgentPool:
         sent = 0
         for start in range(0, len(reports), MAX_REPORTS_PER_MESSAGE):
             chunk = reports[start : start + MAX_REPORTS_PER_MESSAGE]
-            message: Message = {"type": "host_reports", "taken_at": taken_at, "reports": chunk}
+            batch = contract.HostReports(taken_at=taken_at, reports=chunk)
             try:
-                await self.bus.publish(REPORTS_TOPIC, message)
+                await self.bus.publish(contract.REPORTS, contract.encode(batch))
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -1,7 +1,7 @@
-"""The conductor: drives instances through ``states.TRANSITIONS``.
+"""The conductor: drives instances through ``lifecycle.states.TRANSITIONS``.
 
 Entry point: ``stockyard.conductor.service.Conductor``. Flows are split by concern:
-``build`` (schedule, claim, spawn, reschedule), ``actions`` (reboot, power, rebuild,
-delete), ``reconciler`` (stuck work), ``hostsync`` (agents' reports); the database side
-is in ``leases``, ``claims``, ``network`` and ``records``.
+``actions`` (reboot, power, rebuild, delete), ``reconciler`` (stuck work), ``hostsync``
+(agents' reports); placement (schedule, claim, spawn, reschedule) is
+``stockyard.placement``, the lifecycle rules and records are ``stockyard.lifecycle``.
 """

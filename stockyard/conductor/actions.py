@@ -8,26 +8,32 @@ lease to the op. :meth:`ActionFlow.on_result` takes it back only for the current
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.bus.base import Message
-from stockyard.conductor import claims, leases, network, records
-from stockyard.conductor.build import BuildFlow
-from stockyard.conductor.context import ConductorContext, new_op_id
-from stockyard.conductor.hoststate import HostStateCache
-from stockyard.conductor.ops import op_message, topic_for
-from stockyard.conductor.records import OP_EVENTS, move
-from stockyard.conductor.states import PowerState, TaskState, VmState
+from stockyard.bus import contract
+from stockyard.compute.drivers.base import PowerState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance, ServerGroupMember
 from stockyard.db.retry import retried_flow
+from stockyard.lifecycle import leases, records
+from stockyard.lifecycle.messages import op_envelope
+from stockyard.lifecycle.records import OP_EVENTS, move
+from stockyard.lifecycle.states import TaskState, VmState, outcome
+from stockyard.placement import claims, network
+from stockyard.placement.build import BuildFlow
+from stockyard.placement.context import FlowContext, new_op_id
+from stockyard.placement.hoststate import HostStateCache
 
 log = logging.getLogger(__name__)
 
+_POWER_AFTER = {VmState.ACTIVE: PowerState.RUNNING, VmState.STOPPED: PowerState.SHUTDOWN}
+"""The power state to record when an agent's result did not say."""
+
 T = TaskState
-OPS: dict[str, tuple[str, str]] = {
+OPS: dict[TaskState, tuple[contract.Op, str]] = {
     T.SPAWNING: ("spawn", "SOFT"),
     T.REBOOTING: ("reboot", "SOFT"),
     T.REBOOTING_HARD: ("reboot", "HARD"),
@@ -37,16 +43,6 @@ OPS: dict[str, tuple[str, str]] = {
     T.DELETING: ("destroy", "SOFT"),
 }
 """task_state -> (op sent to the agent, reboot type)."""
-
-DONE: dict[str, tuple[VmState, PowerState]] = {
-    T.REBOOTING: (VmState.ACTIVE, PowerState.RUNNING),
-    T.REBOOTING_HARD: (VmState.ACTIVE, PowerState.RUNNING),
-    T.POWERING_OFF: (VmState.STOPPED, PowerState.SHUTDOWN),
-    T.POWERING_ON: (VmState.ACTIVE, PowerState.RUNNING),
-    # Nova: a rebuild leaves the server ACTIVE, even when it was stopped.
-    T.REBUILDING: (VmState.ACTIVE, PowerState.RUNNING),
-}
-"""task_state -> (vm_state, power_state) once its op succeeded."""
 
 VERBS = {
     "spawn": "build",
@@ -88,7 +84,7 @@ async def finish_delete(s: AsyncSession, inst: Instance) -> int | None:
 class ActionFlow:
     """Drives every task other than scheduling (which belongs to :class:`BuildFlow`)."""
 
-    def __init__(self, ctx: ConductorContext, hosts: HostStateCache, build: BuildFlow) -> None:
+    def __init__(self, ctx: FlowContext, hosts: HostStateCache, build: BuildFlow) -> None:
         self.ctx = ctx
         self.hosts = hosts
         self.build = build
@@ -105,7 +101,7 @@ class ActionFlow:
         """
         me = self.ctx.conductor_id
         now = utcnow()
-        message: Message | None = None
+        envelope: tuple[str, dict[str, Any]] | None = None
         freed: int | None = None
         to_build = False
         async with self.ctx.db.session() as s:
@@ -129,33 +125,39 @@ class ActionFlow:
                 if task == TaskState.DELETING and not inst.host:
                     freed = await finish_delete(s, inst)
                 elif not inst.host:
-                    op, _ = OPS[task]
-                    await self._fail(s, inst, f"Cannot {VERBS[op]} instance {uuid}: no host.")
+                    # The API refuses host-bound actions on unplaced servers; a row
+                    # written before that rule (or by hand) still ends readably.
+                    op, _ = OPS[TaskState(task)]
+                    await records.fail_instance(
+                        s, inst, f"Cannot {VERBS[op]} instance {uuid}: it has no host."
+                    )
                 else:
-                    message = await self._send(s, inst, task)
+                    envelope = await self._send(s, inst, TaskState(task))
         if freed is not None:
             await self.hosts.refresh_hosts([freed])
         if to_build:
             await self.build.handle_build([uuid])
-        elif message is not None:
-            await self.ctx.bus.publish(topic_for(message["instance"]["host"]), message)
+        elif envelope is not None:
+            await self.ctx.bus.publish(*envelope)
 
-    async def _send(self, s: AsyncSession, inst: Instance, task: str) -> Message:
+    async def _send(
+        self, s: AsyncSession, inst: Instance, task: TaskState
+    ) -> tuple[str, dict[str, Any]]:
         op, reboot_type = OPS[task]
         op_id = new_op_id()
         inst.lease_owner = leases.op_owner(op, op_id)
         inst.lease_expires = self.ctx.op_lease_until()
         await records.start_event(s, inst.uuid, OP_EVENTS[op], host=inst.host)
-        return op_message(inst, op, op_id, reboot_type)
+        return op_envelope(inst, op, op_id, reboot_type)
 
     @retried_flow("op result")
-    async def on_result(self, msg: Message) -> None:
+    async def on_result(self, msg: contract.OpResult) -> None:
         """Apply the result of the instance's current op; stale results are ignored.
 
         Re-run whole on a retryable DB error: once applied, the op's lease is gone and a
         re-run finds the result stale.
         """
-        uuid, op, op_id = str(msg["instance_uuid"]), str(msg["op"]), str(msg["op_id"])
+        uuid, op, op_id = msg.instance_uuid, msg.op, msg.op_id
         me = self.ctx.conductor_id
         freed: int | None = None
         async with self.ctx.db.session() as s:
@@ -166,18 +168,18 @@ class ActionFlow:
             inst = await _load(s, uuid)
             assert inst is not None
             task = inst.task_state
-            if task is None or OPS.get(task, ("",))[0] != op:
+            if task is None or OPS[TaskState(task)][0] != op:
                 await leases.give_up(s, [uuid], me)
                 return
-            host = str(msg.get("host") or inst.host or "")
+            host = msg.host or inst.host or ""
             event = OP_EVENTS[op]
-            if msg.get("ok"):
+            if msg.ok:
                 if op == "destroy":
                     freed = await finish_delete(s, inst)
                 else:
-                    vm_state, power = DONE[task]
+                    vm_state = outcome(inst.vm_state, task)
                     move(inst, vm_state, None)
-                    inst.power_state = int(msg.get("power_state") or power)
+                    inst.power_state = msg.power_state or _POWER_AFTER[vm_state]
                     if op == "rebuild":
                         inst.launched_at = utcnow()
                         network.apply_driver_view(inst, msg)
@@ -186,8 +188,8 @@ class ActionFlow:
                     await records.finish_event(s, uuid, event, True, host=host)
                     await records.finish_action(s, uuid)
             else:
-                error = str(msg.get("error") or "unknown error")
-                trace = "\n".join(x for x in (error, str(msg.get("details") or "")) if x)
+                error = msg.error or "unknown error"
+                trace = "\n".join(x for x in (error, msg.details) if x)
                 await records.finish_event(s, uuid, event, False, traceback=trace, host=host)
                 if op == "destroy":
                     # Deletes are retried, never failed open: our lease expires and the
@@ -197,13 +199,8 @@ class ActionFlow:
                     )
                     await records.start_event(s, uuid, event, host=host)
                 else:
-                    await self._fail(s, inst, f"Failed to {VERBS[op]} instance: {error}", trace)
+                    await records.fail_instance(
+                        s, inst, f"Failed to {VERBS[op]} instance: {error}", trace
+                    )
         if freed is not None:
             await self.hosts.refresh_hosts([freed])
-
-    async def _fail(self, s: AsyncSession, inst: Instance, message: str, details: str = "") -> None:
-        move(inst, VmState.ERROR, None)
-        records.clear_lease(inst)
-        inst.task_started_at = None
-        await records.add_fault(s, inst, message, details)
-        await records.finish_action(s, inst.uuid)

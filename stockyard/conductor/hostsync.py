@@ -15,17 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.bus import contract
 from stockyard.bus.base import Message
-from stockyard.conductor import records
-from stockyard.conductor.context import ConductorContext, execute_count
-from stockyard.conductor.hoststate import HostStateCache
-from stockyard.conductor.states import PowerState, VmState, check_transition
-from stockyard.db.base import utcnow
+from stockyard.compute.drivers.base import PowerState
+from stockyard.db.base import execute_count, utcnow
 from stockyard.db.models import Host, Instance
 from stockyard.db.retry import retried_flow
+from stockyard.lifecycle import records
+from stockyard.lifecycle.states import VmState, check_transition
+from stockyard.placement.context import FlowContext
+from stockyard.placement.hoststate import HostStateCache
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,8 @@ INVENTORY = ("vcpus", "memory_mb", "local_gb", "hypervisor_type")
 
 
 @dataclass(frozen=True, slots=True)
-class HostReport:
-    """One host's report, parsed from a ``host_report`` dict.
+class HostView:
+    """One host's report as the conductor applies it.
 
     ``taken_at`` (naive UTC) is when the agent read its driver, if it says: reports
     travel apart from op results, so an instance that changed since cannot be judged
@@ -53,34 +56,32 @@ class HostReport:
     taken_at: datetime | None = None
 
     @classmethod
-    def parse(cls, raw: Message, taken_at: datetime | None = None) -> HostReport:
-        """``ValueError``/``TypeError``/``KeyError`` on a malformed report."""
-        host = raw["host"]
-        if not isinstance(host, str) or not host:
-            raise ValueError(f"bad host name {host!r}")
-        inventory = {k: raw[k] for k in INVENTORY if raw.get(k) is not None}
-        for key in ("vcpus", "memory_mb", "local_gb"):
-            if key in inventory:
-                inventory[key] = int(inventory[key])
-        if "hypervisor_type" in inventory:
-            inventory["hypervisor_type"] = str(inventory["hypervisor_type"])
-        states = {str(k): int(v) for k, v in (raw.get("power_states") or {}).items()}
-        return cls(host, inventory, states, taken_at)
+    def of(cls, report: contract.HostReport, taken_at: datetime | None = None) -> HostView:
+        inventory = {k: getattr(report, k) for k in INVENTORY if getattr(report, k) is not None}
+        return cls(report.host, inventory, dict(report.power_states), taken_at)
 
 
-def parse_reports(message: Message) -> list[HostReport]:
-    """The reports of a ``host_report`` or ``host_reports`` message; bad ones are logged
-    and left out (one broken host must not cost the batch)."""
-    if message.get("type") == "host_reports":
-        raw_reports = message.get("reports") or []
-        taken_at = _as_utc(message.get("taken_at"))
-    else:
-        raw_reports, taken_at = [message], None
-    out: list[HostReport] = []
-    for raw in raw_reports:
+Reports = contract.HostReport | contract.HostReports
+
+
+def parse_reports(message: Message | Reports) -> list[HostView]:
+    """The host views of a ``host_report`` or ``host_reports`` message; bad ones are
+    logged and left out (one broken host must not cost the batch)."""
+    if isinstance(message, dict):
+        decoded = contract.decode(
+            message, (contract.HostReport, contract.HostReports), "conductor.reports"
+        )
+        if not isinstance(decoded, contract.HostReport | contract.HostReports):
+            return []
+        message = decoded
+    if isinstance(message, contract.HostReport):
+        return [HostView.of(message)]
+    taken_at = _as_utc(message.taken_at)
+    out: list[HostView] = []
+    for raw in message.reports:
         try:
-            out.append(HostReport.parse(raw, taken_at))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            out.append(HostView.of(contract.HostReport.model_validate(raw), taken_at))
+        except ValidationError as exc:
             log.warning("malformed host report ignored (%s): %.200r", exc, raw)
     return out
 
@@ -94,19 +95,19 @@ def _as_utc(stamp: object) -> datetime | None:
 class HostSync:
     """Applies ``host_report`` and ``host_reports`` messages."""
 
-    def __init__(self, ctx: ConductorContext, hosts: HostStateCache) -> None:
+    def __init__(self, ctx: FlowContext, hosts: HostStateCache) -> None:
         self.ctx = ctx
         self.hosts = hosts
         # host -> instance uuid -> consecutive reports missing. Per process: with several
         # conductors the count may spread over them, which only delays the verdict.
         self._misses: dict[str, dict[str, int]] = {}
 
-    async def on_report(self, msg: Message) -> int:
+    async def on_report(self, msg: Message | Reports) -> int:
         """Apply a ``host_report`` or ``host_reports`` message; returns the hosts applied."""
         return await self.apply(parse_reports(msg))
 
     @retried_flow("host reports")
-    async def apply(self, reports: Sequence[HostReport]) -> int:
+    async def apply(self, reports: Sequence[HostView]) -> int:
         """Record the hosts as seen, update changed inventories, sync instances' power.
 
         One transaction for all of ``reports``; unknown hosts are ignored with a warning.
@@ -145,7 +146,7 @@ class HostSync:
         await self.hosts.refresh_hosts([known[name] for name in missing])
         return len(known)
 
-    def _update_index(self, reports: Iterable[HostReport]) -> list[str]:
+    def _update_index(self, reports: Iterable[HostView]) -> list[str]:
         """Mark the hosts up with their reported inventory; returns the hosts the
         scheduler's index does not have yet."""
         index = self.ctx.scheduler.index
@@ -163,7 +164,7 @@ class HostSync:
         return missing
 
     async def _sync_power(
-        self, s: AsyncSession, reports: Sequence[HostReport]
+        self, s: AsyncSession, reports: Sequence[HostView]
     ) -> dict[str, dict[str, int]]:
         """Apply reported power states; returns each host's new miss counts (for after
         the commit)."""

@@ -14,15 +14,16 @@ from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select
 
-from stockyard.conductor import leases, records
 from stockyard.conductor.actions import OPS, ActionFlow
-from stockyard.conductor.build import BuildFlow
-from stockyard.conductor.context import ConductorContext
-from stockyard.conductor.records import EV_SCHEDULE, OP_EVENTS, move
-from stockyard.conductor.states import TaskState, VmState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance
 from stockyard.db.retry import retried_flow
+from stockyard.lifecycle import leases, records
+from stockyard.lifecycle.isolation import isolated
+from stockyard.lifecycle.records import EV_SCHEDULE, OP_EVENTS
+from stockyard.lifecycle.states import TaskState
+from stockyard.placement.build import BuildFlow
+from stockyard.placement.context import FlowContext
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class Reconciler:
 
     def __init__(
         self,
-        ctx: ConductorContext,
+        ctx: FlowContext,
         build: BuildFlow,
         actions: ActionFlow,
         *,
@@ -76,13 +77,16 @@ class Reconciler:
         async with self.ctx.db.session() as s:
             rows = (await s.execute(stmt)).all()
         scheduling: list[str] = []
+        db = self.ctx.db
         for uuid, task, started in rows:
+            # Each row on its own: one that fails must never stop the pass (nor the
+            # next ones), or a single bad row would switch off recovery for the cloud.
             if task != TaskState.DELETING and started is not None and started < deadline:
-                await self._time_out(uuid, str(task))
+                await isolated(db, [uuid], "timing out its task", self._time_out(uuid, str(task)))
             elif task == TaskState.SCHEDULING:
                 scheduling.append(uuid)
             else:
-                await self.actions.handle_task(uuid)
+                await isolated(db, [uuid], "resuming its task", self.actions.handle_task(uuid))
         if scheduling:
             await self.build.handle_build(scheduling)
         return len(rows)
@@ -108,15 +112,10 @@ class Reconciler:
                 event = EV_SCHEDULE
                 message = f"Timed out after {seconds} s waiting for a host to be claimed"
             else:
-                op = OPS[task][0]
+                op = OPS[TaskState(task)][0]
                 event = OP_EVENTS[op]
                 message = f"Timed out after {seconds} s waiting for {inst.host} to {op}"
-            move(inst, VmState.ERROR, None)
-            records.clear_lease(inst)
-            inst.task_started_at = None
-            await records.add_fault(s, inst, message)
-            await records.finish_event(s, uuid, event, False, traceback=message, host=inst.host)
-            await records.finish_action(s, uuid)
+            await records.fail_instance(s, inst, message, event=event, host=inst.host)
         log.warning("instance %s: %s", uuid, message)
 
     async def run_forever(self) -> None:

@@ -7,27 +7,30 @@ import asyncio
 import contextlib
 import logging
 
+from stockyard.bus import contract
 from stockyard.bus.base import Bus, Message
 from stockyard.conductor.actions import ActionFlow
-from stockyard.conductor.build import BuildFlow
-from stockyard.conductor.context import ConductorContext, new_conductor_id
-from stockyard.conductor.hoststate import DEFAULT_UP_SECONDS, HostStateCache
 from stockyard.conductor.hostsync import HostSync
 from stockyard.conductor.reconciler import Reconciler
 from stockyard.db.base import Database
+from stockyard.lifecycle.isolation import isolated
+from stockyard.placement.build import BuildFlow
+from stockyard.placement.context import FlowContext, new_conductor_id
+from stockyard.placement.hoststate import DEFAULT_UP_SECONDS, HostStateCache
 from stockyard.scheduler import HostStateIndex, Scheduler, SchedulerConfig
 from stockyard.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TOPIC = "conductor"
-REPORTS_TOPIC = "conductor.reports"
-"""Agent pools' ``host_reports`` batches: their own queue, so that a report backlog never
-delays op results, builds or tasks on ``conductor``."""
 REPORTS_CONCURRENCY = 2
-"""Batches applied at once: each is one write transaction, so more only contend."""
-SCHEDULER_TOPIC = "scheduler"
-_REPORT_KINDS = frozenset({"host_report", "host_reports"})
+"""Report batches applied at once: each is one write transaction, so more only contend."""
+_ACCEPTED = (
+    contract.BuildHint,
+    contract.TaskHint,
+    contract.OpResult,
+    contract.HostReport,
+    contract.HostReports,
+)
 
 
 class Conductor:
@@ -57,7 +60,7 @@ class Conductor:
             strategy=settings.weigher_strategy, max_candidates=settings.scheduler_max_candidates
         )
         self.scheduler = Scheduler(HostStateIndex(), config)
-        self.ctx = ConductorContext(
+        self.ctx = FlowContext(
             db=db,
             bus=bus,
             settings=settings,
@@ -70,7 +73,7 @@ class Conductor:
         if remote_scheduling:
             # Placement belongs to ``stockyard scheduler`` processes (topic ``scheduler``);
             # builds, reschedules and stuck scheduling found by the reconciler go there.
-            self.build.forward_to = SCHEDULER_TOPIC
+            self.build.forward_to = contract.SCHEDULER
         self.actions = ActionFlow(self.ctx, self.hosts, self.build)
         self.reconciler = Reconciler(
             self.ctx, self.build, self.actions, orphan_grace_seconds=orphan_grace_seconds
@@ -90,8 +93,8 @@ class Conductor:
         """Load hosts, subscribe, start loops (``background=False``: no loops, for tests)."""
         await self.hosts.refresh()
         self._running = True
-        await self.ctx.bus.subscribe(TOPIC, self.handle, concurrency=self.concurrency)
-        await self.ctx.bus.subscribe(REPORTS_TOPIC, self.handle, concurrency=REPORTS_CONCURRENCY)
+        await self.ctx.bus.subscribe(contract.CONDUCTOR, self.handle, concurrency=self.concurrency)
+        await self.ctx.bus.subscribe(contract.REPORTS, self.handle, concurrency=REPORTS_CONCURRENCY)
         if background:
             self._tasks = [
                 asyncio.create_task(self.reconciler.run_forever(), name="reconciler"),
@@ -109,32 +112,41 @@ class Conductor:
         self._tasks.clear()
 
     async def handle(self, message: Message) -> None:
-        """Dispatch one ``conductor`` or ``conductor.reports`` message (see the contract in
-        ``stockyard.bus.base``); either topic accepts either kind of report."""
+        """Dispatch one ``conductor`` or ``conductor.reports`` message (the contract is
+        :mod:`stockyard.bus.contract`); either topic accepts either kind of report.
+
+        Malformed or unexpected messages are logged and dropped. A message about an
+        instance whose flow raises is handled by :func:`isolated`: logged with the
+        instance id, the instance failed readably unless the error may pass.
+        """
         if not self._running:
             return
-        kind = message.get("type")
-        if kind not in _REPORT_KINDS:
+        msg = contract.decode(message, _ACCEPTED, "conductor")
+        if msg is None:
+            return
+        if isinstance(msg, contract.HostReport | contract.HostReports):
+            await self.hostsync.on_report(msg)
+            return
+        if isinstance(msg, contract.BuildHint):
             # One line per unit of work, tagged with the user's request id by the log filter.
-            log.info(
-                "conductor: %s %s %s",
-                kind,
-                message.get("op") or "",
-                message.get("instance_uuid") or len(message.get("instance_uuids") or []),
-            )
-        if kind == "build":
-            await self.build.handle_build([str(u) for u in message.get("instance_uuids", [])])
-        elif kind == "task":
-            await self.actions.handle_task(str(message["instance_uuid"]))
-        elif kind == "op_result":
-            if message.get("op") == "spawn":
-                await self.build.on_spawn_result(message)
-            else:
-                await self.actions.on_result(message)
-        elif kind in _REPORT_KINDS:
-            await self.hostsync.on_report(message)
+            log.info("conductor: build %d", len(msg.instance_uuids))
+            await self.build.handle_build(msg.instance_uuids)
+            return
+        db = self.ctx.db
+        if isinstance(msg, contract.TaskHint):
+            log.info("conductor: task %s", msg.instance_uuid)
+            await isolated(db, [msg.instance_uuid], "acting on its task",
+                           self.actions.handle_task(msg.instance_uuid))  # fmt: skip
+        elif not isinstance(msg, contract.OpResult):
+            log.warning("conductor: %s message dropped", type(msg).__name__)
+        elif msg.op == "spawn":
+            log.info("conductor: op_result spawn %s", msg.instance_uuid)
+            await isolated(db, [msg.instance_uuid], "applying its build result",
+                           self.build.on_spawn_result(msg))  # fmt: skip
         else:
-            log.warning("conductor: unknown message type %r dropped", kind)
+            log.info("conductor: op_result %s %s", msg.op, msg.instance_uuid)
+            await isolated(db, [msg.instance_uuid], f"applying its {msg.op} result",
+                           self.actions.on_result(msg))  # fmt: skip
 
     async def _refresh_forever(self) -> None:
         while True:

@@ -1,6 +1,6 @@
-"""Image service: the file store, access rules and the default image."""
+"""Image service: the file store, formats and the default image (access rules for API
+callers live in ``stockyard.api.image.access``)."""
 
-from stockyard.image.access import get_visible_image
 from stockyard.image.defaults import DEFAULT_IMAGE_ID, DEFAULT_IMAGE_NAME, register_default_image
 from stockyard.image.store import ImageStore, StoredData
 
@@ -9,6 +9,5 @@ __all__ = [
     "DEFAULT_IMAGE_NAME",
     "ImageStore",
     "StoredData",
-    "get_visible_image",
     "register_default_image",
 ]

@@ -9,8 +9,7 @@ import pytest
 
 from stockyard.compute.drivers import driver_class
 from stockyard.compute.drivers.baremetal import BaremetalDriver
-from stockyard.compute.drivers.base import DriverError, InstanceNotFound, InstanceSpec
-from stockyard.conductor.states import PowerState
+from stockyard.compute.drivers.base import DriverError, InstanceNotFound, InstanceSpec, PowerState
 from stockyard.hwmgr.emulators.redfish import RedfishEmulator, SystemSpec
 from stockyard.hwmgr.service import HwmgrService
 from tests.baremetal.conftest import TOKEN, Rig

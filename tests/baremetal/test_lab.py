@@ -131,6 +131,25 @@ async def test_lab_enrolls_hosts_stock_and_flavors(bm: BmCloud) -> None:
     assert {h.name: h.uuid for h in hosts} == {n: v["uuid"] for n, v in nodes.items()}
     assert {v["provision_state"] for v in nodes.values()} == {"available"}
     assert bm.lab.pool is not None and len(bm.lab.pool.agents) == 4
+    # Each node is in its rack's host aggregate, which admins read through the API.
+    assert await rack_hosts(bm) == {
+        "RegionOne/az1/r1": ["regionone-az1-r1-bm01", "regionone-az1-r1-bm02"],
+        "RegionOne/az1/r2": ["regionone-az1-r2-bm01"],
+        "RegionOne/az1/r3": ["regionone-az1-r3-bm01"],
+    }
+
+
+async def rack_hosts(bm: BmCloud) -> dict[str, list[str]]:
+    """``region/az/rack`` (from the metadata, not the name) -> hosts of the aggregate."""
+    r = await bm.cloud.client.get(f"{V}/os-aggregates", headers=bm.cloud.admin)
+    assert r.status_code == 200, r.text
+    out = {}
+    for agg in r.json()["aggregates"]:
+        meta = agg["metadata"]
+        if meta.get("stockyard:failure_domain") == "rack":
+            key = f"{meta['stockyard:region']}/{meta['availability_zone']}/{meta['stockyard:rack']}"
+            out[key] = sorted(agg["hosts"])
+    return out
 
 
 async def test_anti_affinity_over_racks_on_the_projects_stock(bm: BmCloud) -> None:
@@ -170,8 +189,13 @@ async def test_anti_affinity_over_racks_on_the_projects_stock(bm: BmCloud) -> No
     await bm.settle(uuids, demo, {"ACTIVE", "ERROR"})
     servers = await bm.settle(uuids, c.admin_token, {"ACTIVE"})
     nodes = [s["OS-EXT-SRV-ATTR:hypervisor_hostname"] or s["OS-EXT-SRV-ATTR:host"] for s in servers]
-    racks = {n.split("-")[2] for n in nodes}
-    assert racks == {"r1", "r2", "r3"}
+    # demo reads its members' racks from the group's placement extension.
+    r = await c.client.get(f"{V}/os-server-groups/{group}/stockyard-placement", headers=bm.h(demo))
+    assert r.status_code == 200, r.text
+    placement = r.json()["server_group_placement"]
+    assert sorted(m["id"] for m in placement["members"]) == sorted(uuids)
+    assert {m["rack"] for m in placement["members"]} == {"r1", "r2", "r3"}
+    assert placement["rule_met"] is True
     assert "regionone-az1-r1-bm02" not in nodes  # not in demo's stock
     hwmgr_nodes = await bm.lab.drivers["RegionOne"].nodes(max_age=0)
     assert {hwmgr_nodes[n]["provision_state"] for n in nodes} == {"active"}
@@ -268,3 +292,4 @@ async def test_a_restart_keeps_stock_and_follows_reenrolled_nodes(
     nodes = await bm.lab.drivers["RegionOne"].nodes(max_age=0)
     assert {n: h.uuid for n, h in hosts.items()} == {n: v["uuid"] for n, v in nodes.items()}
     assert {v["provision_state"] for v in nodes.values()} == {"available"}
+    assert len(await rack_hosts(bm)) == 3  # the same rack aggregates, not new ones

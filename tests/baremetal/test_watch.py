@@ -17,8 +17,7 @@ from pydantic import SecretStr
 
 from stockyard.compute.drivers.baremetal import BaremetalDriver
 from stockyard.compute.drivers.baremetal_client import HwmgrClient
-from stockyard.compute.drivers.base import InstanceSpec
-from stockyard.conductor.states import PowerState
+from stockyard.compute.drivers.base import InstanceSpec, PowerState
 from stockyard.hwmgr.installer_emulator import InstallerEmulator
 from stockyard.hwmgr.service import HwmgrService
 from stockyard.hwmgr.settings import HwmgrSettings

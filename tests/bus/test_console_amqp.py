@@ -4,7 +4,8 @@ process's own ``reply.<random>`` topic, an agent in another connection."""
 from __future__ import annotations
 
 from stockyard.api.compute.console import ConsoleReplies
-from stockyard.compute.agent import CONSOLE_OP, ComputeAgent
+from stockyard.bus.contract import ConsoleRequest
+from stockyard.compute.agent import ComputeAgent
 from stockyard.compute.drivers.base import InstanceSpec
 from stockyard.compute.drivers.fake import FakeDriver
 from tests.bus.conftest import BusFactory
@@ -19,13 +20,13 @@ async def test_console_round_trip_over_rabbitmq(amqp_bus: BusFactory) -> None:
     agent = ComputeAgent("h0", driver, agent_bus)
     await agent.subscribe()
     replies = ConsoleReplies(api_bus)
-    request = {"type": "op", "op": CONSOLE_OP, "instance": spec.to_dict(), "length": 1}
+    request = ConsoleRequest(instance=spec, length=1, reply_to="-")
     try:
         reply = await replies.ask("h0", request, 20)
-        assert reply is not None and reply["ok"], reply
-        assert reply["output"] == "[stockyard-fake] vm booted (boot #1)\n"
-        missing = {**request, "instance": {"uuid": "nope"}}
+        assert reply is not None and reply.ok, reply
+        assert reply.output == "[stockyard-fake] vm booted (boot #1)\n"
+        missing = request.model_copy(update={"instance": InstanceSpec(uuid="nope")})
         reply = await replies.ask("h0", missing, 20)
-        assert reply is not None and not reply["ok"] and reply["code"] == 404
+        assert reply is not None and not reply.ok and reply.code == 404
     finally:
         await agent.stop()

@@ -10,9 +10,8 @@ import pytest
 
 from stockyard.bus.base import Message
 from stockyard.compute.agent import ComputeAgent
-from stockyard.compute.drivers.base import InstanceSpec
+from stockyard.compute.drivers.base import InstanceSpec, PowerState
 from stockyard.compute.drivers.fake import FakeDriver
-from stockyard.conductor.states import PowerState
 from tests.compute.busutil import RecordingBus
 
 RESULT_KEYS = {
@@ -21,6 +20,8 @@ RESULT_KEYS = {
     "op",
     "op_id",
     "ok",
+    "metadata",
+    "addresses",
     "power_state",
     "error",
     "details",
@@ -78,6 +79,8 @@ async def test_op_over_the_bus_gives_exactly_one_result(
         "details": "",
         "host": "hv1",
         "request_id": "req-1",
+        "metadata": None,
+        "addresses": None,
     }
 
 
@@ -94,6 +97,7 @@ async def test_start_publishes_a_host_report(bus: RecordingBus, agent: ComputeAg
             "memory_mb": 8192,
             "local_gb": 80,
             "power_states": {"i-1": int(PowerState.RUNNING)},
+            "request_id": "",
         }
     ]
 
@@ -133,11 +137,16 @@ async def test_unexpected_exception_is_reported_not_raised(
     assert "kaput" in r["details"]
 
 
-async def test_unknown_op_and_malformed_instance(agent: ComputeAgent) -> None:
-    r = await agent.handle({**op("spawn"), "op": "migrate"})
-    assert r["ok"] is False and "migrate" in r["error"]
-    r = await agent.handle({**op("spawn", op_id="m"), "instance": {"name": "no uuid"}})
-    assert r["ok"] is False and "uuid" in r["error"]
+async def test_unknown_op_and_malformed_instance_are_dropped(
+    bus: RecordingBus, agent: ComputeAgent, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The bus contract: logged and dropped (acknowledged), never answered or raised.
+    assert await agent.handle({**op("spawn"), "op": "migrate"}) == {}
+    assert await agent.handle({**op("spawn", op_id="m"), "instance": {"name": "no uuid"}}) == {}
+    assert await agent.handle({"type": "op_result"}) == {}
+    assert await agent.handle({"no": "type"}) == {}
+    assert not bus.on("conductor", "op_result")
+    assert "instance.uuid" in caplog.text and "'migrate'" in caplog.text
 
 
 async def test_duplicate_op_id_answers_without_rerunning(

@@ -14,8 +14,8 @@ from stockyard.compute.drivers import (
     driver_class,
     load_driver,
 )
+from stockyard.compute.drivers.base import PowerState
 from stockyard.compute.drivers.fake import FakeDriver
-from stockyard.conductor.states import PowerState
 
 
 def spec(uuid: str = "i-1", **metadata: str) -> InstanceSpec:

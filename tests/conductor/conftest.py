@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from stockyard.bus.base import Message
 from stockyard.bus.memory import MemoryBus
+from stockyard.compute.drivers.base import PowerState
 from stockyard.conductor.service import Conductor
-from stockyard.conductor.states import PowerState
 from stockyard.db.base import Database, new_uuid
 from stockyard.db.models import (
     Host,

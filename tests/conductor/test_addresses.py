@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from stockyard.conductor.network import (
+from stockyard.db.models import AddressAllocation, Region
+from stockyard.placement.network import (
     AddressesExhausted,
     allocate_address,
     release_addresses,
 )
-from stockyard.db.models import AddressAllocation, Region
 from tests.conductor.conftest import Lab
 
 # 10.9.0.0/29: .1 is the gateway, .7 the broadcast address; servers get .2 to .6.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from stockyard.conductor.states import PowerState
+from stockyard.compute.drivers.base import PowerState
 from stockyard.db.models import (
     AddressAllocation,
     Allocation,

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from stockyard.compute.agent import ComputeAgent
 from stockyard.compute.drivers.base import InstanceSpec
 from stockyard.compute.drivers.fake import FakeDriver
-from stockyard.conductor import network
-from stockyard.conductor.records import forced_spec
 from stockyard.db.models import Instance, InstanceFault
+from stockyard.lifecycle.records import forced_spec
+from stockyard.placement import network
 from tests.conductor.conftest import Lab
 
 

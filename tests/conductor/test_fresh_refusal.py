@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stockyard.conductor import build
+from stockyard.placement import build
 from tests.conductor.conftest import FLAVOR, Lab
 
 BIG = {**FLAVOR, "vcpus": 8, "ram": 4096}

@@ -12,12 +12,13 @@ from typing import Any
 from sqlalchemy import event, select, update
 
 from stockyard.bus.base import Message
+from stockyard.bus.contract import REPORTS as REPORTS_TOPIC
 from stockyard.compute.agent import ComputeAgent
+from stockyard.compute.drivers.base import PowerState
 from stockyard.compute.drivers.fake import FakeDriver
 from stockyard.compute.pool import AgentPool
 from stockyard.conductor.hostsync import VANISHED
-from stockyard.conductor.service import REPORTS_CONCURRENCY, REPORTS_TOPIC
-from stockyard.conductor.states import PowerState
+from stockyard.conductor.service import REPORTS_CONCURRENCY
 from stockyard.db.base import utcnow
 from stockyard.db.models import Host, InstanceFault
 from tests.conductor.conftest import Lab

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from stockyard.compute.drivers.base import PowerState
 from stockyard.conductor.hostsync import VANISHED
-from stockyard.conductor.states import PowerState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Host, Instance, InstanceFault
 from tests.conductor.conftest import Lab

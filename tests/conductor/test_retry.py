@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
+from stockyard.compute.drivers.base import PowerState
 from stockyard.conductor.hostsync import VANISHED
-from stockyard.conductor.states import PowerState
 from stockyard.db.base import utcnow
 from stockyard.db.models import InstanceActionEvent, InstanceFault
 from stockyard.db.retry import retried_flow

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from stockyard.conductor.states import (
+from stockyard.lifecycle.states import (
     TRANSITIONS,
     IllegalTransition,
     TaskState,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from stockyard.api.errors import APIError
+from stockyard.api.image.access import get_visible_image
 from stockyard.api.image.deps import get_store
-from stockyard.image import DEFAULT_IMAGE_NAME, get_visible_image, register_default_image
+from stockyard.image import DEFAULT_IMAGE_NAME, register_default_image
 from tests.conftest import Cloud
 from tests.image.helpers import V2, create, make_member
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from stockyard.bus.memory import MemoryBus
 from stockyard.compute.agent import ComputeAgent
-from stockyard.conductor.states import PowerState
+from stockyard.compute.drivers.base import PowerState
 from tests.libvirt.conftest import make_spec
 
 

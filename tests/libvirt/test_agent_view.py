@@ -6,7 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from stockyard.compute.agent import CONSOLE_OP, ComputeAgent
+from stockyard.bus.contract import CONSOLE_OP
+from stockyard.compute.agent import ComputeAgent
 from tests.compute.busutil import RecordingBus
 from tests.libvirt.conftest import make_spec
 

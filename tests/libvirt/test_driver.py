@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from stockyard.compute.drivers import available_drivers, driver_class
-from stockyard.compute.drivers.base import DriverError, InstanceNotFound
+from stockyard.compute.drivers.base import DriverError, InstanceNotFound, PowerState
 from stockyard.compute.drivers.libvirt.domain import read_metadata
-from stockyard.conductor.states import PowerState
 from tests.libvirt.conftest import make_spec
 
 pytestmark = pytest.mark.usefixtures("tools")

@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from stockyard.compute.drivers.base import DriverError, InstanceSpec
-from stockyard.conductor.states import PowerState
+from stockyard.compute.drivers.base import DriverError, InstanceSpec, PowerState
 from tests.libvirt.conftest import make_spec
 
 URI = os.environ.get("STOCKYARD_LIBVIRT_URI", "qemu:///system")

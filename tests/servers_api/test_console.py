@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from stockyard.api.compute.console import ConsoleReplies
+from stockyard.bus.contract import ConsoleRequest
 from stockyard.bus.memory import MemoryBus
-from stockyard.compute.agent import CONSOLE_OP, ComputeAgent
+from stockyard.compute.agent import ComputeAgent
 from stockyard.compute.drivers.base import ComputeDriver, InstanceSpec
 from stockyard.compute.drivers.fake import FakeDriver
 from stockyard.db.models import Instance
@@ -114,7 +115,7 @@ async def test_a_late_reply_is_dropped_and_the_next_request_answered() -> None:
     driver = FakeDriver("h0")
     spec = InstanceSpec(uuid="u1", hostname="vm", image_ref="img")
     await driver.spawn(spec)
-    request = {"type": "op", "op": CONSOLE_OP, "instance": spec.to_dict(), "length": 1}
+    request = ConsoleRequest(instance=spec, length=1, reply_to="-")
     try:
         # Nobody serves compute.h0 yet: the request times out.
         assert await replies.ask("h0", request, 0.2) is None
@@ -123,7 +124,7 @@ async def test_a_late_reply_is_dropped_and_the_next_request_answered() -> None:
         # The agent now answers the stale request first, then this one: only this one
         # is taken as the answer.
         reply = await replies.ask("h0", request, 5)
-        assert reply is not None and reply["ok"] and reply["output"].endswith("booted (boot #1)\n")
+        assert reply is not None and reply.ok and reply.output.endswith("booted (boot #1)\n")
         await agent.stop()
     finally:
         await bus.close()

@@ -123,6 +123,16 @@ async def test_actions_check_state(cloud: Cloud, seed: Seed) -> None:
         inst = await session.scalar(select(Instance).where(Instance.uuid == sid))
         assert inst is not None
         inst.vm_state, inst.task_state = "active", None
+    # Nova's check_instance_host: an unplaced server is "not ready" for power actions.
+    r = await cloud.client.post(
+        f"/compute/v2.1/servers/{sid}/action", json={"reboot": {"type": "HARD"}}, headers=h
+    )
+    assert r.status_code == 409
+    assert r.json()["conflictingRequest"]["message"] == f"Instance {sid} is not ready"
+    async with cloud.state.db.session() as session:
+        inst = await session.scalar(select(Instance).where(Instance.uuid == sid))
+        assert inst is not None
+        inst.host = "regionone-az1-r1-hv01"
     r = await cloud.client.post(
         f"/compute/v2.1/servers/{sid}/action", json={"reboot": {"type": "HARD"}}, headers=h
     )

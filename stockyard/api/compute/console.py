@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.compute.server_common import load_server
 from stockyard.api.errors import APIError
 from stockyard.api.state import APIState
+from stockyard.bus import contract
 from stockyard.bus.base import Bus, Message
-from stockyard.compute.agent import CONSOLE_OP, compute_topic
-from stockyard.conductor.ops import instance_spec
 from stockyard.identity.context import RequestContext
+from stockyard.lifecycle.messages import instance_spec
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,8 @@ class ConsoleReplies:
 
     def __init__(self, bus: Bus) -> None:
         self.bus = bus
-        self.topic = f"reply.{secrets.token_hex(8)}"
-        self._waiting: dict[str, asyncio.Future[Message]] = {}
+        self.topic = contract.new_reply_topic()
+        self._waiting: dict[str, asyncio.Future[contract.ConsoleOutput]] = {}
         self._subscribed = False
         self._lock = asyncio.Lock()
 
@@ -54,22 +54,26 @@ class ConsoleReplies:
                 self._subscribed = True
 
     async def _on_reply(self, message: Message) -> None:
-        future = self._waiting.get(str(message.get("reply_id") or ""))
-        if future is None or future.done():
-            log.debug("late or unknown console reply %s dropped", message.get("reply_id"))
+        reply = contract.decode_as(message, contract.ConsoleOutput, self.topic)
+        if reply is None:
             return
-        future.set_result(message)
+        future = self._waiting.get(reply.reply_id)
+        if future is None or future.done():
+            log.debug("late or unknown console reply %s dropped", reply.reply_id)
+            return
+        future.set_result(reply)
 
-    async def ask(self, host: str, request: Message, wait_seconds: float) -> Message | None:
-        """Send ``request`` (a console op) to ``host``'s agent; its reply, or None on timeout."""
+    async def ask(
+        self, host: str, request: contract.ConsoleRequest, wait_seconds: float
+    ) -> contract.ConsoleOutput | None:
+        """Send ``request`` to ``host``'s agent; its reply, or None on timeout."""
         await self._ensure_subscribed()
         reply_id = secrets.token_hex(16)
-        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[contract.ConsoleOutput] = asyncio.get_running_loop().create_future()
         self._waiting[reply_id] = future
         try:
-            await self.bus.publish(
-                compute_topic(host), {**request, "reply_to": self.topic, "reply_id": reply_id}
-            )
+            message = request.model_copy(update={"reply_to": self.topic, "reply_id": reply_id})
+            await self.bus.publish(contract.compute_topic(host), contract.encode(message))
             return await asyncio.wait_for(future, wait_seconds)
         except TimeoutError:
             return None
@@ -120,13 +124,10 @@ async def console_output(
     host = inst.host
     if not host:
         raise APIError(409, f"Instance {inst.uuid} is not ready: it has no host yet.")
-    request: Message = {
-        "type": "op",
-        "op": CONSOLE_OP,
-        "instance": instance_spec(inst),
-        "length": length,
-        "request_id": request_id,
-    }
+    # reply_to is filled in by ``ask``: the topic of this process.
+    request = contract.ConsoleRequest(
+        instance=instance_spec(inst), length=length, reply_to="-", request_id=request_id
+    )
     # Nothing more to read: do not hold a transaction open while the host answers.
     await session.rollback()
     timeout = state.settings.console_timeout_seconds
@@ -135,13 +136,13 @@ async def console_output(
         raise APIError(
             503, f"Compute host {host} did not return the console of {server_id} in {timeout:g}s."
         )
-    if not reply.get("ok"):
-        code = int(reply.get("code") or 500)
-        message = str(reply.get("error") or "unknown error")
+    if not reply.ok:
+        code = reply.code or 500
+        message = reply.error or "unknown error"
         if code == 501:
             raise APIError(
                 501, f"Unable to get console log, functionality not implemented. {message}"
             )
         # 404: the host does not know the guest; 400: it could not read our request.
         raise APIError(code if code in (400, 404) else 500, message)
-    return {"output": str(reply.get("output") or "")}
+    return {"output": reply.output}

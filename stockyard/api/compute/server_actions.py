@@ -1,6 +1,7 @@
 """``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild, os-getConsoleOutput.
 
-The API only checks the current state and writes the task; the conductor does the work.
+The API decides "409 or go" from the lifecycle's one table (``begin_action``) and writes
+the task it names; the conductor does the work.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute import console
 from stockyard.api.compute.server_common import (
@@ -18,6 +18,7 @@ from stockyard.api.compute.server_common import (
     latest_faults,
     load_server,
     request_id,
+    start_action,
     view_context,
 )
 from stockyard.api.compute.server_create import load_image
@@ -26,31 +27,12 @@ from stockyard.api.compute.server_views import server_detail
 from stockyard.api.deps import Microversion, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.responses import FastJSONResponse
-from stockyard.conductor.states import TaskState, VmState
-from stockyard.db.base import utcnow
-from stockyard.db.models import Instance, InstanceAction, KeyPair
-from stockyard.identity.context import RequestContext
+from stockyard.db.models import KeyPair
 
 router = APIRouter()
 
-# action -> (allowed vm_states, task_state to set, instance action name)
-_RULES: dict[str, tuple[set[str], str]] = {
-    "reboot": ({VmState.ACTIVE.value, VmState.STOPPED.value, VmState.ERROR.value}, "reboot"),
-    "os-stop": ({VmState.ACTIVE.value, VmState.ERROR.value}, "stop"),
-    "os-start": ({VmState.STOPPED.value}, "start"),
-    "rebuild": ({VmState.ACTIVE.value, VmState.STOPPED.value, VmState.ERROR.value}, "rebuild"),
-}
-
-
-def _conflict(action: str, inst: Instance) -> APIError:
-    if inst.task_state is not None:
-        return APIError(
-            409,
-            f"Cannot '{action}' instance {inst.uuid} while it is in task_state {inst.task_state}",
-        )
-    return APIError(
-        409, f"Cannot '{action}' instance {inst.uuid} while it is in vm_state {inst.vm_state}"
-    )
+# The body's action -> its key in the lifecycle's ACTIONS table (reboot picks soft/hard).
+_ACTIONS = {"reboot": "reboot_soft", "os-stop": "stop", "os-start": "start", "rebuild": "rebuild"}
 
 
 def _validated(model: type[Reboot] | type[Rebuild], field: str, value: Any) -> Any:
@@ -60,34 +42,6 @@ def _validated(model: type[Reboot] | type[Rebuild], field: str, value: Any) -> A
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in (field, *err.get("loc", ())))
         raise APIError(400, f"Invalid input for field/attribute {loc}. {err.get('msg')}") from None
-
-
-async def _start_task(
-    session: AsyncSession,
-    ctx: RequestContext,
-    inst: Instance,
-    action: str,
-    task: TaskState,
-    rid: str,
-) -> None:
-    allowed, action_name = _RULES[action]
-    if inst.task_state is not None or inst.vm_state not in allowed:
-        raise _conflict(action, inst)
-    if inst.locked and not ctx.is_admin:
-        raise APIError(409, f"Instance {inst.uuid} is locked")
-    inst.task_state = task.value
-    inst.task_started_at = utcnow()
-    inst.lease_owner = None
-    inst.lease_expires = None
-    session.add(
-        InstanceAction(
-            instance_uuid=inst.uuid,
-            action=action_name,
-            request_id=rid,
-            user_id=ctx.user_id,
-            project_id=ctx.project_id or "",
-        )
-    )
 
 
 @router.post("/servers/{server_id}/action", response_model=None)
@@ -108,25 +62,20 @@ async def server_action(
         return await console.console_output(
             state, session, ctx, server_id, value, request_id(request)
         )
-    if action not in _RULES:
+    if action not in _ACTIONS:
         raise APIError(400, f"There is no such action: {action}")
     inst = await load_server(session, ctx, server_id, for_update=True)
     rid = request_id(request)
     if action == "reboot":
         reboot = _validated(Reboot, "reboot", value)
         hard = reboot.type.upper() == "HARD"
-        if inst.vm_state != VmState.ACTIVE.value and not hard:
-            raise _conflict("reboot", inst)
-        task = TaskState.REBOOTING_HARD if hard else TaskState.REBOOTING
-        await _start_task(session, ctx, inst, action, task, rid)
-    elif action == "os-stop":
-        await _start_task(session, ctx, inst, action, TaskState.POWERING_OFF, rid)
-    elif action == "os-start":
-        await _start_task(session, ctx, inst, action, TaskState.POWERING_ON, rid)
+        start_action(session, ctx, inst, "reboot_hard" if hard else "reboot_soft", rid)
+    elif action != "rebuild":
+        start_action(session, ctx, inst, _ACTIONS[action], rid)
     else:
         rebuild = _validated(Rebuild, "rebuild", value)
         image = await load_image(session, ctx, rebuild.imageRef)
-        await _start_task(session, ctx, inst, action, TaskState.REBUILDING, rid)
+        start_action(session, ctx, inst, "rebuild", rid)
         inst.image_ref = image.id
         if rebuild.name:
             inst.name = rebuild.name

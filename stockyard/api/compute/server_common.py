@@ -10,8 +10,10 @@ from stockyard.api.compute.server_views import ViewContext
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
 from stockyard.api.state import APIState
+from stockyard.bus import contract
 from stockyard.db.models import Instance, InstanceFault
 from stockyard.identity.context import RequestContext
+from stockyard.lifecycle.records import ActionRefused, begin_action
 
 
 def view_context(state: APIState, ctx: RequestContext, version: APIVersion) -> ViewContext:
@@ -53,6 +55,21 @@ async def latest_faults(
 
 async def hint_conductor(state: APIState, instance_uuid: str, rid: str) -> None:
     """Tell a conductor a task was written. A lost hint is found by the reconciler."""
-    await state.bus.publish(
-        "conductor", {"type": "task", "instance_uuid": instance_uuid, "request_id": rid}
-    )
+    hint = contract.TaskHint(instance_uuid=instance_uuid, request_id=rid)
+    await state.bus.publish(contract.CONDUCTOR, contract.encode(hint))
+
+
+def start_action(
+    session: AsyncSession, ctx: RequestContext, inst: Instance, key: str, rid: str
+) -> None:
+    """Start ``key`` of the lifecycle's ACTIONS on ``inst``, or raise Nova's 409."""
+    if inst.locked and not ctx.is_admin:
+        raise APIError(409, f"Instance {inst.uuid} is locked")
+    try:
+        row = begin_action(
+            inst, key, request_id=rid, user_id=ctx.user_id, project_id=ctx.project_id or ""
+        )
+    except ActionRefused as exc:
+        raise APIError(409, exc.message) from None
+    if row is not None:
+        session.add(row)

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.server_schemas import ServerCreateBody
 from stockyard.api.errors import APIError
+from stockyard.api.image.access import get_visible_image
 from stockyard.api.microversion import APIVersion
 from stockyard.api.state import APIState
-from stockyard.conductor.states import TaskState, VmState
 from stockyard.db.base import utcnow
 from stockyard.db.models import (
     Aggregate,
@@ -32,7 +32,7 @@ from stockyard.db.models import (
     ServerGroupMember,
 )
 from stockyard.identity.context import RequestContext
-from stockyard.image.access import get_visible_image
+from stockyard.lifecycle.states import TaskState, VmState
 
 _HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
 
@@ -245,7 +245,9 @@ async def create_servers(
             addresses={},
         )
         if req.networks == "none":
-            inst.scheduler_hints = {**hints, "_networks": "none"}
+            inst.requested_networks = []
+        elif isinstance(req.networks, list):
+            inst.requested_networks = [n.model_dump(exclude_none=True) for n in req.networks]
         session.add(inst)
         instances.append(inst)
     await session.flush()

@@ -9,8 +9,8 @@ from functools import lru_cache
 from typing import Any
 
 from stockyard.api.microversion import APIVersion
-from stockyard.conductor.states import api_status
 from stockyard.db.models import Instance, InstanceFault
+from stockyard.lifecycle.states import api_status
 
 
 def iso(value: datetime | None) -> str | None:

@@ -16,6 +16,7 @@ from stockyard.api.compute.server_common import (
     latest_faults,
     load_server,
     request_id,
+    start_action,
     view_context,
 )
 from stockyard.api.compute.server_create import create_servers
@@ -24,9 +25,9 @@ from stockyard.api.compute.server_views import server_brief, server_detail
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
-from stockyard.conductor.states import TaskState, VmState
-from stockyard.db.base import utcnow
-from stockyard.db.models import Instance, InstanceAction, ServerGroup, ServerGroupMember
+from stockyard.bus import contract
+from stockyard.db.models import Instance, ServerGroup, ServerGroupMember
+from stockyard.lifecycle.states import VmState
 
 router = APIRouter()
 
@@ -216,14 +217,8 @@ async def create_server(
     rid = request_id(request)
     result = await create_servers(state, session, ctx, body, version, rid)
     await session.commit()
-    await state.bus.publish(
-        "scheduler",
-        {
-            "type": "build",
-            "instance_uuids": [i.uuid for i in result.instances],
-            "request_id": rid,
-        },
-    )
+    hint = contract.BuildHint(instance_uuids=[i.uuid for i in result.instances], request_id=rid)
+    await state.bus.publish(contract.SCHEDULER, contract.encode(hint))
     if body.server.return_reservation_id:
         return {"reservation_id": result.reservation_id}
     first = result.instances[0]
@@ -270,24 +265,9 @@ async def delete_server(
     server_id: str, request: Request, state: StateDep, session: SessionDep, ctx: WriterCtx
 ) -> Response:
     inst = await load_server(session, ctx, server_id, for_update=True)
-    if inst.locked and not ctx.is_admin:
-        raise APIError(409, f"Instance {server_id} is locked")
     rid = request_id(request)
-    if inst.task_state != TaskState.DELETING.value:
-        inst.task_state = TaskState.DELETING.value
-        inst.task_started_at = utcnow()
-        inst.lease_owner = None
-        inst.lease_expires = None
-        session.add(
-            InstanceAction(
-                instance_uuid=inst.uuid,
-                action="delete",
-                request_id=rid,
-                user_id=ctx.user_id,
-                project_id=ctx.project_id or "",
-            )
-        )
-        await session.commit()
+    start_action(session, ctx, inst, "delete", rid)
+    await session.commit()
     await hint_conductor(state, inst.uuid, rid)
     return Response(status_code=204)
 

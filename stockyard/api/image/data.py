@@ -19,11 +19,11 @@ from starlette.requests import ClientDisconnect
 
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
+from stockyard.api.image.access import get_image_or_404, get_modifiable_image
 from stockyard.api.image.deps import StoreDep
 from stockyard.api.state import APIState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Image
-from stockyard.image.access import get_image_or_404, get_modifiable_image
 from stockyard.image.formats import HASH_ALGO
 from stockyard.image.store import StoredData
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, or_
 
 from stockyard.api.errors import APIError
+from stockyard.api.image.access import visible_clause
 from stockyard.db.models import Image
 from stockyard.identity.context import RequestContext
-from stockyard.image.access import visible_clause
 
 EQUALITY_FILTERS = {
     "name": Image.name,

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
+from stockyard.api.image.access import get_image_or_404, get_modifiable_image
 from stockyard.api.image.deps import StoreDep, read_json
 from stockyard.api.image.validation import (
     check_property_quota,
@@ -18,7 +19,6 @@ from stockyard.api.image.validation import (
 from stockyard.api.image.views import image_view
 from stockyard.db.models import Image
 from stockyard.identity.context import RequestContext
-from stockyard.image.access import get_image_or_404, get_modifiable_image
 from stockyard.image.formats import CORE_WRITABLE, reserved_reason
 from stockyard.image.store import ImageStore
 

@@ -24,10 +24,10 @@ from sqlalchemy import (
 
 from stockyard.api.deps import ProjectCtx, SessionDep
 from stockyard.api.errors import APIError
+from stockyard.api.image.access import visible_clause
 from stockyard.api.image.filters import filter_clauses, int_param
 from stockyard.api.image.views import image_view
 from stockyard.db.models import Image
-from stockyard.image.access import visible_clause
 
 router = APIRouter()
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from stockyard.api.deps import SessionDep, WriterCtx
 from stockyard.api.errors import APIError
+from stockyard.api.image.access import get_modifiable_image
 from stockyard.api.image.deps import read_json
 from stockyard.api.image.validation import (
     check_property_quota,
@@ -23,7 +24,6 @@ from stockyard.api.image.validation import (
 from stockyard.api.image.views import image_view
 from stockyard.db.models import Image
 from stockyard.identity.context import RequestContext
-from stockyard.image.access import get_modifiable_image
 from stockyard.image.formats import CORE_WRITABLE, MAX_TAGS, reserved_reason
 
 router = APIRouter()

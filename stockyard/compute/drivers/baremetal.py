@@ -39,8 +39,8 @@ from stockyard.compute.drivers.base import (
     HostResources,
     InstanceNotFound,
     InstanceSpec,
+    PowerState,
 )
-from stockyard.conductor.states import PowerState
 
 log = logging.getLogger(__name__)
 

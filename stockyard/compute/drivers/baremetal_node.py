@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stockyard.compute.drivers.base import ComputeDriver, HostResources, InstanceSpec
-from stockyard.conductor.states import PowerState
+from stockyard.compute.drivers.base import ComputeDriver, HostResources, InstanceSpec, PowerState
 
 if TYPE_CHECKING:
     from stockyard.compute.drivers.baremetal import BaremetalDriver

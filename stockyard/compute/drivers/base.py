@@ -15,10 +15,32 @@ Anything else a driver raises is a bug and is reported as an internal error.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
-from stockyard.conductor.states import PowerState
+from stockyard.bus.contract import InstanceSpec
+
+__all__ = [
+    "ComputeDriver",
+    "DriverError",
+    "DriverNotSupported",
+    "HostResources",
+    "InstanceNotFound",
+    "InstanceSpec",
+    "PowerState",
+]
+
+
+class PowerState(IntEnum):
+    """A guest's power state as drivers report it (Nova's numbering)."""
+
+    NOSTATE = 0
+    RUNNING = 1
+    PAUSED = 3
+    SHUTDOWN = 4
+    CRASHED = 6
+    SUSPENDED = 7
 
 
 class DriverError(Exception):
@@ -40,61 +62,6 @@ class InstanceNotFound(DriverError):
 
 class DriverNotSupported(DriverError, NotImplementedError):
     """The driver does not implement an optional verb."""
-
-
-@dataclass(slots=True)
-class InstanceSpec:
-    """What a driver knows of an instance: the ``instance`` dict of an ``op`` message.
-
-    Keys and meaning follow the bus contract (``stockyard.bus.base``); ``flavor`` is the
-    snapshot taken at create time, ``addresses`` Nova's ``addresses`` dict.
-    """
-
-    uuid: str
-    name: str = ""
-    hostname: str = ""
-    project_id: str = ""
-    flavor: dict[str, Any] = field(default_factory=dict)
-    image_ref: str = ""
-    key_data: str | None = None
-    user_data: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    addresses: dict[str, Any] = field(default_factory=dict)
-    host: str | None = None
-    node: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> InstanceSpec:
-        """Build from the contract's dict; unknown keys are ignored, ``uuid`` is required."""
-        uuid = data.get("uuid")
-        if not isinstance(uuid, str) or not uuid:
-            raise ValueError("instance: 'uuid' is required and must be a non-empty string")
-        metadata = data.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise ValueError("instance.metadata must be a mapping")
-        return cls(
-            uuid=uuid,
-            name=str(data.get("name") or ""),
-            hostname=str(data.get("hostname") or ""),
-            project_id=str(data.get("project_id") or ""),
-            flavor=dict(data.get("flavor") or {}),
-            image_ref=str(data.get("image_ref") or ""),
-            key_data=data.get("key_data"),
-            user_data=data.get("user_data"),
-            metadata={str(k): str(v) for k, v in metadata.items()},
-            addresses=dict(data.get("addresses") or {}),
-            host=data.get("host"),
-            node=data.get("node"),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The contract's dict (JSON-able)."""
-        return asdict(self)
-
-    @property
-    def display_name(self) -> str:
-        """The name a console shows: hostname, else name, else uuid."""
-        return self.hostname or self.name or self.uuid
 
 
 @dataclass(frozen=True, slots=True)

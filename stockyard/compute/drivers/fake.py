@@ -24,8 +24,8 @@ from stockyard.compute.drivers.base import (
     HostResources,
     InstanceNotFound,
     InstanceSpec,
+    PowerState,
 )
-from stockyard.conductor.states import PowerState
 
 FAIL_SPAWN_KEY = "fake:fail_spawn"
 FAIL_ON_HOSTS_KEY = "fake:fail_on_hosts"

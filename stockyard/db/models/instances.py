@@ -13,7 +13,7 @@ from stockyard.db.base import Base, new_uuid, utcnow
 
 class Instance(Base):
     """A server. ``vm_state``/``task_state``/``power_state`` follow Nova's meaning; the
-    conductor changes them only through the state machine in ``stockyard.conductor.states``.
+    conductor changes them only through the state machine in ``stockyard.lifecycle.states``.
 
     ``lease_owner``/``lease_expires`` mark the conductor working on a transitional state; a
     lease that expires is picked up by any conductor's reconciler.
@@ -50,6 +50,8 @@ class Instance(Base):
     requested_az: Mapped[str | None] = mapped_column(String(255), nullable=True)
     forced_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     scheduler_hints: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Nova's ``networks``: None = auto, [] = none (no port, no address), else the requests.
+    requested_networks: Mapped[list[Any] | None] = mapped_column(nullable=True, default=None)
     group_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     addresses: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -26,6 +26,7 @@ from stockyard.compute.drivers.base import (
     HostResources,
     InstanceNotFound,
     InstanceSpec,
+    PowerState,
 )
 from stockyard.compute.drivers.libvirt.configdrive import build_config_drive
 from stockyard.compute.drivers.libvirt.domain import (
@@ -43,7 +44,6 @@ from stockyard.compute.drivers.libvirt.storage import (
     ImageResolver,
     LocalImageResolver,
 )
-from stockyard.conductor.states import PowerState
 
 T = TypeVar("T")
 

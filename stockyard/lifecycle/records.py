@@ -5,9 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.conductor.states import TaskState, VmState, check_transition
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance, InstanceAction, InstanceActionEvent, InstanceFault
+from stockyard.lifecycle.states import (
+    ACTIONS,
+    TaskState,
+    VmState,
+    action_conflict,
+    check_transition,
+)
 
 FAULT_MESSAGE_MAX = 255
 
@@ -46,6 +52,43 @@ def clear_lease(inst: Instance) -> None:
     """Nobody works on the row any more (set together with ``task_state = None``)."""
     inst.lease_owner = None
     inst.lease_expires = None
+
+
+class ActionRefused(Exception):
+    """The server's state does not allow the action: the API answers 409 with ``message``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def begin_action(
+    inst: Instance, key: str, *, request_id: str, user_id: str, project_id: str
+) -> InstanceAction | None:
+    """Start user action ``key`` of ``ACTIONS`` on ``inst`` (the API's only state write).
+
+    Raises :class:`ActionRefused` when the table does not allow it from the current
+    state, or when the action needs a host the server never got (Nova's "not ready").
+    Returns the ``InstanceAction`` to add, or ``None`` for a delete already under way.
+    Any lease is dropped: an op in flight for an older task then finds its result stale.
+    """
+    action = ACTIONS[key]
+    if key == "delete" and inst.task_state == TaskState.DELETING:
+        return None
+    if not action.allows(inst.vm_state, inst.task_state):
+        raise ActionRefused(action_conflict(action, inst.uuid, inst.vm_state, inst.task_state))
+    if action.needs_host and not inst.host:
+        raise ActionRefused(f"Instance {inst.uuid} is not ready")
+    move(inst, VmState(inst.vm_state), action.task)
+    inst.task_started_at = utcnow()
+    clear_lease(inst)
+    return InstanceAction(
+        instance_uuid=inst.uuid,
+        action=action.name,
+        request_id=request_id,
+        user_id=user_id,
+        project_id=project_id,
+    )
 
 
 async def add_fault(
@@ -133,3 +176,24 @@ async def finish_action(session: AsyncSession, instance_uuid: str) -> None:
     action = await current_action(session, instance_uuid)
     if action is not None:
         action.finish_time = utcnow()
+
+
+async def fail_instance(
+    session: AsyncSession,
+    inst: Instance,
+    message: str,
+    details: str = "",
+    *,
+    event: str | None = None,
+    host: str | None = None,
+) -> None:
+    """The one way an instance fails: ERROR, no task, no lease, a fault the user reads,
+    the open ``event`` (if any) closed as failed and the action finished."""
+    move(inst, VmState.ERROR, None)
+    clear_lease(inst)
+    inst.task_started_at = None
+    await add_fault(session, inst, message, details)
+    if event is not None:
+        trace = "\n".join(x for x in (message, details) if x)
+        await finish_event(session, inst.uuid, event, False, traceback=trace, host=host)
+    await finish_action(session, inst.uuid)

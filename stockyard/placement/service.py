@@ -1,5 +1,8 @@
 """The scheduler role: consumes ``build`` hints on topic ``scheduler`` and places them.
 
+(It lives in ``placement``, not ``scheduler``: the scheduler package is the pure
+in-memory engine, and this role runs the placement flow the conductor runs too.)
+
 Each scheduler process keeps its own in-memory host index (refreshed from the database
 periodically and per host after a lost claim). Correctness with several schedulers does
 not rest on that index: placement is the conductor's :class:`BuildFlow` — instance
@@ -17,12 +20,12 @@ import logging
 
 from sqlalchemy import text
 
-from stockyard.bus import reqid
+from stockyard.bus import contract, reqid
 from stockyard.bus.base import Bus, Message
-from stockyard.conductor.build import BuildFlow
-from stockyard.conductor.context import ConductorContext, new_conductor_id
-from stockyard.conductor.hoststate import DEFAULT_UP_SECONDS, HostStateCache
 from stockyard.db.base import Database
+from stockyard.placement.build import BuildFlow
+from stockyard.placement.context import FlowContext, new_conductor_id
+from stockyard.placement.hoststate import DEFAULT_UP_SECONDS, HostStateCache
 from stockyard.scheduler.engine import Scheduler
 from stockyard.scheduler.index import HostStateIndex
 from stockyard.scheduler.registry import SchedulerConfig
@@ -30,17 +33,13 @@ from stockyard.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TOPIC = "scheduler"
-CONDUCTOR_TOPIC = "conductor"
-
 
 class SchedulerService:
     """One scheduler process (or one of the roles of ``stockyard up``).
 
-    Messages on ``scheduler``: ``{"type": "build", "instance_uuids": [...],
-    "request_id": str}`` from the API (a multi-create) and from conductors (reschedules,
-    stuck scheduling). Rows found deleted while being placed are handed to the
-    conductor as ``{"type": "task", ...}``.
+    Messages on ``scheduler``: :class:`~stockyard.bus.contract.BuildHint` from the API (a
+    multi-create) and from conductors (reschedules, stuck scheduling). Rows found deleted
+    while being placed are handed to the conductor as a ``TaskHint``.
     """
 
     def __init__(
@@ -58,7 +57,7 @@ class SchedulerService:
             strategy=settings.weigher_strategy, max_candidates=settings.scheduler_max_candidates
         )
         self.scheduler = Scheduler(HostStateIndex(), config)
-        self.ctx = ConductorContext(
+        self.ctx = FlowContext(
             db=db,
             bus=bus,
             settings=settings,
@@ -86,7 +85,7 @@ class SchedulerService:
         """Load hosts, subscribe to ``scheduler``, start the host refresher."""
         await self.hosts.refresh()
         self._running = True
-        await self.ctx.bus.subscribe(TOPIC, self.handle, concurrency=self.concurrency)
+        await self.ctx.bus.subscribe(contract.SCHEDULER, self.handle, concurrency=self.concurrency)
         self._task = asyncio.create_task(self._refresh_forever(), name="scheduler-refresh")
 
     async def stop(self) -> None:
@@ -102,22 +101,19 @@ class SchedulerService:
         """Place one ``build`` batch."""
         if not self._running:
             return
-        if message.get("type") != "build":
-            log.warning("scheduler: unknown message type %r dropped", message.get("type"))
+        hint = contract.decode_as(message, contract.BuildHint, "scheduler")
+        if hint is None:
             return
-        uuids = [str(u) for u in message.get("instance_uuids", [])]
-        log.info("scheduler: placing %d instance(s)", len(uuids))
-        await self.build.handle_build(uuids)
+        log.info("scheduler: placing %d instance(s)", len(hint.instance_uuids))
+        await self.build.handle_build(hint.instance_uuids)
 
     async def ready(self) -> bool:
         """Database reachable and bus healthy."""
         return await db_reachable(self.ctx.db) and self.ctx.bus.healthy()
 
     async def _to_conductor(self, uuid: str) -> None:
-        await self.ctx.bus.publish(
-            CONDUCTOR_TOPIC,
-            {"type": "task", "instance_uuid": uuid, "request_id": reqid.current()},
-        )
+        hint = contract.TaskHint(instance_uuid=uuid, request_id=reqid.current())
+        await self.ctx.bus.publish(contract.CONDUCTOR, contract.encode(hint))
 
     async def _refresh_forever(self) -> None:
         while True:

@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.bus.base import Message
-from stockyard.conductor.context import execute_count
+from stockyard.bus import contract
+from stockyard.db.base import execute_count
 from stockyard.db.models import AddressAllocation, Instance, Region
 
 NETWORK_NAME = "provider"
@@ -187,7 +187,7 @@ DRIVER_METADATA_KEYS = frozenset({"ssh_endpoint"})
 """Server metadata keys a compute driver may set (its own view of the guest)."""
 
 
-def apply_driver_view(inst: Instance, result: Message) -> None:
+def apply_driver_view(inst: Instance, result: contract.OpResult) -> None:
     """Merge an op result's driver view into the instance (spawn and rebuild results).
 
     ``ssh_endpoint`` goes into the server's metadata (``openstack server show`` lists it
@@ -195,8 +195,8 @@ def apply_driver_view(inst: Instance, result: Message) -> None:
     which stay as allocated. Other metadata keys from a driver are ignored: the user
     owns the rest of the metadata.
     """
-    metadata = result.get("metadata")
-    if isinstance(metadata, dict):
+    metadata = result.metadata
+    if metadata:
         wanted = {
             str(k): str(v) for k, v in metadata.items() if str(k) in DRIVER_METADATA_KEYS and v
         }
@@ -204,8 +204,8 @@ def apply_driver_view(inst: Instance, result: Message) -> None:
         if any(current.get(k) != v for k, v in wanted.items()):
             # A new dict: the JSON column only notices reassignment.
             inst.metadata_ = {**current, **wanted}
-    addresses = result.get("addresses")
-    if isinstance(addresses, dict) and addresses:
+    addresses = result.addresses
+    if addresses:
         current_addrs = dict(inst.addresses or {})
         merged = dict(current_addrs)
         for net, entries in addresses.items():

@@ -1,4 +1,4 @@
-"""What every conductor flow shares: database, bus, settings, scheduler, identity."""
+"""What the placement and conductor flows share: database, bus, settings, scheduler, identity."""
 
 from __future__ import annotations
 
@@ -7,11 +7,6 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
-
-from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.expression import Executable
 
 from stockyard.bus.base import Bus
 from stockyard.db.base import Database, utcnow
@@ -33,15 +28,9 @@ def new_op_id() -> str:
     return uuid.uuid4().hex
 
 
-async def execute_count(session: AsyncSession, stmt: Executable) -> int:
-    """Run a DML statement and return its row count (the basis of every lease/claim)."""
-    result = cast(CursorResult[Any], await session.execute(stmt))
-    return int(result.rowcount)
-
-
 @dataclass(slots=True)
-class ConductorContext:
-    """Dependencies of the flows; one per :class:`~stockyard.conductor.service.Conductor`."""
+class FlowContext:
+    """Dependencies of the flows; one per conductor or scheduler process (role)."""
 
     db: Database
     bus: Bus

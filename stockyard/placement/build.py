@@ -19,17 +19,20 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.bus import reqid
+from stockyard.bus import contract, reqid
 from stockyard.bus.base import Message
-from stockyard.conductor import claims, leases, network, records
-from stockyard.conductor.context import MAX_CLAIM_TRIES, ConductorContext, new_op_id
-from stockyard.conductor.hoststate import HostStateCache
-from stockyard.conductor.ops import op_message, topic_for
-from stockyard.conductor.records import EV_BUILD, EV_SCHEDULE, move
-from stockyard.conductor.states import PowerState, TaskState, VmState
+from stockyard.compute.drivers.base import PowerState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Host, Instance, InstanceActionEvent, ServerGroup
 from stockyard.db.retry import is_retryable
+from stockyard.lifecycle import leases, records
+from stockyard.lifecycle.isolation import isolated
+from stockyard.lifecycle.messages import op_envelope
+from stockyard.lifecycle.records import EV_BUILD, EV_SCHEDULE, move
+from stockyard.lifecycle.states import TaskState, VmState
+from stockyard.placement import claims, network
+from stockyard.placement.context import MAX_CLAIM_TRIES, FlowContext, new_op_id
+from stockyard.placement.hoststate import HostStateCache
 from stockyard.scheduler import GroupInfo, GroupPolicy, RequestSpec
 
 log = logging.getLogger(__name__)
@@ -122,7 +125,7 @@ class _Outcome:
 class BuildFlow:
     """Places and spawns instances in ``building/scheduling``; handles spawn results."""
 
-    def __init__(self, ctx: ConductorContext, hosts: HostStateCache) -> None:
+    def __init__(self, ctx: FlowContext, hosts: HostStateCache) -> None:
         self.ctx = ctx
         self.hosts = hosts
         # Optimisation only: keeps one process from placing a row twice at once (the
@@ -147,15 +150,17 @@ class BuildFlow:
         try:
             rows = await self._lease(wanted)
             for batch in batches(rows):
-                await self.place([r.uuid for r in batch])
+                uuids = [r.uuid for r in batch]
+                # One broken batch must not keep the others of the message unplaced.
+                await isolated(self.ctx.db, uuids, "placing it", self.place(uuids))
         finally:
             self._busy.difference_update(wanted)
 
     async def forward(self, uuids: Sequence[str]) -> None:
         """Hand rows waiting for a host to the scheduler role (a hint, as from the API)."""
         if uuids and self.forward_to is not None:
-            msg = {"type": "build", "instance_uuids": list(uuids), "request_id": reqid.current()}
-            await self.ctx.bus.publish(self.forward_to, msg)
+            hint = contract.BuildHint(instance_uuids=list(uuids), request_id=reqid.current())
+            await self.ctx.bus.publish(self.forward_to, contract.encode(hint))
 
     async def _lease(self, uuids: list[str]) -> list[Instance]:
         now = utcnow()
@@ -342,8 +347,14 @@ class BuildFlow:
     async def _to_spawning(
         self, s: AsyncSession, inst: Instance, host: Host
     ) -> tuple[str, Message] | None:
+        # ``networks: "none"`` (Nova 2.37): no port, hence no address at all.
+        wants_network = inst.requested_networks != []
         try:
-            addr = await network.allocate_address(s, host.region, inst.uuid)
+            addr = (
+                await network.allocate_address(s, host.region, inst.uuid)
+                if wants_network
+                else None
+            )
         except network.AddressesExhausted as exc:
             await claims.release(s, inst.uuid)
             self.ctx.scheduler.release(inst.uuid)
@@ -355,7 +366,7 @@ class BuildFlow:
         inst.region = host.region
         inst.availability_zone = state.az if state is not None else host.az
         inst.rack = host.rack
-        inst.addresses = network.addresses_dict(addr.address, addr.mac)
+        inst.addresses = network.addresses_dict(addr.address, addr.mac) if addr else {}
         inst.access_ip_v4 = inst.access_ip_v4 or ""
         inst.attempts = (inst.attempts or 0) + 1
         move(inst, VmState.BUILDING, TaskState.SPAWNING)
@@ -364,7 +375,7 @@ class BuildFlow:
         inst.lease_expires = self.ctx.op_lease_until()
         await records.finish_event(s, inst.uuid, EV_SCHEDULE, True, host=host.name)
         await records.start_event(s, inst.uuid, EV_BUILD, host=host.name)
-        return topic_for(host.name), op_message(inst, "spawn", op_id)
+        return op_envelope(inst, "spawn", op_id)
 
     async def _fail(self, s: AsyncSession, inst: Instance, message: str) -> None:
         if inst.tried_hosts:
@@ -373,12 +384,7 @@ class BuildFlow:
             last = await _last_build_error(s, inst.uuid)
             if last:
                 message = f"{message} Last build error: {last}"
-        move(inst, VmState.ERROR, None)
-        records.clear_lease(inst)
-        inst.task_started_at = None
-        await records.add_fault(s, inst, message)
-        await records.finish_event(s, inst.uuid, EV_SCHEDULE, False, traceback=message)
-        await records.finish_action(s, inst.uuid)
+        await records.fail_instance(s, inst, message, event=EV_SCHEDULE)
 
     async def _fail_all(self, uuids: list[str], message: str) -> None:
         me = self.ctx.conductor_id
@@ -396,9 +402,9 @@ class BuildFlow:
                 await claims.release(s, inst.uuid)
                 await self._fail(s, inst, message)
 
-    async def on_spawn_result(self, msg: Message) -> None:
+    async def on_spawn_result(self, msg: contract.OpResult) -> None:
         """ACTIVE on success; on failure reschedule elsewhere, or ERROR after max attempts."""
-        uuid, op_id = str(msg["instance_uuid"]), str(msg["op_id"])
+        uuid, op_id = msg.instance_uuid, msg.op_id
         me = self.ctx.conductor_id
         now = utcnow()
         reschedule = False
@@ -408,13 +414,13 @@ class BuildFlow:
                 log.debug("stale spawn result %s for %s ignored", op_id, uuid)
                 return
             inst = (await s.execute(select(Instance).where(Instance.uuid == uuid))).scalar_one()
-            host = str(msg.get("host") or inst.host or "")
+            host = msg.host or inst.host or ""
             if inst.task_state != TaskState.SPAWNING:
                 await leases.give_up(s, [uuid], me)
                 return
-            if msg.get("ok"):
+            if msg.ok:
                 move(inst, VmState.ACTIVE, None)
-                inst.power_state = int(msg.get("power_state") or PowerState.RUNNING)
+                inst.power_state = msg.power_state or PowerState.RUNNING
                 inst.launched_at = now
                 network.apply_driver_view(inst, msg)
                 records.clear_lease(inst)
@@ -422,8 +428,8 @@ class BuildFlow:
                 await records.finish_event(s, uuid, EV_BUILD, True, host=host)
                 await records.finish_action(s, uuid)
                 return
-            error = str(msg.get("error") or "unknown error")
-            trace = "\n".join(x for x in (error, str(msg.get("details") or "")) if x)
+            error = msg.error or "unknown error"
+            trace = "\n".join(x for x in (error, msg.details) if x)
             await records.finish_event(s, uuid, EV_BUILD, False, traceback=trace, host=host)
             alloc = await claims.release(s, uuid)
             freed = alloc.host_id if alloc is not None else None
@@ -439,16 +445,12 @@ class BuildFlow:
                     # A scheduler process will lease the row: ours must not block it.
                     records.clear_lease(inst)
             else:
-                move(inst, VmState.ERROR, None)
-                records.clear_lease(inst)
-                inst.task_started_at = None
-                await records.add_fault(
+                await records.fail_instance(
                     s,
                     inst,
                     f"Build of instance {uuid} aborted: {error} (tried hosts: {', '.join(tried)})",
-                    details=f"Tried hosts ({inst.attempts} attempts): {', '.join(tried)}\n{trace}",
+                    f"Tried hosts ({inst.attempts} attempts): {', '.join(tried)}\n{trace}",
                 )
-                await records.finish_action(s, uuid)
         if freed is not None:
             await self.hosts.refresh_hosts([freed])
         if reschedule:

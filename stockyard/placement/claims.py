@@ -12,7 +12,7 @@ from collections.abc import Collection
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.conductor.context import execute_count
+from stockyard.db.base import execute_count
 from stockyard.db.models import Allocation, Host, Instance, ServerGroup, ServerGroupMember
 
 

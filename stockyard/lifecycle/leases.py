@@ -15,9 +15,9 @@ from sqlalchemy import and_, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from stockyard.conductor.context import execute_count
-from stockyard.conductor.states import TaskState
+from stockyard.db.base import execute_count
 from stockyard.db.models import Instance
+from stockyard.lifecycle.states import TaskState
 
 OP_PREFIX = "op:"
 
