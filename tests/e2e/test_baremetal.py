@@ -4,19 +4,9 @@ the default lab's Redfish/IPMI emulators, hwmgr and the emulated installer behin
 from __future__ import annotations
 
 from tests.e2e.conftest import RunningCloud
+from tests.e2e.failure_domains import group_placement, member_domains
 
 DEMO = "stockyard"
-
-
-def _racks(c: RunningCloud, names: list[str]) -> dict[str, str]:
-    """Server name -> rack of its node (admin sees the node; names carry the rack)."""
-    racks = {}
-    for name in names:
-        server_id = c.os_json("server", "show", name, cloud=DEMO)["id"]
-        server = c.os_json("server", "show", server_id)
-        node = server.get("OS-EXT-SRV-ATTR:hypervisor_hostname") or server["OS-EXT-SRV-ATTR:host"]
-        racks[name] = f"{server['OS-EXT-AZ:availability_zone']}/{node.split('-')[2]}"
-    return racks
 
 
 def test_baremetal_tour(running_cloud: RunningCloud) -> None:
@@ -45,8 +35,11 @@ def test_baremetal_tour(running_cloud: RunningCloud) -> None:
     names = ["db-1", "db-2", "db-3"]
     for name in names:
         assert c.os_json("server", "show", name, cloud=DEMO)["status"] == "ACTIVE"
-    racks = _racks(c, names)
-    assert len(set(racks.values())) == 3, racks
+    # The racks as demo reads them, from its group (not from the nodes' names).
+    placement = group_placement(c, group["id"], cloud=DEMO)
+    assert sorted(m["name"] for m in placement["members"]) == names
+    racks = member_domains(placement, "rack")
+    assert len(set(racks.values())) == 3 and placement["rule_met"] is True, placement
 
     c.os("server", "reboot", "--hard", "--wait", "db-1", cloud=DEMO, timeout=300)
     assert c.os_json("server", "show", "db-1", cloud=DEMO)["status"] == "ACTIVE"

@@ -6,7 +6,10 @@ the emulated hypervisors), over rack, az and region.
 
 The lab is small (Redfish only, zero install and boot time): az1 has demo BM_GOLD
 stock on racks r1 (2 nodes) and r2 (1 node), az2 on r1 (1 node); VMs have one
-hypervisor per rack in az1 (3 racks), az2 and az3, az3 being in RegionTwo.
+hypervisor per rack in az1 (3 racks), az2 and az3, az3 being in RegionTwo. The
+hypervisors' names say nothing of where they are: every spread is checked from the data,
+the group's ``stockyard-placement`` as its project reads it, or the rack aggregates as an
+admin reads them.
 """
 
 from __future__ import annotations
@@ -19,10 +22,17 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
+from tests.e2e.failure_domains import group_placement, member_domains, racks_by_host
 
 DEMO = "stockyard"
 MV = ("--os-compute-api-version", "2.64")
 _GOLD = {"resource_class": "BM_GOLD", "bmc": "redfish", "stock": "demo"}
+
+
+def _rack(name: str, *hypervisors: str) -> dict[str, Any]:
+    return {"name": name, "hypervisors": [{"name": h} for h in hypervisors]}
+
+
 LAB: dict[str, Any] = {
     "version": 1,
     "fake": {"boot_seconds": 0},
@@ -31,14 +41,14 @@ LAB: dict[str, Any] = {
             "name": "RegionOne",
             "cidr": "10.10.0.0/16",
             "azs": [
-                {"name": "az1", "racks": [{"name": f"r{i}", "hypervisors": 1} for i in (1, 2, 3)]},
-                {"name": "az2", "racks": [{"name": "r1", "hypervisors": 1}]},
+                {"name": "az1", "racks": [_rack(f"r{i}", f"hv-{i}") for i in (1, 2, 3)]},
+                {"name": "az2", "racks": [_rack("r1", "hv-4")]},
             ],
         },
         {
             "name": "RegionTwo",
             "cidr": "10.20.0.0/16",
-            "azs": [{"name": "az3", "racks": [{"name": "r1", "hypervisors": 1}]}],
+            "azs": [{"name": "az3", "racks": [_rack("r1", "hv-5")]}],
         },
     ],
     "baremetal": {
@@ -111,10 +121,16 @@ def _fault(c: RunningCloud, server: dict[str, Any]) -> str:
     return str(c.os_json("server", "show", server["ID"]).get("fault"))
 
 
-def _domain(server: dict[str, Any], level: str) -> str:
-    """Region, AZ or rack of the server's host (host names carry them)."""
-    region, az, rack = str(server["Host"]).split("-")[:3]
-    return {"region": region, "az": f"{region}/{az}", "rack": f"{region}/{az}/{rack}"}[level]
+def _spread(c: RunningCloud, group: str, servers: list[dict[str, Any]], level: str) -> list[str]:
+    """The members' failure domains at ``level``, as the group's project reads them; checks
+    that they are the servers made and that the extension's ``rule_met`` agrees."""
+    placement = group_placement(c, group, cloud=DEMO)
+    domains = member_domains(placement, level)
+    assert set(domains) == {s["ID"] for s in servers}, placement
+    values = [domains[s["ID"]] for s in servers]
+    spread_fully = len(set(values)) == len(values)
+    assert placement["failure_domain"] == level and placement["rule_met"] is spread_fully
+    return values
 
 
 def _delete(c: RunningCloud, servers: list[dict[str, Any]]) -> None:
@@ -132,11 +148,28 @@ def _free_bm(c: RunningCloud) -> int:
         time.sleep(1)
 
 
+def test_admin_reads_every_hosts_rack_from_the_rack_aggregates(cloud: RunningCloud) -> None:
+    racks = racks_by_host(cloud)
+    assert {h: racks[h] for h in ("hv-1", "hv-2", "hv-4", "hv-5")} == {
+        "hv-1": "RegionOne/az1/r1",
+        "hv-2": "RegionOne/az1/r2",
+        "hv-4": "RegionOne/az2/r1",
+        "hv-5": "RegionTwo/az3/r1",
+    }
+    nodes = [n["Hypervisor Hostname"] for n in cloud.os_json("hypervisor", "list")]
+    assert set(racks) == set(nodes)  # every hypervisor and node is in its rack
+    bm = sorted(racks[n] for n in nodes if not n.startswith("hv-"))
+    assert bm == ["RegionOne/az1/r1", "RegionOne/az1/r1", "RegionOne/az1/r2", "RegionOne/az2/r1"]
+    rack = cloud.os_json("aggregate", "show", "RegionOne/az1/r1")
+    assert rack["availability_zone"] == "az1" and "hv-1" in rack["hosts"], rack
+    assert rack["properties"]["stockyard:rack"] == "r1", rack
+
+
 def test_baremetal_hard_rack_spreads_over_three_racks(cloud: RunningCloud) -> None:
     group = _group(cloud, "db", "anti-affinity", "rack")
     servers = _create(cloud, "db", "bm.gold", 3, "--hint", f"group={group}")
     assert [s["Status"] for s in servers] == ["ACTIVE"] * 3
-    assert len({_domain(s, "rack") for s in servers}) == 3, [s["Host"] for s in servers]
+    assert len(set(_spread(cloud, group, servers, "rack"))) == 3
     _delete(cloud, servers)
     assert _free_bm(cloud) == BM_NODES
 
@@ -163,8 +196,9 @@ def test_baremetal_soft_rack_spreads_as_far_as_stock_allows(cloud: RunningCloud)
         cloud, "softdb", "bm.gold", 3, "--hint", f"group={group}", "--availability-zone", "az1"
     )
     assert [s["Status"] for s in servers] == ["ACTIVE"] * 3
-    # az1 has demo stock on two racks only: both used, one twice.
-    assert {_domain(s, "rack") for s in servers} == {"regionone/az1/r1", "regionone/az1/r2"}
+    # az1 has demo stock on two racks only: both used, one twice (the rule is not met).
+    racks = _spread(cloud, group, servers, "rack")
+    assert sorted(set(racks)) == ["RegionOne/az1/r1", "RegionOne/az1/r2"], racks
     _delete(cloud, servers)
     assert _free_bm(cloud) == BM_NODES
 
@@ -173,12 +207,14 @@ def test_baremetal_hard_az_and_no_group(cloud: RunningCloud) -> None:
     group = _group(cloud, "azdb", "anti-affinity", "az")
     servers = _create(cloud, "azdb", "bm.gold", 2, "--hint", f"group={group}")
     assert [s["Status"] for s in servers] == ["ACTIVE"] * 2
-    assert {_domain(s, "az") for s in servers} == {"regionone/az1", "regionone/az2"}
+    assert sorted(_spread(cloud, group, servers, "az")) == ["RegionOne/az1", "RegionOne/az2"]
     _delete(cloud, servers)
-    # Without a group, the whole stock is usable, two servers on one rack included.
+    # Without a group, the whole stock is usable, two servers on one rack included: the
+    # admin reads the racks of their nodes from the rack aggregates.
     servers = _create(cloud, "plain", "bm.gold", BM_NODES)
     assert [s["Status"] for s in servers] == ["ACTIVE"] * BM_NODES
-    assert len({_domain(s, "rack") for s in servers}) == 3
+    racks = racks_by_host(cloud)
+    assert len({racks[s["Host"]] for s in servers}) == 3
     _delete(cloud, servers)
     assert _free_bm(cloud) == BM_NODES
 
@@ -197,11 +233,13 @@ def test_vms_hard_az_and_region(cloud: RunningCloud) -> None:
     servers = _create(cloud, "web", "m1.tiny", 3, "--hint", f"group={group}")
     assert [s["Status"] for s in servers] == ["ACTIVE"] * 3
     assert {s["Availability Zone"] for s in servers} == {"az1", "az2", "az3"}
+    azs = _spread(cloud, group, servers, "az")
+    assert sorted(azs) == ["RegionOne/az1", "RegionOne/az2", "RegionTwo/az3"]
     _delete(cloud, servers)
 
     group = _group(cloud, "geo", "anti-affinity", "region")
     servers = _create(cloud, "geo", "m1.tiny", 2, "--hint", f"group={group}")
-    assert {_domain(s, "region") for s in servers} == {"regionone", "regiontwo"}
+    assert sorted(_spread(cloud, group, servers, "region")) == ["RegionOne", "RegionTwo"]
     _delete(cloud, servers)
 
     group = _group(cloud, "geo3", "anti-affinity", "region")
@@ -216,5 +254,5 @@ def test_vms_soft_region_lands_all_spread(cloud: RunningCloud) -> None:
     group = _group(cloud, "soft", "soft-anti-affinity", "region")
     servers = _create(cloud, "soft", "m1.tiny", 3, "--hint", f"group={group}")
     assert [s["Status"] for s in servers] == ["ACTIVE"] * 3
-    assert {_domain(s, "region") for s in servers} == {"regionone", "regiontwo"}
+    assert set(_spread(cloud, group, servers, "region")) == {"RegionOne", "RegionTwo"}
     _delete(cloud, servers)
