@@ -150,6 +150,11 @@ def _transitions() -> dict[Key, set[Key]]:
     # Build: placed -> spawning, no host -> ERROR; a failed spawn is rescheduled.
     add((V.BUILDING, T.SCHEDULING), (V.BUILDING, T.SPAWNING), (V.ERROR, None))
     add((V.BUILDING, T.SPAWNING), (V.BUILDING, T.SCHEDULING))
+    # Any task may fail (an op's error, a deadline, a defect isolated by the workers):
+    # ERROR with a fault is always a way out.
+    for vm in _LIVE:
+        for task in TaskState:
+            add((vm, task), (V.ERROR, None))
     # Power-state sync from host reports: the guest stopped or started by itself, or
     # vanished from its host.
     add((V.ACTIVE, None), (V.STOPPED, None), (V.ERROR, None))

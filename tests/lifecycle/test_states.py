@@ -7,12 +7,16 @@ import itertools
 import pytest
 
 from stockyard.lifecycle.states import (
+    ACTIONS,
+    OUTCOMES,
     TRANSITIONS,
     IllegalTransition,
     TaskState,
     VmState,
+    action_conflict,
     api_status,
     check_transition,
+    outcome,
 )
 
 ALL_KEYS = [(vm, task) for vm in VmState for task in [None, *TaskState]]
@@ -58,3 +62,40 @@ def test_api_status() -> None:
     assert api_status("building", "scheduling") == "BUILD"
     assert api_status("active", "rebooting_hard") == "HARD_REBOOT"
     assert api_status("stopped", None) == "SHUTOFF"
+
+
+def test_every_accepted_action_has_an_outcome() -> None:
+    """Whatever the API may start, the conductor can finish: success and failure."""
+    for key, action in ACTIONS.items():
+        for vm in action.from_vm:
+            for task in action.from_task:
+                started = (vm, action.task)
+                assert started in TRANSITIONS[(vm, task)], (key, vm, task)
+                assert started in OUTCOMES, (key, started)
+                done = OUTCOMES[started]
+                assert (done, None) in TRANSITIONS[started], (key, started)
+                assert (VmState.ERROR, None) in TRANSITIONS[started], (key, started)
+
+
+def test_every_transitional_pair_can_fail_or_finish() -> None:
+    """No row of the table is a dead end: every pair with a task can reach a stable one."""
+    for (vm, task), dsts in TRANSITIONS.items():
+        if task is not None:
+            assert any(t is None for _, t in dsts), (vm, task)
+
+
+def test_nova_rules_for_actions() -> None:
+    assert ACTIONS["stop"].allows("error", None) and ACTIONS["stop"].needs_host
+    assert not ACTIONS["reboot_soft"].allows("stopped", None)
+    assert ACTIONS["reboot_hard"].allows("active", "rebooting")
+    assert not ACTIONS["start"].allows("active", None)
+    assert ACTIONS["delete"].allows("building", "scheduling")
+    assert not ACTIONS["delete"].needs_host
+    assert outcome("stopped", "rebuilding") == VmState.STOPPED
+    assert outcome("error", "powering-off") == VmState.STOPPED
+    with pytest.raises(IllegalTransition):
+        outcome("building", "powering-off")
+    conflict = action_conflict(ACTIONS["start"], "u1", "active", "rebooting")
+    assert conflict == "Cannot 'start' instance u1 while it is in vm_state active"
+    conflict = action_conflict(ACTIONS["stop"], "u1", "active", "rebooting")
+    assert conflict == "Cannot 'stop' instance u1 while it is in task_state rebooting"
