@@ -22,7 +22,7 @@ from stockyard.cli.logs import configure_logging
 from stockyard.cli.seed import load_regions
 from stockyard.db.base import Database
 from stockyard.identity.tokens import TokenService
-from stockyard.scheduler.service import db_reachable
+from stockyard.placement.service import db_reachable
 from stockyard.settings import Settings
 
 

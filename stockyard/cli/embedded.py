@@ -72,7 +72,7 @@ class EmbeddedCloud:
         self.clouds_yaml = str(await seed_cloud(s, self.db))
         self.regions = await load_regions(self.db)
         from stockyard.conductor.service import Conductor
-        from stockyard.scheduler.service import SchedulerService
+        from stockyard.placement.service import SchedulerService
 
         scheduler = SchedulerService(self.db, self.bus, s)
         await scheduler.start()

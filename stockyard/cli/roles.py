@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
         """Place builds from topic ``scheduler`` (claims are atomic in the database)."""
         settings = _settings(log_json, "scheduler")
         from stockyard.db.base import Database
-        from stockyard.scheduler.service import SchedulerService, db_reachable
+        from stockyard.placement.service import SchedulerService, db_reachable
 
         db = Database(settings.effective_database_url)
         bus = _bus(settings)
@@ -153,7 +153,7 @@ def register(app: typer.Typer) -> None:
         settings = _settings(log_json, "conductor")
         from stockyard.conductor.service import Conductor
         from stockyard.db.base import Database
-        from stockyard.scheduler.service import db_reachable
+        from stockyard.placement.service import db_reachable
 
         db = Database(settings.effective_database_url)
         bus = _bus(settings)

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 from stockyard.db.sqlite_gate import SQLITE_BUSY_TIMEOUT, install_writer_gate
@@ -152,3 +154,9 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def execute_count(session: AsyncSession, stmt: Executable) -> int:
+    """Run a DML statement and return its row count (the basis of every lease/claim)."""
+    result = cast(CursorResult[Any], await session.execute(stmt))
+    return int(result.rowcount)
