@@ -57,22 +57,6 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
-def bad_request(message: str) -> APIError:
-    return APIError(400, message)
-
-
-def not_found(message: str) -> APIError:
-    return APIError(404, message)
-
-
-def forbidden(message: str = "Policy doesn't allow this operation to be performed.") -> APIError:
-    return APIError(403, message)
-
-
-def conflict(message: str) -> APIError:
-    return APIError(409, message)
-
-
 def error_body(path: str, status: int, message: str) -> dict[str, Any]:
     """The body for ``status`` in the dialect of the service that owns ``path``."""
     title = _TITLES.get(status, "Error")

@@ -58,10 +58,6 @@ class WriterGate:
         self._holders: set[int] = set()
         self._owner: asyncio.Task[Any] | None = None
 
-    def held_by(self, key: int) -> bool:
-        """Whether the connection with id ``key`` holds the gate."""
-        return key in self._holders
-
     @property
     def locked(self) -> bool:
         """Whether some connection holds the gate."""

@@ -11,7 +11,7 @@ Per ``select`` call:
 2. filters that do not depend on the batch's own placements run once per batch;
 3. for each instance, in order: per-instance filters (capacity, hard group policy),
    weighing (normalised, Nova style), the best host is claimed in memory and counted
-   toward the group, the next best become alternates.
+   toward the group.
 
 The engine is synchronous and never blocks: a decision over tens of thousands of hosts
 takes about a millisecond, so the conductor calls it straight from its event loop.
@@ -19,9 +19,8 @@ takes about a millisecond, so the conductor calls it straight from its event loo
 
 from __future__ import annotations
 
-import heapq
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from stockyard.scheduler.context import SchedulingContext
@@ -40,12 +39,11 @@ _Stage = tuple[HostFilter, list[HostState], list[HostState]]
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Where one instance goes: the claimed host plus up to two alternates."""
+    """Where one instance goes: the host and the capacity claimed on it in memory."""
 
     instance_uuid: str
     host_uuid: str
     host_name: str
-    alternates: list[str]
     claim: Claim
 
 
@@ -64,11 +62,6 @@ class BatchResult:
     def ok(self) -> bool:
         """True if every instance of the batch was placed."""
         return not self.failures
-
-    def raise_for_failures(self) -> None:
-        """Raise the first failure, if any."""
-        for exc in self.failures.values():
-            raise exc
 
 
 @dataclass(slots=True)
@@ -106,19 +99,6 @@ class Scheduler:
         """The in-memory claim of ``instance_uuid``, if the scheduler holds one."""
         return self._claims.get(instance_uuid)
 
-    def track(self, claims: Iterable[Claim]) -> None:
-        """Remember claims already included in host usage (e.g. loaded at start-up).
-
-        Usage is not changed: the host states are expected to count these already.
-        This only lets :meth:`release` give them back later.
-        """
-        with self._lock:
-            for claim in claims:
-                self._claims[claim.instance_uuid] = claim
-                host = self.index.get(claim.host_uuid)
-                if host is not None:
-                    host.instances.add(claim.instance_uuid)
-
     def release(self, instance_uuid: str) -> Claim | None:
         """Give back the capacity held by ``instance_uuid``; return the claim, if any."""
         with self._lock:
@@ -129,8 +109,6 @@ class Scheduler:
                     host.release(claim)
                     self.index.reposition(host)
             return claim
-
-    unclaim = release
 
     # -- selection ------------------------------------------------------------------
 
@@ -259,22 +237,19 @@ class Scheduler:
             hosts = passed
         if not hosts:
             raise self._no_valid_host(spec, ctx, plan, stages)
-        wanted = 1 + max(0, self.config.max_alternates)
         if len(hosts) == 1 or not weighers:
-            best = hosts[:wanted]
+            host = hosts[0]
         else:
             weights = combine(weighers, hosts, spec, ctx)
-            # Only the top few are needed: nlargest is O(n), a full sort is O(n log n).
-            # Ties keep candidate order (nlargest is stable), so results are repeatable.
-            top = heapq.nlargest(wanted, range(len(hosts)), key=weights.__getitem__)
-            best = [hosts[i] for i in top]
-        host = best[0]
+            # Only the best is needed: max is O(n) and keeps the first of equal weights,
+            # so results are repeatable.
+            host = hosts[max(range(len(hosts)), key=weights.__getitem__)]
         claim = host.make_claim(uuid, spec.vcpus, spec.memory_mb, spec.disk_gb)
         host.consume(claim)
         self.index.reposition(host)
         ctx.add_member(host)
         self._claims[uuid] = claim
-        selection = Selection(uuid, host.uuid, host.name, [h.uuid for h in best[1:]], claim)
+        selection = Selection(uuid, host.uuid, host.name, claim)
         return selection, host
 
     def _rollback(self, placed: list[tuple[HostState, Claim]], ctx: SchedulingContext) -> None:

@@ -75,20 +75,6 @@ class NoValidHost(Exception):
         # the fault survives a trip over the message bus intact.
         return (_rebuild, (self.considered, self.rejections, self.subject, self.detail))
 
-    def to_fault(self) -> dict[str, Any]:
-        """A JSON-ready fault: Nova's ``{"code", "message"}`` plus per-filter counts."""
-        return {
-            "code": 500,
-            "message": self.message,
-            "details": {
-                "considered": self.considered,
-                "rejections": [
-                    {"filter": r.filter_name, "count": r.count, "reason": r.reason}
-                    for r in self.rejections
-                ],
-            },
-        }
-
     def with_detail(self, detail: str) -> NoValidHost:
         """A copy with ``detail`` (e.g. the group rollback) put before the counts."""
         merged = detail if not self.detail else f"{detail} {self.detail}"

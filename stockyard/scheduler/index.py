@@ -287,10 +287,6 @@ class HostStateIndex:
             keys = [k for k in keys if k.split("/")[1] == az]
         return sorted(keys)
 
-    def availability_zones(self) -> set[str]:
-        """Names of the AZs with at least one host."""
-        return {key[3] for key in self._buckets}
-
 
 def _free_ram(host: HostState) -> float:
     return host.memory_mb * host.ram_allocation_ratio - host.memory_mb_used

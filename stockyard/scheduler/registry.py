@@ -52,7 +52,6 @@ class SchedulerConfig:
     filters: list[str] = field(default_factory=lambda: list(DEFAULT_FILTERS))
     weighers: dict[str, float] = field(default_factory=_default_weighers)
     strategy: Strategy = "spread"
-    max_alternates: int = 2
     #: Above this many candidates, a VM request without a group weighs only this many
     #: hosts, those with the most free RAM (``pack``: the least that fits) - as Nova's
     #: placement caps its candidates (``max_placement_results``). Filters still check

@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 
 from stockyard.scheduler import (
-    Claim,
     FailureDomainLevel,
     GroupInfo,
     HostState,
@@ -179,16 +178,7 @@ def test_partial_batch_without_group_reports_who_failed() -> None:
     result = scheduler.select(_spec(5, memory_mb=16384))
     assert [s.instance_uuid for s in result.selections] == ["i0", "i1", "i2", "i3"]
     assert set(result.failures) == {"i4"}
-    with pytest.raises(NoValidHost, match="not enough RAM"):
-        result.raise_for_failures()
-
-
-def test_alternates_are_next_best_hosts() -> None:
-    scheduler = Scheduler(HostStateIndex(_fleet()))
-    sel = scheduler.select(_spec()).selections[0]
-    assert len(sel.alternates) == 2 and sel.host_uuid not in sel.alternates
-    single = Scheduler(HostStateIndex(_fleet()[:1])).select(_spec()).selections[0]
-    assert single.alternates == []
+    assert "not enough RAM" in str(result.failures["i4"])
 
 
 def test_release_and_reselect() -> None:
@@ -203,18 +193,6 @@ def test_release_and_reselect() -> None:
     claim = scheduler.release("i0")
     assert claim is not None and host.memory_mb_used == 0 and not host.instances
     assert scheduler.release("i0") is None
-    assert scheduler.unclaim("nothing") is None
-
-
-def test_track_existing_claims_then_release() -> None:
-    index = HostStateIndex(_fleet()[:1])
-    host = next(iter(index))
-    host.memory_mb_used = 4096
-    scheduler = Scheduler(index)
-    scheduler.track([Claim("old", host.uuid, 2, 4096, 20)])
-    assert "old" in host.instances
-    scheduler.release("old")
-    assert host.memory_mb_used == 0 and "old" not in host.instances
 
 
 def test_only_hosts_restricts_candidates() -> None:
@@ -383,8 +361,3 @@ def test_no_valid_host_pickles_and_serialises() -> None:
         "No valid host was found for a BM_GOLD node. Group db failed."
         " 10 hosts considered: 9 rejected by AvailabilityZoneFilter (not in az1)."
     )
-    fault = exc.to_fault()
-    assert fault["code"] == 500 and fault["message"] == str(exc)
-    assert fault["details"]["rejections"] == [
-        {"filter": "AvailabilityZoneFilter", "count": 9, "reason": "not in az1"}
-    ]

@@ -114,7 +114,6 @@ def test_index_subsets_by_kind_class_region_az() -> None:
     assert _uuids(idx.rack("R1", "az1", "r1")) == {"v1", "b1"}
     assert idx.racks(region="R1", az="az1") == ["R1/az1/r1", "R1/az1/r2"]
     assert idx.racks(az="az1") == ["R1/az1/r1", "R1/az1/r2", "R2/az1/r1"]
-    assert idx.availability_zones() == {"az1", "az2"}
 
 
 def test_index_scope_count_matches_select() -> None:

@@ -306,11 +306,6 @@ class LibvirtDriver(ComputeDriver):
 
         return await self._run(resources)
 
-    async def get_free_memory_mb(self) -> int:
-        """Memory the host has free now (not counting what guests may still claim)."""
-        free = await self._run(lambda: self._connection().getFreeMemory())
-        return int(free) // (1024 * 1024)
-
     async def list_instances(self) -> dict[str, PowerState]:
         def states() -> dict[str, PowerState]:
             found: dict[str, PowerState] = {}
