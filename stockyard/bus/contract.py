@@ -58,7 +58,6 @@ def new_reply_topic() -> str:
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 Op = Literal["spawn", "destroy", "reboot", "power_on", "power_off", "rebuild"]
-OPS: frozenset[str] = frozenset(Op.__args__)  # type: ignore[attr-defined]
 CONSOLE_OP = "console"
 
 

@@ -33,7 +33,7 @@ _POWER_AFTER = {VmState.ACTIVE: PowerState.RUNNING, VmState.STOPPED: PowerState.
 """The power state to record when an agent's result did not say."""
 
 T = TaskState
-OPS: dict[TaskState, tuple[contract.Op, str]] = {
+TASK_OPS: dict[TaskState, tuple[contract.Op, str]] = {
     T.SPAWNING: ("spawn", "SOFT"),
     T.REBOOTING: ("reboot", "SOFT"),
     T.REBOOTING_HARD: ("reboot", "HARD"),
@@ -127,7 +127,7 @@ class ActionFlow:
                 elif not inst.host:
                     # The API refuses host-bound actions on unplaced servers; a row
                     # written before that rule (or by hand) still ends readably.
-                    op, _ = OPS[TaskState(task)]
+                    op, _ = TASK_OPS[TaskState(task)]
                     await records.fail_instance(
                         s, inst, f"Cannot {VERBS[op]} instance {uuid}: it has no host."
                     )
@@ -143,7 +143,7 @@ class ActionFlow:
     async def _send(
         self, s: AsyncSession, inst: Instance, task: TaskState
     ) -> tuple[str, dict[str, Any]]:
-        op, reboot_type = OPS[task]
+        op, reboot_type = TASK_OPS[task]
         op_id = new_op_id()
         inst.lease_owner = leases.op_owner(op, op_id)
         inst.lease_expires = self.ctx.op_lease_until()
@@ -168,7 +168,7 @@ class ActionFlow:
             inst = await _load(s, uuid)
             assert inst is not None
             task = inst.task_state
-            if task is None or OPS[TaskState(task)][0] != op:
+            if task is None or TASK_OPS[TaskState(task)][0] != op:
                 await leases.give_up(s, [uuid], me)
                 return
             host = msg.host or inst.host or ""

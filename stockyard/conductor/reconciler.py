@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select
 
-from stockyard.conductor.actions import OPS, ActionFlow
+from stockyard.conductor.actions import TASK_OPS, ActionFlow
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance
 from stockyard.db.retry import retried_flow
@@ -112,7 +112,7 @@ class Reconciler:
                 event = EV_SCHEDULE
                 message = f"Timed out after {seconds} s waiting for a host to be claimed"
             else:
-                op = OPS[TaskState(task)][0]
+                op = TASK_OPS[TaskState(task)][0]
                 event = OP_EVENTS[op]
                 message = f"Timed out after {seconds} s waiting for {inst.host} to {op}"
             await records.fail_instance(s, inst, message, event=event, host=inst.host)

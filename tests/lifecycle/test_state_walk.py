@@ -241,3 +241,20 @@ async def test_one_broken_row_does_not_stop_recovery(
     assert "reconciler pass failed" not in caplog.text
     # The next pass is clean.
     assert await walk.conductor.reconciler.run_once() == 0
+
+
+async def test_networks_none_gives_no_address_and_auto_one(walk: Walk) -> None:
+    """Nova 2.37: ``networks: "none"`` is a server without ports, hence no addresses."""
+    none = await walk.create()
+    body = {"server": {"name": "a", "flavorRef": "w1", "imageRef": walk.image_id}}
+    body["server"]["networks"] = "auto"
+    r = await walk.cloud.client.post("/compute/v2.1/servers", json=body, headers=walk.h)
+    auto = str(r.json()["server"]["id"])
+    for uuid in (none, auto):
+        assert (await walk.stable(uuid)).vm_state == "active"
+    c, h = walk.cloud.client, walk.h
+    shown = (await c.get(f"/compute/v2.1/servers/{none}", headers=h)).json()["server"]
+    assert shown["addresses"] == {}
+    assert (await c.get(f"/compute/v2.1/servers/{none}/ips", headers=h)).json() == {"addresses": {}}
+    shown = (await c.get(f"/compute/v2.1/servers/{auto}", headers=h)).json()["server"]
+    assert [a["addr"] for net in shown["addresses"].values() for a in net]
