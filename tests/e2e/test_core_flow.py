@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.conftest import RunningCloud
+from tests.e2e.failure_domains import racks_by_host
 
 
 def _token(cloud: RunningCloud, name: str) -> str:
@@ -42,13 +43,15 @@ def test_core_tour(running_cloud: RunningCloud, tmp_path: Path) -> None:
 
     hypervisors = c.os_json("hypervisor", "list")
     assert len(hypervisors) >= 6
-    az2_host = next(
-        h["Hypervisor Hostname"] for h in hypervisors if "az2" in h["Hypervisor Hostname"]
-    )
-    c.os("aggregate", "create", "--zone", "az2", "rack-b")
-    c.os("aggregate", "add", "host", "rack-b", az2_host)
-    c.os("aggregate", "set", "--property", "ssd=true", "rack-b")
-    agg = c.os_json("aggregate", "show", "rack-b")
+    # A host of az2, found from the rack aggregates (host names are not parsed).
+    racks = racks_by_host(c)
+    names = {h["Hypervisor Hostname"] for h in hypervisors}
+    assert set(racks) == names  # every host is in its rack
+    az2_host = min(h for h, rack in racks.items() if rack.startswith("RegionOne/az2/"))
+    c.os("aggregate", "create", "--zone", "az2", "fast")
+    c.os("aggregate", "add", "host", "fast", az2_host)
+    c.os("aggregate", "set", "--property", "ssd=true", "fast")
+    agg = c.os_json("aggregate", "show", "fast")
     assert az2_host in agg["hosts"]
     hyp = c.os_json("hypervisor", "show", az2_host)
     assert hyp["vcpus"] > 0
