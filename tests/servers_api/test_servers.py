@@ -166,3 +166,13 @@ async def test_list_paging_and_filters(cloud: Cloud, seed: Seed) -> None:
         "/compute/v2.1/servers/detail?changes-since=2000-01-01T00:00:00Z", headers=h
     )
     assert len(r.json()["servers"]) == 5
+
+
+async def test_create_response_has_novas_keys_only(cloud: Cloud, seed: Seed) -> None:
+    """Tempest's create_server schema forbids extra keys (``name`` broke its set-ups)."""
+    h = cloud.headers(cloud.demo_token, MV)
+    r = await cloud.client.post("/compute/v2.1/servers", json=server_body(seed), headers=h)
+    assert r.status_code == 202
+    server = r.json()["server"]
+    assert set(server) == {"id", "links", "OS-DCF:diskConfig", "security_groups", "adminPass"}
+    assert r.headers["Location"] == server["links"][0]["href"]

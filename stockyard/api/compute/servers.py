@@ -223,10 +223,13 @@ async def create_server(
         return {"reservation_id": result.reservation_id}
     first = result.instances[0]
     vc = view_context(state, ctx, version)
-    response.headers["Location"] = vc.link("servers", first.uuid)[0]["href"]
+    links = vc.link("servers", first.uuid)
+    response.headers["Location"] = links[0]["href"]
+    # Nova's create response: no name (Tempest's schema forbids extra keys).
     return {
         "server": {
-            **server_brief(vc, first),
+            "id": first.uuid,
+            "links": links,
             "OS-DCF:diskConfig": "MANUAL",
             "security_groups": [{"name": "default"}],
             "adminPass": result.admin_pass,
