@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import Domain, Project, RoleAssignment, Token, User
+from stockyard.db.models import Domain, Project, Token, User
 from stockyard.identity.errors import Unauthorized
 from stockyard.identity.passwords import hash_password, verify_password
-from stockyard.identity.tokens import TokenError, TokenService, digest
+from stockyard.identity.tokens import TokenError, TokenService, assigned_role_names, digest
 
 AUTH_FAILED = "The request you have made requires authentication."
 
@@ -93,12 +93,8 @@ async def token_auth(session: AsyncSession, tokens: TokenService, token: str) ->
 
 
 async def _has_role(session: AsyncSession, user_id: str, project_id: str) -> bool:
-    found = await session.scalar(
-        select(RoleAssignment.id)
-        .where(RoleAssignment.user_id == user_id, RoleAssignment.project_id == project_id)
-        .limit(1)
-    )
-    return found is not None
+    """A role on the project, held directly or through a group."""
+    return bool(await assigned_role_names(session, user_id, project_id=project_id))
 
 
 async def scope_project(session: AsyncSession, user: User, ref: Ref) -> Project:
@@ -130,14 +126,15 @@ async def scope_domain(session: AsyncSession, user: User, ref: Ref) -> Domain:
         raise Unauthorized(f"Could not find domain: {ref.id or ref.name}.")
     if not domain.enabled:
         raise Unauthorized(f"Domain {domain.id} is disabled.")
-    found = await session.scalar(
-        select(RoleAssignment.id)
-        .where(RoleAssignment.user_id == user.id, RoleAssignment.domain_id == domain.id)
-        .limit(1)
-    )
-    if found is None:
+    if not await assigned_role_names(session, user.id, domain_id=domain.id):
         raise Unauthorized(f"User {user.id} has no access to domain {domain.id}.")
     return domain
+
+
+async def scope_system(session: AsyncSession, user: User) -> None:
+    """``Unauthorized`` unless the user holds a role on the system (directly or by group)."""
+    if not await assigned_role_names(session, user.id, system=True):
+        raise Unauthorized(f"User {user.id} has no access to the system.")
 
 
 async def default_project(session: AsyncSession, user: User) -> Project | None:

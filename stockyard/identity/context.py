@@ -10,8 +10,9 @@ from datetime import datetime
 class RequestContext:
     """Who is calling, in which project, with which roles.
 
-    ``is_admin`` means the admin role on the token's scope: admin-only calls (flavor
-    create, aggregates, hypervisors, other projects' resources) require it.
+    ``is_admin`` means the admin role on the token's scope (a project, a domain or the
+    system): admin-only calls (flavor create, aggregates, hypervisors, other projects'
+    resources) require it.
     """
 
     user_id: str
@@ -24,6 +25,8 @@ class RequestContext:
     audit_id: str
     expires_at: datetime
     request_id: str = ""
+    # A system-scoped token: its roles are held on the whole deployment.
+    system_scope: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -1,4 +1,4 @@
-"""Domains, projects and users: queries and changes behind the identity API.
+"""Domains, projects, users and groups: queries and changes behind the identity API.
 
 Functions flush but never commit: the route commits once, so a failure leaves nothing
 half-written. Changes that take rights away (password change, disable, delete) revoke
@@ -10,14 +10,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import Domain, Project, RoleAssignment, User
-from stockyard.identity.errors import BadRequest, Conflict, NotFound, Unauthorized
+from stockyard.db.models import (
+    Domain,
+    Group,
+    GroupMember,
+    GroupRoleAssignment,
+    Project,
+    RoleAssignment,
+    User,
+)
+from stockyard.identity.bootstrap import DEFAULT_DOMAIN_ID
+from stockyard.identity.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from stockyard.identity.passwords import hash_password, verify_password
-from stockyard.identity.tokens import TokenService
+from stockyard.identity.tokens import TokenService, user_group_ids
 
 _T = TypeVar("_T")
 
@@ -37,7 +46,7 @@ async def _flush(session: AsyncSession, what: str) -> None:
         raise Conflict(f"Conflict occurred attempting to store {what}: duplicate entry.") from None
 
 
-_M = TypeVar("_M", Domain, Project, User)
+_M = TypeVar("_M", Domain, Project, User, Group)
 
 
 async def _get(session: AsyncSession, model: type[_M], kind: str, ident: str) -> _M:
@@ -49,7 +58,10 @@ async def _get(session: AsyncSession, model: type[_M], kind: str, ident: str) ->
 
 
 async def _check_name(
-    session: AsyncSession, model: type[Project] | type[User], domain_id: str, name: str
+    session: AsyncSession,
+    model: type[Project] | type[User] | type[Group],
+    domain_id: str,
+    name: str,
 ) -> None:
     """Names are unique within a domain: 409 as keystone says it, before the INSERT."""
     taken = await session.scalar(
@@ -79,6 +91,53 @@ async def create_domain(session: AsyncSession, fields: dict[str, Any]) -> Domain
     session.add(domain)
     await _flush(session, "domain")
     return domain
+
+
+async def update_domain(
+    session: AsyncSession, tokens: TokenService, domain: Domain, changes: dict[str, Any]
+) -> Domain:
+    """Rename, describe, enable or disable; disabling revokes every token of its users
+    and projects and every token scoped to it."""
+    if "name" in changes and changes["name"] != domain.name:
+        taken = await session.scalar(select(Domain.id).where(Domain.name == changes["name"]))
+        if taken is not None:
+            raise Conflict(
+                f"Conflict occurred attempting to store domain - name {changes['name']}."
+            )
+    if changes.get("enabled") is False and domain.id == DEFAULT_DOMAIN_ID:
+        raise Forbidden("The default domain cannot be disabled.")
+    for key, value in changes.items():
+        setattr(domain, key, value)
+    if changes.get("enabled") is False:
+        await _revoke_domain(session, tokens, domain.id)
+    await _flush(session, "domain")
+    return domain
+
+
+async def _revoke_domain(session: AsyncSession, tokens: TokenService, domain_id: str) -> None:
+    for user_id in await session.scalars(select(User.id).where(User.domain_id == domain_id)):
+        await tokens.revoke_user(session, user_id)
+    for project_id in await session.scalars(
+        select(Project.id).where(Project.domain_id == domain_id)
+    ):
+        await tokens.revoke_project(session, project_id)
+    await tokens.revoke_domain(session, domain_id)
+
+
+async def delete_domain(session: AsyncSession, tokens: TokenService, domain: Domain) -> None:
+    """Keystone's rule: only a disabled domain may be deleted; its projects, users and
+    groups go with it."""
+    if domain.enabled:
+        raise Forbidden("Cannot delete a domain that is enabled, please disable it first.")
+    if domain.id == DEFAULT_DOMAIN_ID:
+        raise Forbidden("The default domain cannot be deleted.")
+    await _revoke_domain(session, tokens, domain.id)
+    for model in (Group, User, Project):
+        for row in await session.scalars(select(model).where(model.domain_id == domain.id)):
+            await session.delete(row)
+    await session.flush()
+    await session.delete(domain)
+    await session.flush()
 
 
 # ---- projects ----
@@ -195,13 +254,103 @@ async def change_password(
     await session.flush()
 
 
+# ---- groups ----
+
+
+async def list_groups(session: AsyncSession, **filters: Any) -> list[Group]:
+    stmt = _filtered(select(Group).order_by(Group.name), Group, filters)
+    return list(await session.scalars(stmt))
+
+
+async def get_group(session: AsyncSession, group_id: str) -> Group:
+    return await _get(session, Group, "group", group_id)
+
+
+async def create_group(session: AsyncSession, fields: dict[str, Any]) -> Group:
+    """``fields``: name, domain_id, description."""
+    await get_domain(session, fields["domain_id"])
+    await _check_name(session, Group, fields["domain_id"], fields["name"])
+    group = Group(**fields)
+    session.add(group)
+    await _flush(session, "group")
+    return group
+
+
+async def update_group(session: AsyncSession, group: Group, changes: dict[str, Any]) -> Group:
+    if "name" in changes and changes["name"] != group.name:
+        await _check_name(session, Group, group.domain_id, changes["name"])
+    for key, value in changes.items():
+        setattr(group, key, value)
+    await _flush(session, "group")
+    return group
+
+
+async def group_member_ids(session: AsyncSession, group_id: str) -> list[str]:
+    stmt = select(GroupMember.user_id).where(GroupMember.group_id == group_id)
+    return list(await session.scalars(stmt))
+
+
+async def delete_group(session: AsyncSession, tokens: TokenService, group: Group) -> None:
+    """Its members lose the group's roles: their tokens are revoked."""
+    for user_id in await group_member_ids(session, group.id):
+        await tokens.revoke_user(session, user_id)
+    await session.delete(group)
+    await session.flush()
+
+
+async def group_users(session: AsyncSession, group_id: str) -> list[User]:
+    await get_group(session, group_id)
+    members = select(GroupMember.user_id).where(GroupMember.group_id == group_id)
+    stmt = select(User).where(User.id.in_(members)).order_by(User.name)
+    return list(await session.scalars(stmt))
+
+
+async def user_groups(session: AsyncSession, user_id: str) -> list[Group]:
+    await get_user(session, user_id)
+    stmt = select(Group).where(Group.id.in_(user_group_ids(user_id))).order_by(Group.name)
+    return list(await session.scalars(stmt))
+
+
+async def _membership(session: AsyncSession, group_id: str, user_id: str) -> GroupMember | None:
+    await get_group(session, group_id)
+    await get_user(session, user_id)
+    return await session.get(GroupMember, (group_id, user_id))
+
+
+async def add_member(session: AsyncSession, group_id: str, user_id: str) -> None:
+    """Idempotent, as Keystone's PUT; the user's next tokens carry the group's roles."""
+    if await _membership(session, group_id, user_id) is None:
+        session.add(GroupMember(group_id=group_id, user_id=user_id))
+        await session.flush()
+
+
+async def check_member(session: AsyncSession, group_id: str, user_id: str) -> None:
+    if await _membership(session, group_id, user_id) is None:
+        raise NotFound(f"Could not find user {user_id} in group {group_id}.")
+
+
+async def remove_member(
+    session: AsyncSession, tokens: TokenService, group_id: str, user_id: str
+) -> None:
+    """The user loses the group's roles: its tokens are revoked."""
+    row = await _membership(session, group_id, user_id)
+    if row is None:
+        raise NotFound(f"Could not find user {user_id} in group {group_id}.")
+    await session.delete(row)
+    await tokens.revoke_user(session, user_id)
+    await session.flush()
+
+
 async def user_projects(session: AsyncSession, user_id: str) -> list[Project]:
-    """Enabled projects on which the user holds at least one role."""
+    """Enabled projects on which the user holds at least one role (or one of its groups)."""
     # A subquery, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON column.
     assigned = select(RoleAssignment.project_id).where(RoleAssignment.user_id == user_id)
+    via_group = select(GroupRoleAssignment.project_id).where(
+        GroupRoleAssignment.group_id.in_(user_group_ids(user_id))
+    )
     stmt = (
         select(Project)
-        .where(Project.id.in_(assigned), Project.enabled.is_(True))
+        .where(or_(Project.id.in_(assigned), Project.id.in_(via_group)), Project.enabled.is_(True))
         .order_by(Project.name)
     )
     return list(await session.scalars(stmt))
@@ -210,9 +359,12 @@ async def user_projects(session: AsyncSession, user_id: str) -> list[Project]:
 async def user_domains(session: AsyncSession, user_id: str) -> list[Domain]:
     """Enabled domains on which the user holds at least one role."""
     assigned = select(RoleAssignment.domain_id).where(RoleAssignment.user_id == user_id)
+    via_group = select(GroupRoleAssignment.domain_id).where(
+        GroupRoleAssignment.group_id.in_(user_group_ids(user_id))
+    )
     stmt = (
         select(Domain)
-        .where(Domain.id.in_(assigned), Domain.enabled.is_(True))
+        .where(or_(Domain.id.in_(assigned), Domain.id.in_(via_group)), Domain.enabled.is_(True))
         .order_by(Domain.name)
     )
     return list(await session.scalars(stmt))

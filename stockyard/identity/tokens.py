@@ -13,12 +13,22 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.base import utcnow
-from stockyard.db.models import Project, Role, RoleAssignment, Token, User
+from stockyard.db.models import (
+    GroupMember,
+    GroupRoleAssignment,
+    Project,
+    Role,
+    RoleAssignment,
+    SystemRoleAssignment,
+    Token,
+    User,
+)
 from stockyard.identity.context import RequestContext
 
 CACHE_SECONDS = 5.0
@@ -40,6 +50,54 @@ class TokenError(Exception):
     """The token is unknown, expired or revoked."""
 
 
+def user_group_ids(user_id: str) -> Select[Any]:
+    """The ids of the groups ``user_id`` belongs to, as a subquery."""
+    return select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+
+
+async def assigned_role_names(
+    session: AsyncSession,
+    user_id: str,
+    project_id: str | None = None,
+    domain_id: str | None = None,
+    system: bool = False,
+) -> set[str]:
+    """Names of the roles the user holds on the target, directly or through a group
+    (no implied roles). Exactly one of project, domain or system is the target."""
+    groups = user_group_ids(user_id)
+    if system:
+        stmt = (
+            select(Role.name)
+            .join(SystemRoleAssignment, SystemRoleAssignment.role_id == Role.id)
+            .where(
+                or_(
+                    SystemRoleAssignment.user_id == user_id,
+                    SystemRoleAssignment.group_id.in_(groups),
+                )
+            )
+        )
+        return set(await session.scalars(stmt))
+    if project_id is not None:
+        direct = RoleAssignment.project_id == project_id
+        via_group = GroupRoleAssignment.project_id == project_id
+    elif domain_id is not None:
+        direct = RoleAssignment.domain_id == domain_id
+        via_group = GroupRoleAssignment.domain_id == domain_id
+    else:
+        return set()
+    mine = (
+        select(Role.name)
+        .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+        .where(RoleAssignment.user_id == user_id, direct)
+    )
+    theirs = (
+        select(Role.name)
+        .join(GroupRoleAssignment, GroupRoleAssignment.role_id == Role.id)
+        .where(GroupRoleAssignment.group_id.in_(groups), via_group)
+    )
+    return set(await session.scalars(mine)) | set(await session.scalars(theirs))
+
+
 class TokenService:
     """Issues and validates tokens against the database, with a short local cache."""
 
@@ -53,20 +111,11 @@ class TokenService:
         user_id: str,
         project_id: str | None,
         domain_id: str | None = None,
+        system: bool = False,
     ) -> list[str]:
-        """Role names (with implied ones) on a project or, for a domain scope, a domain."""
-        if project_id is not None:
-            target = RoleAssignment.project_id == project_id
-        elif domain_id is not None:
-            target = RoleAssignment.domain_id == domain_id
-        else:
-            return []
-        rows = await session.execute(
-            select(Role.name)
-            .join(RoleAssignment, RoleAssignment.role_id == Role.id)
-            .where(RoleAssignment.user_id == user_id, target)
-        )
-        names = set(rows.scalars())
+        """Role names (with implied ones) on a project, a domain or the system, held
+        directly or through the user's groups."""
+        names = await assigned_role_names(session, user_id, project_id, domain_id, system)
         # Implied roles, as Keystone's defaults: admin implies member implies reader.
         if "admin" in names:
             names.add("member")
@@ -82,8 +131,10 @@ class TokenService:
         methods: list[str],
         expires_at: datetime | None = None,
         domain_scope: str | None = None,
+        system: bool = False,
     ) -> IssuedToken:
-        """A new token for ``user``, scoped to ``project``, to ``domain_scope`` or unscoped.
+        """A new token for ``user``, scoped to ``project``, to ``domain_scope``, to the
+        system (``system``) or unscoped.
 
         The row's ``domain_id`` is the domain scope (None unless domain-scoped); the
         user's own domain is on the user row.
@@ -91,10 +142,12 @@ class TokenService:
         token = secrets.token_urlsafe(32)
         now = utcnow()
         expires = min(expires_at, now + self.ttl) if expires_at else now + self.ttl
-        if project is not None:
+        if project is not None or system:
             domain_scope = None
+        if system:
+            project = None
         roles = await self.roles_for(
-            session, user.id, project.id if project else None, domain_scope
+            session, user.id, project.id if project else None, domain_scope, system
         )
         row = Token(
             digest=digest(token),
@@ -102,6 +155,7 @@ class TokenService:
             user_id=user.id,
             project_id=project.id if project else None,
             domain_id=domain_scope,
+            system=system,
             roles=roles,
             methods=methods,
             issued_at=now,
@@ -118,6 +172,7 @@ class TokenService:
             token_digest=row.digest,
             audit_id=row.audit_id,
             expires_at=expires,
+            system_scope=system,
         )
         return IssuedToken(token=token, context=ctx, issued_at=now, methods=methods)
 
@@ -156,6 +211,7 @@ class TokenService:
             token_digest=key,
             audit_id=tok.audit_id,
             expires_at=tok.expires_at,
+            system_scope=tok.system,
         )
         if len(self._cache) > 50_000:
             self._cache.clear()
@@ -184,6 +240,15 @@ class TokenService:
         if project_id is not None:
             stmt = stmt.where(Token.project_id == project_id)
         await session.execute(stmt.values(revoked=True))
+
+    async def revoke_domain(self, session: AsyncSession, domain_id: str) -> None:
+        """Revoke every token scoped to a domain (domain disabled or deleted)."""
+        # The cache does not record a domain scope: drop it all (entries are rebuilt
+        # from the database within a request).
+        self._cache.clear()
+        await session.execute(
+            update(Token).where(Token.domain_id == domain_id).values(revoked=True)
+        )
 
     async def revoke_project(self, session: AsyncSession, project_id: str) -> None:
         """Revoke every token scoped to a project (project disabled or deleted)."""

@@ -2,14 +2,23 @@
 
 from fastapi import APIRouter
 
-from stockyard.api.identity import auth, catalog, domains, projects, roles, users, versions
+from stockyard.api.identity import (
+    auth,
+    catalog,
+    domains,
+    groups,
+    projects,
+    roles,
+    users,
+    versions,
+)
 
 PREFIX = "/identity"
 
 # The prefix goes on each include rather than on this router: the discovery route is the
 # bare prefix itself (path ""), which FastAPI only accepts with a prefix on the include.
 router = APIRouter()
-for _module in (versions, auth, catalog, domains, projects, users, roles):
+for _module in (versions, auth, catalog, domains, projects, users, groups, roles):
     router.include_router(_module.router, prefix=PREFIX)
 
 __all__ = ["router"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header, Request, Response
@@ -71,20 +72,33 @@ async def _authenticate(
     return subject
 
 
-async def _scope(
-    session: AsyncSession, subject: auth.Subject, scope: Scope | str | None
-) -> tuple[Project | None, Domain | None]:
+@dataclass
+class Scoped:
+    """What a token is scoped to: a project, a domain, the system, or nothing."""
+
+    project: Project | None = None
+    domain: Domain | None = None
+    system: bool = False
+
+
+async def _scope(session: AsyncSession, subject: auth.Subject, scope: Scope | str | None) -> Scoped:
     if scope == "unscoped":
-        return None, None
+        return Scoped()
     if scope is None or isinstance(scope, str):
         # Only a fresh password login falls back to the default project, as Keystone.
         if subject.methods == ["password"]:
-            return await auth.default_project(session, subject.user), None
-        return None, None
-    if scope.project is not None and scope.domain is not None:
-        raise BadRequest("Scoping to both domain and project is not allowed.")
+            return Scoped(project=await auth.default_project(session, subject.user))
+        return Scoped()
+    given = [k for k in ("project", "domain", "system") if getattr(scope, k) is not None]
+    if len(given) > 1:
+        raise BadRequest(f"Scoping to more than one of {' and '.join(given)} is not allowed.")
     if scope.system is not None:
-        raise Unauthorized(f"User {subject.user.id} has no access to the system.")
+        if scope.system != {"all": True}:
+            raise BadRequest(
+                'Invalid input for field/attribute auth.scope.system: must be {"all": true}.'
+            )
+        await auth.scope_system(session, subject.user)
+        return Scoped(system=True)
     if scope.project is not None:
         ref = auth.Ref(id=scope.project.id)
         if scope.project.id is None:
@@ -95,12 +109,12 @@ async def _scope(
                 )
             dom_id, dom_name = _domain_ref(scope.project.domain, "auth.scope.project.domain")
             ref = auth.Ref(name=scope.project.name, domain_id=dom_id, domain_name=dom_name)
-        return await auth.scope_project(session, subject.user, ref), None
+        return Scoped(project=await auth.scope_project(session, subject.user, ref))
     if scope.domain is not None:
         dom_id, dom_name = _domain_ref(scope.domain, "auth.scope.domain")
         ref = auth.Ref(id=dom_id, name=dom_name)
-        return None, await auth.scope_domain(session, subject.user, ref)
-    return None, None
+        return Scoped(domain=await auth.scope_domain(session, subject.user, ref))
+    return Scoped()
 
 
 @router.post("/v3/auth/tokens", status_code=201)
@@ -109,14 +123,15 @@ async def issue_token(
 ) -> JSONResponse:
     """Authenticate (password or token method) and issue a token for the asked scope."""
     subject = await _authenticate(session, state, body.auth.identity, request)
-    project, domain = await _scope(session, subject, body.auth.scope)
+    scoped = await _scope(session, subject, body.auth.scope)
     issued = await state.tokens.issue(
         session,
         subject.user,
-        project,
+        scoped.project,
         subject.methods,
         expires_at=subject.expires_at,
-        domain_scope=domain.id if domain else None,
+        domain_scope=scoped.domain.id if scoped.domain else None,
+        system=scoped.system,
     )
     await session.commit()
     facts = TokenFacts(
@@ -126,8 +141,9 @@ async def issue_token(
         issued_at=issued.issued_at,
         expires_at=issued.context.expires_at,
         roles=list(issued.context.roles),
-        project=project,
-        domain=domain,
+        project=scoped.project,
+        domain=scoped.domain,
+        system=scoped.system,
     )
     content = await render(session, state, facts, "nocatalog" not in request.query_params)
     return JSONResponse(content, status_code=201, headers={"X-Subject-Token": issued.token})

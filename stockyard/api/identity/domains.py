@@ -1,12 +1,14 @@
-"""``/v3/domains``: list and show (admin), create (admin)."""
+"""``/v3/domains``: admin CRUD; only a disabled domain may be deleted (Keystone)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
+
 from stockyard.api.deps import AdminCtx, SessionDep, StateDep
 from stockyard.api.identity.route import identity_router
-from stockyard.api.identity.schemas import DomainCreateRequest
+from stockyard.api.identity.schemas import DomainCreateRequest, DomainUpdateRequest
 from stockyard.api.identity.views import collection_links, domain_view
 from stockyard.identity import service
 
@@ -44,3 +46,25 @@ async def show_domain(
 ) -> dict[str, Any]:
     domain = await service.get_domain(session, domain_id)
     return {"domain": domain_view(state.settings.base_url, domain)}
+
+
+@router.patch("/v3/domains/{domain_id}")
+async def update_domain(
+    domain_id: str, body: DomainUpdateRequest, ctx: AdminCtx, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """Disabling a domain revokes the tokens of its users and projects."""
+    domain = await service.get_domain(session, domain_id)
+    await service.update_domain(session, state.tokens, domain, body.domain.changes())
+    await session.commit()
+    return {"domain": domain_view(state.settings.base_url, domain)}
+
+
+@router.delete("/v3/domains/{domain_id}", status_code=204)
+async def delete_domain(
+    domain_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
+) -> Response:
+    """403 while the domain is enabled; deletes its projects, users and groups."""
+    domain = await service.get_domain(session, domain_id)
+    await service.delete_domain(session, state.tokens, domain)
+    await session.commit()
+    return Response(status_code=204)

@@ -1,4 +1,5 @@
-"""``/v3/roles`` and role assignments on projects and domains (all admin-only)."""
+"""``/v3/roles`` and role assignments of users and groups on projects, domains and the
+system (all admin-only)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from stockyard.api.deps import AdminCtx, SessionDep, StateDep
 from stockyard.api.identity.route import identity_router
 from stockyard.api.identity.schemas import RoleCreateRequest
 from stockyard.api.identity.views import collection_links, role_view, v3_url
-from stockyard.identity import roles
-from stockyard.identity.roles import AssignmentRow, Target
+from stockyard.db.models import Domain
+from stockyard.identity import roles, service
+from stockyard.identity.errors import BadRequest
+from stockyard.identity.roles import Actor, AssignmentQuery, AssignmentRow, Target
 
 router = identity_router()
 
@@ -53,98 +56,141 @@ async def delete_role(
     return Response(status_code=204)
 
 
-# ---- grants: /v3/{projects|domains}/{id}/users/{uid}/roles[/{rid}] ----
+# ---- grants: /v3/{projects|domains}/{id}/{users|groups}/{aid}/roles[/{rid}] and
+# /v3/system/{users|groups}/{aid}/roles[/{rid}] ----
 
 
 def _target(kind: str, target_id: str) -> Target:
+    if kind == "system":
+        return Target(system=True)
     return Target(project_id=target_id) if kind == "projects" else Target(domain_id=target_id)
 
 
-def _register_grants(kind: str) -> None:
-    """The same four routes for project and domain grants."""
-    grant_path = f"/v3/{kind}/{{target_id}}/users/{{user_id}}/roles/{{role_id}}"
+def _actor(actors: str, actor_id: str) -> Actor:
+    return Actor("user" if actors == "users" else "group", actor_id)
 
-    @router.put(grant_path, status_code=204, name=f"grant_{kind}")
+
+def _register_grants(kind: str, actors: str) -> None:
+    """The same routes for user and group grants on projects, domains and the system."""
+    prefix = "/v3/system" if kind == "system" else f"/v3/{kind}/{{target_id}}"
+    roles_path = f"{prefix}/{actors}/{{actor_id}}/roles"
+    grant_path = f"{roles_path}/{{role_id}}"
+    tag = f"{kind}_{actors}"
+
+    @router.put(grant_path, status_code=204, name=f"grant_{tag}")
     async def grant(
-        target_id: str, user_id: str, role_id: str, ctx: AdminCtx, session: SessionDep
+        actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target_id: str = ""
     ) -> Response:
         """Grant a role (idempotent)."""
-        await roles.grant(session, role_id, user_id, _target(kind, target_id))
+        target = _target(kind, target_id)
+        await roles.grant(session, role_id, _actor(actors, actor_id), target)
         await session.commit()
         return Response(status_code=204)
 
-    @router.head(grant_path, status_code=204, name=f"check_{kind}")
     async def check(
-        target_id: str, user_id: str, role_id: str, ctx: AdminCtx, session: SessionDep
+        actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target_id: str = ""
     ) -> Response:
         """204 if the grant exists, 404 if not."""
-        await roles.check(session, role_id, user_id, _target(kind, target_id))
+        target = _target(kind, target_id)
+        await roles.check(session, role_id, _actor(actors, actor_id), target)
         return Response(status_code=204)
 
-    @router.delete(grant_path, status_code=204, name=f"revoke_{kind}")
+    router.head(grant_path, status_code=204, name=f"check_{tag}")(check)
+    if kind == "system":
+        # Keystone answers GET on a system grant as HEAD: 204 or 404.
+        router.get(grant_path, status_code=204, name=f"get_{tag}")(check)
+
+    @router.delete(grant_path, status_code=204, name=f"revoke_{tag}")
     async def revoke(
-        target_id: str,
-        user_id: str,
+        actor_id: str,
         role_id: str,
         ctx: AdminCtx,
         session: SessionDep,
         state: StateDep,
+        target_id: str = "",
     ) -> Response:
-        """Remove the grant and revoke the user's tokens that carried it."""
+        """Remove the grant and revoke the tokens that may carry it."""
         target = _target(kind, target_id)
-        await roles.revoke(session, state.tokens, role_id, user_id, target)
+        await roles.revoke(session, state.tokens, role_id, _actor(actors, actor_id), target)
         await session.commit()
         return Response(status_code=204)
 
-    @router.get(f"/v3/{kind}/{{target_id}}/users/{{user_id}}/roles", name=f"list_{kind}")
+    @router.get(roles_path, name=f"list_{tag}")
     async def list_grants(
-        target_id: str, user_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
+        actor_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep, target_id: str = ""
     ) -> dict[str, Any]:
-        """The roles granted to the user on the project or domain."""
+        """The roles granted directly to the user or group on the target."""
         base = state.settings.base_url
-        rows = await roles.roles_on(session, user_id, _target(kind, target_id))
+        rows = await roles.roles_on(session, _actor(actors, actor_id), _target(kind, target_id))
+        path = roles_path.replace("{target_id}", target_id).replace("{actor_id}", actor_id)
         return {
             "roles": [role_view(base, r) for r in rows],
-            "links": collection_links(base, f"{kind}/{target_id}/users/{user_id}/roles"),
+            "links": collection_links(base, path.removeprefix("/v3/")),
         }
 
 
-_register_grants("projects")
-_register_grants("domains")
+for _kind in ("projects", "domains", "system"):
+    for _actors in ("users", "groups"):
+        _register_grants(_kind, _actors)
 
 
 # ---- GET /v3/role_assignments ----
 
 
 def _truthy(value: str | None) -> bool:
-    """Keystone's reading of flag parameters: present and not false-ish."""
+    """Keystone's reading of flag parameters: present (``?effective`` alone too) and not
+    false-ish."""
     return value is not None and value.lower() not in ("0", "false", "no", "off")
 
 
-def _assignment_view(base: str, row: AssignmentRow, names: bool) -> dict[str, Any]:
+def _named(ref: dict[str, Any], name: str, domain: Domain | None) -> None:
+    ref["name"] = name
+    if domain is not None:
+        ref["domain"] = {"id": domain.id, "name": domain.name}
+
+
+def _assignment_view(
+    base: str, row: AssignmentRow, names: bool, domains: dict[str, Domain]
+) -> dict[str, Any]:
+    """One entry of ``role_assignments``, as Keystone (and Tempest's schema) shape it."""
     role: dict[str, Any] = {"id": row.role.id}
-    user: dict[str, Any] = {"id": row.user.id}
     scope: dict[str, Any]
     if row.project is not None:
         scope = {"project": {"id": row.project.id}}
-        link = f"projects/{row.project.id}/users/{row.user.id}/roles/{row.role.id}"
-    else:
-        assert row.scope_domain is not None  # an assignment has one of the two
+        where = f"projects/{row.project.id}"
+    elif row.scope_domain is not None:
         scope = {"domain": {"id": row.scope_domain.id}}
-        link = f"domains/{row.scope_domain.id}/users/{row.user.id}/roles/{row.role.id}"
+        where = f"domains/{row.scope_domain.id}"
+    else:
+        scope = {"system": {"all": True}}
+        where = "system"
+    body: dict[str, Any] = {"role": role, "scope": scope}
+    holder = row.group or row.via_group
+    if row.user is not None:
+        body["user"] = {"id": row.user.id}
+    else:
+        assert row.group is not None  # a row names a user or a group
+        body["group"] = {"id": row.group.id}
+    if holder is not None:
+        link = f"{where}/groups/{holder.id}/roles/{row.role.id}"
+    else:
+        assert row.user is not None
+        link = f"{where}/users/{row.user.id}/roles/{row.role.id}"
+    links = {"assignment": v3_url(base, link)}
+    if row.via_group is not None and row.user is not None:
+        links["membership"] = v3_url(base, f"groups/{row.via_group.id}/users/{row.user.id}")
+    body["links"] = links
     if names:
         role["name"] = row.role.name
-        user["name"] = row.user.name
-        user["domain"] = {"id": row.user_domain.id, "name": row.user_domain.name}
+        if row.user is not None:
+            _named(body["user"], row.user.name, domains.get(row.user.domain_id))
+        if row.group is not None:
+            _named(body["group"], row.group.name, domains.get(row.group.domain_id))
         if row.project is not None:
-            scope["project"]["name"] = row.project.name
-            domain = row.project_domain
-            assert domain is not None
-            scope["project"]["domain"] = {"id": domain.id, "name": domain.name}
-        else:
-            assert row.scope_domain is not None
+            _named(scope["project"], row.project.name, domains.get(row.project.domain_id))
+        elif row.scope_domain is not None:
             scope["domain"]["name"] = row.scope_domain.name
-    return {"role": role, "user": user, "scope": scope, "links": {"assignment": v3_url(base, link)}}
+    return body
 
 
 @router.get("/v3/role_assignments")
@@ -157,19 +203,34 @@ async def list_role_assignments(
     role_id: Annotated[str | None, Query(alias="role.id")] = None,
     project_id: Annotated[str | None, Query(alias="scope.project.id")] = None,
     domain_id: Annotated[str | None, Query(alias="scope.domain.id")] = None,
+    system: Annotated[str | None, Query(alias="scope.system")] = None,
+    inherited_to: Annotated[str | None, Query(alias="scope.OS-INHERIT:inherited_to")] = None,
+    effective: str | None = None,
     include_names: str | None = None,
 ) -> dict[str, Any]:
-    """Assignments filtered by user, role and scope; ``include_names`` adds names.
-
-    There are no groups or inherited roles, so ``effective`` changes nothing and a
-    ``group.id`` filter matches nothing.
-    """
+    """Assignments filtered by user, group, role and scope (project, domain or
+    ``scope.system=all``); ``effective`` expands groups into their members;
+    ``include_names`` adds names. There are no inherited roles, so asking for
+    ``scope.OS-INHERIT:inherited_to`` finds none."""
+    if system is not None and system != "all":
+        raise BadRequest("Invalid input for field/attribute scope.system: only 'all' is valid.")
+    scopes = [v for v in (project_id, domain_id, system) if v is not None]
+    if len(scopes) > 1:
+        raise BadRequest("Specify at most one of scope.project.id, scope.domain.id, scope.system.")
+    if user_id is not None and group_id is not None:
+        raise BadRequest("Specify one of user.id and group.id, not both.")
     base = state.settings.base_url
-    rows = (
-        []
-        if group_id is not None
-        else await roles.list_assignments(session, user_id, role_id, project_id, domain_id)
+    query = AssignmentQuery(
+        user_id=user_id,
+        group_id=group_id,
+        role_id=role_id,
+        project_id=project_id,
+        domain_id=domain_id,
+        system=system is not None,
+        effective=_truthy(effective),
     )
+    rows = [] if inherited_to is not None else await roles.list_assignments(session, query)
     names = _truthy(include_names)
-    body = [_assignment_view(base, r, names) for r in rows]
+    domains = {d.id: d for d in await service.list_domains(session)} if names else {}
+    body = [_assignment_view(base, r, names, domains) for r in rows]
     return {"role_assignments": body, "links": collection_links(base, "role_assignments")}

@@ -8,6 +8,8 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, Field, StrictBool, model_validator
 
 Name = Annotated[str, Field(min_length=1, max_length=255)]
+# Keystone's limit for domain, project and group names (users and roles allow 255).
+ShortName = Annotated[str, Field(min_length=1, max_length=64)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(max_length=65535)]
 Password = Annotated[str, Field(max_length=4096)]
@@ -86,7 +88,7 @@ class AuthRequest(BaseModel):
 
 
 class DomainCreate(BaseModel):
-    name: Name
+    name: ShortName
     description: Text = ""
     enabled: StrictBool = True
 
@@ -95,11 +97,22 @@ class DomainCreateRequest(BaseModel):
     domain: DomainCreate
 
 
+class DomainUpdate(_Patch):
+    not_null: ClassVar[tuple[str, ...]] = ("name", "enabled")
+    name: ShortName | None = None
+    description: Text | None = None
+    enabled: StrictBool | None = None
+
+
+class DomainUpdateRequest(BaseModel):
+    domain: DomainUpdate
+
+
 # ---- projects ----
 
 
 class ProjectCreate(BaseModel):
-    name: Name
+    name: ShortName
     domain_id: Id | None = None
     parent_id: Id | None = None
     description: Text = ""
@@ -114,7 +127,7 @@ class ProjectCreateRequest(BaseModel):
 
 class ProjectUpdate(_Patch):
     not_null: ClassVar[tuple[str, ...]] = ("name", "enabled")
-    name: Name | None = None
+    name: ShortName | None = None
     description: Text | None = None
     enabled: StrictBool | None = None
     tags: Tags | None = None
@@ -162,6 +175,29 @@ class PasswordChange(BaseModel):
 
 class PasswordChangeRequest(BaseModel):
     user: PasswordChange
+
+
+# ---- groups ----
+
+
+class GroupCreate(BaseModel):
+    name: ShortName
+    domain_id: Id | None = None
+    description: Text = ""
+
+
+class GroupCreateRequest(BaseModel):
+    group: GroupCreate
+
+
+class GroupUpdate(_Patch):
+    not_null: ClassVar[tuple[str, ...]] = ("name",)
+    name: ShortName | None = None
+    description: Text | None = None
+
+
+class GroupUpdateRequest(BaseModel):
+    group: GroupUpdate
 
 
 # ---- roles ----

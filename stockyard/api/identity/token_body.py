@@ -27,6 +27,7 @@ class TokenFacts:
     roles: list[str]
     project: Project | None = None
     domain: Domain | None = None
+    system: bool = False
 
 
 async def facts_from_row(session: AsyncSession, row: Token) -> TokenFacts:
@@ -43,6 +44,7 @@ async def facts_from_row(session: AsyncSession, row: Token) -> TokenFacts:
         roles=list(row.roles),
         project=project,
         domain=domain,
+        system=row.system,
     )
 
 
@@ -67,7 +69,7 @@ async def render(
         "expires_at": iso(facts.expires_at),
         "issued_at": iso(facts.issued_at),
     }
-    scoped = facts.project is not None or facts.domain is not None
+    scoped = facts.project is not None or facts.domain is not None or facts.system
     if facts.project is not None:
         body["project"] = {
             "id": facts.project.id,
@@ -77,6 +79,8 @@ async def render(
         body["is_domain"] = False
     elif facts.domain is not None:
         body["domain"] = {"id": facts.domain.id, "name": facts.domain.name}
+    elif facts.system:
+        body["system"] = {"all": True}
     if scoped:
         rows = await session.execute(select(Role.name, Role.id).where(Role.name.in_(facts.roles)))
         ids = {name: rid for name, rid in rows.all()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from stockyard.db.models import Domain, Project, Role, User
+from stockyard.db.models import Domain, Group, Project, Role, User
 
 
 def v3_url(base_url: str, path: str = "") -> str:
@@ -76,4 +76,14 @@ def role_view(base_url: str, role: Role) -> dict[str, Any]:
         "description": role.description,
         "options": {},
         "links": {"self": v3_url(base_url, f"roles/{role.id}")},
+    }
+
+
+def group_view(base_url: str, group: Group) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "domain_id": group.domain_id,
+        "description": group.description,
+        "links": {"self": v3_url(base_url, f"groups/{group.id}")},
     }

@@ -15,7 +15,18 @@ from stockyard.db.models.compute import (
     ServerGroup,
     ServerGroupMember,
 )
-from stockyard.db.models.identity import Domain, Project, Role, RoleAssignment, Token, User
+from stockyard.db.models.identity import (
+    Domain,
+    Group,
+    GroupMember,
+    GroupRoleAssignment,
+    Project,
+    Role,
+    RoleAssignment,
+    SystemRoleAssignment,
+    Token,
+    User,
+)
 from stockyard.db.models.image import Image
 from stockyard.db.models.instances import (
     Instance,
@@ -33,6 +44,9 @@ __all__ = [
     "Domain",
     "Flavor",
     "FlavorAccess",
+    "Group",
+    "GroupMember",
+    "GroupRoleAssignment",
     "Host",
     "Image",
     "Instance",
@@ -49,6 +63,7 @@ __all__ = [
     "ServerGroup",
     "ServerGroupMember",
     "StockRequest",
+    "SystemRoleAssignment",
     "Token",
     "User",
 ]

@@ -1,11 +1,11 @@
-"""Identity tables: domains, projects, users, roles, assignments, tokens."""
+"""Identity tables: domains, projects, users, groups, roles, assignments, tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stockyard.db.base import Base, new_hex_id, utcnow
@@ -68,6 +68,58 @@ class RoleAssignment(Base):
     )
 
 
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_hex_id)
+    name: Mapped[str] = mapped_column(String(64))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domains.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class GroupRoleAssignment(Base):
+    """A group's role on a project or on a domain; every member holds it."""
+
+    __tablename__ = "group_role_assignments"
+    __table_args__ = (UniqueConstraint("role_id", "group_id", "project_id", "domain_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    domain_id: Mapped[str | None] = mapped_column(
+        ForeignKey("domains.id", ondelete="CASCADE"), nullable=True
+    )
+
+
+class SystemRoleAssignment(Base):
+    """A role on the whole deployment ("system" scope), held by a user or a group."""
+
+    __tablename__ = "system_role_assignments"
+    __table_args__ = (UniqueConstraint("role_id", "user_id", "group_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    group_id: Mapped[str | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+
+
 class Token(Base):
     """An issued token. Only its SHA-256 digest is stored, never the token itself."""
 
@@ -77,6 +129,7 @@ class Token(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     domain_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    system: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     roles: Mapped[list[Any]] = mapped_column(default=list)
     methods: Mapped[list[Any]] = mapped_column(default=list)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
