@@ -129,9 +129,6 @@ def server_detail(
             body["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
             body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
             body["OS-EXT-SRV-ATTR:user_data"] = inst.user_data
-        # Stockyard: the failure domains of the placement, for the operator.
-        body["stockyard:region"] = inst.region
-        body["stockyard:rack"] = inst.rack
     if vc.version.at_least("2.9"):
         body["locked"] = inst.locked
     if vc.version.at_least("2.16") and vc.is_admin and inst.host:
