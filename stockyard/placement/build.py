@@ -351,9 +351,7 @@ class BuildFlow:
         wants_network = inst.requested_networks != []
         try:
             addr = (
-                await network.allocate_address(s, host.region, inst.uuid)
-                if wants_network
-                else None
+                await network.allocate_address(s, host.region, inst.uuid) if wants_network else None
             )
         except network.AddressesExhausted as exc:
             await claims.release(s, inst.uuid)
