@@ -13,6 +13,7 @@ from stockyard.conductor.actions import ActionFlow
 from stockyard.conductor.hostsync import HostSync
 from stockyard.conductor.reconciler import Reconciler
 from stockyard.db.base import Database
+from stockyard.db.heartbeat import CONDUCTOR_BINARY, ServiceHeartbeat
 from stockyard.lifecycle.isolation import isolated
 from stockyard.placement.build import BuildFlow
 from stockyard.placement.context import FlowContext, new_conductor_id
@@ -79,6 +80,7 @@ class Conductor:
             self.ctx, self.build, self.actions, orphan_grace_seconds=orphan_grace_seconds
         )
         self.hostsync = HostSync(self.ctx, self.hosts)
+        self.heartbeat = ServiceHeartbeat(db, CONDUCTOR_BINARY)  # os-services
         self.concurrency = concurrency
         self.host_refresh_seconds = host_refresh_seconds
         self._tasks: list[asyncio.Task[None]] = []
@@ -92,6 +94,7 @@ class Conductor:
     async def start(self, *, background: bool = True) -> None:
         """Load hosts, subscribe, start loops (``background=False``: no loops, for tests)."""
         await self.hosts.refresh()
+        await self.heartbeat.start(loop=background)
         self._running = True
         await self.ctx.bus.subscribe(contract.CONDUCTOR, self.handle, concurrency=self.concurrency)
         await self.ctx.bus.subscribe(contract.REPORTS, self.handle, concurrency=REPORTS_CONCURRENCY)
@@ -104,6 +107,7 @@ class Conductor:
     async def stop(self) -> None:
         """Stop the loops; messages still delivered to this conductor are dropped."""
         self._running = False
+        await self.heartbeat.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

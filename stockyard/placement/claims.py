@@ -39,6 +39,10 @@ async def claim(
         await release(session, instance_uuid)
     conditions = [
         Host.id == host_id,
+        # A compute service disabled or forced down (os-services) takes no new instance,
+        # even while a scheduler's in-memory host states have not seen it yet.
+        Host.status == "enabled",
+        Host.forced_down.is_(False),
         Host.vcpus_used + vcpus <= Host.vcpus * Host.cpu_allocation_ratio,
         Host.memory_mb_used + memory_mb <= Host.memory_mb * Host.ram_allocation_ratio,
         Host.local_gb_used + disk_gb <= Host.local_gb * Host.disk_allocation_ratio,

@@ -88,7 +88,7 @@ def _state(host: Host, aggs: list[Aggregate], instances: set[str], cutoff: datet
         aggregate_metadata=metadata,
         aggregate_names={a.name for a in aggs},
         enabled=host.status == "enabled",
-        up=host.last_seen >= cutoff,
+        up=host.last_seen >= cutoff and not host.forced_down,
         owner_project=host.owner_project,
         instances=set(instances),
     )

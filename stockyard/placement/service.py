@@ -23,6 +23,7 @@ from sqlalchemy import text
 from stockyard.bus import contract, reqid
 from stockyard.bus.base import Bus, Message
 from stockyard.db.base import Database
+from stockyard.db.heartbeat import SCHEDULER_BINARY, ServiceHeartbeat
 from stockyard.placement.build import BuildFlow
 from stockyard.placement.context import FlowContext, new_conductor_id
 from stockyard.placement.hoststate import DEFAULT_UP_SECONDS, HostStateCache
@@ -67,6 +68,7 @@ class SchedulerService:
         self.hosts = HostStateCache(db, self.scheduler, host_up_seconds)
         self.build = BuildFlow(self.ctx, self.hosts)
         self.build.on_task_changed = self._to_conductor
+        self.heartbeat = ServiceHeartbeat(db, SCHEDULER_BINARY)  # os-services
         self.concurrency = concurrency
         self.host_refresh_seconds = (
             host_refresh_seconds
@@ -84,6 +86,7 @@ class SchedulerService:
     async def start(self) -> None:
         """Load hosts, subscribe to ``scheduler``, start the host refresher."""
         await self.hosts.refresh()
+        await self.heartbeat.start()
         self._running = True
         await self.ctx.bus.subscribe(contract.SCHEDULER, self.handle, concurrency=self.concurrency)
         self._task = asyncio.create_task(self._refresh_forever(), name="scheduler-refresh")
@@ -91,6 +94,7 @@ class SchedulerService:
     async def stop(self) -> None:
         """Stop the refresher; messages still delivered here are dropped (hints)."""
         self._running = False
+        await self.heartbeat.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -16,7 +16,9 @@ from stockyard.api.compute.groups import router as groups_router
 from stockyard.api.compute.hypervisors import router as hypervisors_router
 from stockyard.api.compute.keypairs import router as keypairs_router
 from stockyard.api.compute.path_project import check_path_project
+from stockyard.api.compute.quota_classes import router as quota_classes_router
 from stockyard.api.compute.quotas import router as quotas_router
+from stockyard.api.compute.services import router as services_router
 from stockyard.api.compute.versions import list_versions
 from stockyard.api.compute.versions import router as versions_router
 from stockyard.api.compute.zones import router as zones_router
@@ -32,6 +34,8 @@ _subs = [
     aggregates_router,
     hypervisors_router,
     quotas_router,
+    quota_classes_router,
+    services_router,
     groups_router,
     group_placement_router,  # Stockyard extension: members' failure domains
 ]

@@ -13,6 +13,9 @@ HOST_DOWN_AFTER_SECONDS = 60
 
 
 def host_is_up(host: Host, now: datetime | None = None) -> bool:
-    """True if the host reported within ``HOST_DOWN_AFTER_SECONDS``."""
+    """True if the host reported within ``HOST_DOWN_AFTER_SECONDS`` and is not forced
+    down (``os-services``)."""
+    if host.forced_down:
+        return False
     now = now or utcnow()
     return now - host.last_seen <= timedelta(seconds=HOST_DOWN_AFTER_SECONDS)

@@ -29,7 +29,7 @@ import asyncio
 import weakref
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from stockyard.api.errors import APIError
 from stockyard.db.models import Instance, KeyPair, ProjectLock, Quota, ServerGroup
+from stockyard.db.models.compute import QuotaClass
 from stockyard.settings import Settings
 
 # Resources with a default in settings (quota_<name>).
@@ -60,6 +61,8 @@ LEGACY_DEFAULTS = {
     "injected_file_path_bytes": 255,
 }
 ALL_RESOURCES = SETTINGS_RESOURCES + tuple(LEGACY_DEFAULTS)
+DEFAULT_QUOTA_CLASS = "default"
+"""The only quota class Nova (and Stockyard) applies to projects."""
 
 _HELD_KEY = "stockyard.quota_locks"
 _SETTINGS_KEY = "stockyard.settings"
@@ -79,10 +82,32 @@ def default_limits(settings: Settings) -> dict[str, int]:
 async def project_limits(
     session: AsyncSession, settings: Settings, project_id: str
 ) -> dict[str, int]:
-    """The effective limit of every resource for ``project_id`` (-1 = unlimited)."""
+    """The effective limit of every resource for ``project_id`` (-1 = unlimited): the
+    project's overrides, else the ``default`` quota class's, else the configured ones."""
+    limits = default_limits(settings)
+    # One round trip: the default class's rows (rank 0) then the project's (rank 1).
+    classes = select(literal(0).label("rank"), QuotaClass.resource, QuotaClass.hard_limit).where(
+        QuotaClass.class_name == DEFAULT_QUOTA_CLASS
+    )
+    projects = select(literal(1).label("rank"), Quota.resource, Quota.hard_limit).where(
+        Quota.project_id == project_id
+    )
+    rows = (await session.execute(union_all(classes, projects))).all()
+    for _rank, resource, hard_limit in sorted(rows, key=lambda row: int(row[0])):
+        if resource in limits:
+            limits[resource] = hard_limit
+    return limits
+
+
+async def class_limits(
+    session: AsyncSession, settings: Settings, class_name: str = "default"
+) -> dict[str, int]:
+    """The limits of a quota class: the configured defaults with the class's rows."""
     limits = default_limits(settings)
     rows = await session.execute(
-        select(Quota.resource, Quota.hard_limit).where(Quota.project_id == project_id)
+        select(QuotaClass.resource, QuotaClass.hard_limit).where(
+            QuotaClass.class_name == class_name
+        )
     )
     for resource, hard_limit in rows.all():
         if resource in limits:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.quota_engine import (
     ALL_RESOURCES,
-    default_limits,
+    class_limits,
     project_limits,
     project_usage,
 )
@@ -55,7 +55,9 @@ async def _quota_set(
 async def show_defaults(
     project_id: str, session: SessionDep, ctx: ProjectCtx, version: Microversion, state: StateDep
 ) -> dict[str, Any]:
-    return await _quota_set(session, default_limits(state.settings), version, project_id)
+    return await _quota_set(
+        session, await class_limits(session, state.settings), version, project_id
+    )
 
 
 @router.get("/os-quota-sets/{project_id}/detail")

@@ -42,6 +42,8 @@ class Host(Base):
     disk_allocation_ratio: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(String(16), default="enabled")  # enabled | disabled
     disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # Nova's forced_down (os-services, 2.11+): down whatever the agent reports.
+    forced_down: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -149,6 +151,39 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     resource: Mapped[str] = mapped_column(String(64))
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class QuotaClass(Base):
+    """A quota class limit (``os-quota-class-sets``); only the ``default`` class is used,
+    and its rows override the configured defaults of every project."""
+
+    __tablename__ = "quota_classes"
+    __table_args__ = (UniqueConstraint("class_name", "resource"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    class_name: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(64))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class Service(Base):
+    """A control-plane process kind on a host (``nova-scheduler``, ``nova-conductor``).
+
+    Each running scheduler or conductor refreshes ``last_seen`` of its (host, binary)
+    row periodically; ``os-services`` shows it down when that stops. Compute services
+    are not rows here: they are the ``hosts`` rows, whose agents report ``last_seen``.
+    """
+
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("host", "binary"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    host: Mapped[str] = mapped_column(String(255))
+    binary: Mapped[str] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    forced_down: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ProjectLock(Base):
