@@ -58,3 +58,36 @@ async def test_with_servers(cloud: Cloud) -> None:
     r = await cloud.client.get(f"{V}/os-hypervisors?with_servers=true", headers=cloud.admin)
     assert r.status_code == 400
     assert r.headers["OpenStack-API-Version"] == "compute 2.1"
+
+
+async def test_search_and_servers_before_253(cloud: Cloud) -> None:
+    """``/os-hypervisors/{pattern}/search`` and ``/servers``: Tempest's shapes, gone in 2.53."""
+    await add_host(cloud, "node-a1")
+    await add_host(cloud, "node-a2")
+    await add_host(cloud, "other")
+    async with cloud.state.db.session() as session:
+        session.add(
+            Instance(
+                name="vm", project_id="p", user_id="u", flavor_id="f", host="node-a2", uuid="s-1"
+            )
+        )
+    summary = {"id", "hypervisor_hostname", "state", "status"}
+    r = await cloud.client.get(f"{V}/os-hypervisors/node-a/search", headers=cloud.admin)
+    assert r.status_code == 200 and set(r.json()) == {"hypervisors"}
+    found = r.json()["hypervisors"]
+    assert [h["hypervisor_hostname"] for h in found] == ["node-a1", "node-a2"]
+    assert all(set(h) == summary for h in found)
+    r = await cloud.client.get(f"{V}/os-hypervisors/node-a/servers", headers=cloud.admin)
+    assert r.status_code == 200 and set(r.json()) == {"hypervisors"}
+    first, second = r.json()["hypervisors"]
+    assert set(first) == summary  # no servers: no key (Nova)
+    assert set(second) == summary | {"servers"}
+    assert second["servers"] == [{"name": "vm", "uuid": "s-1"}]
+    for path in ("search", "servers"):
+        r = await cloud.client.get(f"{V}/os-hypervisors/zzz/{path}", headers=cloud.admin)
+        assert r.status_code == 404 and r.json()["itemNotFound"]["code"] == 404
+        r = await cloud.client.get(f"{V}/os-hypervisors/node/{path}", headers=cloud.demo)
+        assert r.status_code == 403
+        h53 = cloud.headers(cloud.admin_token, "2.53")
+        r = await cloud.client.get(f"{V}/os-hypervisors/node/{path}", headers=h53)
+        assert r.status_code == 404

@@ -276,3 +276,24 @@ async def search_hypervisors(
         raise APIError(404, f"No hypervisor matching '{pattern}' could be found.")
     now = utcnow()
     return {"hypervisors": [_summary(h, version, now) for h in hosts]}
+
+
+@router.get("/os-hypervisors/{pattern}/servers")
+async def hypervisor_servers(
+    pattern: str, session: SessionDep, ctx: AdminCtx, version: Microversion
+) -> dict[str, Any]:
+    """Before 2.53: hypervisors whose name contains ``pattern``, each with its servers
+    (``servers`` only where there are some, as Nova)."""
+    if version.at_least("2.53"):
+        raise APIError(404, "Use with_servers from microversion 2.53.")
+    query = select(Host).where(Host.name.contains(pattern, autoescape=True)).order_by(Host.id)
+    hosts = list((await session.scalars(query)).all())
+    if not hosts:
+        raise APIError(404, f"No hypervisor matching '{pattern}' could be found.")
+    now = utcnow()
+    bodies = [_summary(h, version, now) for h in hosts]
+    servers = await _servers_by_host(session, hosts)
+    for host, body in zip(hosts, bodies, strict=True):
+        if servers[host.name]:
+            body["servers"] = servers[host.name]
+    return {"hypervisors": bodies}
