@@ -8,9 +8,10 @@ the affected tokens in the same transaction.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,9 +32,42 @@ from stockyard.identity.tokens import TokenService, user_group_ids
 _T = TypeVar("_T")
 
 
+def _ci(column: Any) -> Any:
+    return func.lower(column)
+
+
+# Keystone's inexact filters: ``?name__contains=ab`` and so on.
+INEXACT_OPS: dict[str, Callable[[Any, str], Any]] = {
+    "equals": lambda c, v: c == v,
+    "iequals": lambda c, v: _ci(c) == v.lower(),
+    "contains": lambda c, v: c.contains(v, autoescape=True),
+    "icontains": lambda c, v: _ci(c).contains(v.lower(), autoescape=True),
+    "startswith": lambda c, v: c.startswith(v, autoescape=True),
+    "istartswith": lambda c, v: _ci(c).startswith(v.lower(), autoescape=True),
+    "endswith": lambda c, v: c.endswith(v, autoescape=True),
+    "iendswith": lambda c, v: _ci(c).endswith(v.lower(), autoescape=True),
+}
+
+
+# The case-sensitive ones, checked again in Python: SQLite's and MariaDB's LIKE (and
+# MariaDB's "=") ignore case.
+_EXACT_CASE: dict[str, Callable[[str, str], bool]] = {
+    "equals": lambda have, v: have == v,
+    "contains": lambda have, v: v in have,
+    "startswith": lambda have, v: have.startswith(v),
+    "endswith": lambda have, v: have.endswith(v),
+}
+
+
 def _filtered(stmt: Select[_T], model: Any, filters: dict[str, Any]) -> Select[_T]:
-    for column, value in filters.items():
-        if value is not None:
+    """``column=value`` filters (None: any), and ``column__op=value`` inexact ones."""
+    for key, value in filters.items():
+        if value is None:
+            continue
+        column, _, op = key.partition("__")
+        if op:
+            stmt = stmt.where(INEXACT_OPS[op](getattr(model, column), value))
+        else:
             stmt = stmt.where(getattr(model, column) == value)
     return stmt
 
@@ -72,12 +106,23 @@ async def _check_name(
         raise Conflict(f"Conflict occurred attempting to store {kind} - name {name}.")
 
 
+async def _list(session: AsyncSession, model: type[_M], filters: dict[str, Any]) -> list[_M]:
+    """Rows of ``model`` by name that pass ``filters`` (see ``_filtered``)."""
+    stmt = _filtered(select(model).order_by(model.name), model, filters)
+    rows = list(await session.scalars(stmt))
+    for key, value in filters.items():
+        column, _, op = key.partition("__")
+        check = _EXACT_CASE.get(op)
+        if check is not None and value is not None:
+            rows = [r for r in rows if check(getattr(r, column), value)]
+    return rows
+
+
 # ---- domains ----
 
 
 async def list_domains(session: AsyncSession, **filters: Any) -> list[Domain]:
-    stmt = _filtered(select(Domain).order_by(Domain.name), Domain, filters)
-    return list(await session.scalars(stmt))
+    return await _list(session, Domain, filters)
 
 
 async def get_domain(session: AsyncSession, domain_id: str) -> Domain:
@@ -144,8 +189,7 @@ async def delete_domain(session: AsyncSession, tokens: TokenService, domain: Dom
 
 
 async def list_projects(session: AsyncSession, **filters: Any) -> list[Project]:
-    stmt = _filtered(select(Project).order_by(Project.name), Project, filters)
-    return list(await session.scalars(stmt))
+    return await _list(session, Project, filters)
 
 
 async def get_project(session: AsyncSession, project_id: str) -> Project:
@@ -188,8 +232,7 @@ async def delete_project(session: AsyncSession, tokens: TokenService, project: P
 
 
 async def list_users(session: AsyncSession, **filters: Any) -> list[User]:
-    stmt = _filtered(select(User).order_by(User.name), User, filters)
-    return list(await session.scalars(stmt))
+    return await _list(session, User, filters)
 
 
 async def get_user(session: AsyncSession, user_id: str) -> User:
@@ -258,8 +301,7 @@ async def change_password(
 
 
 async def list_groups(session: AsyncSession, **filters: Any) -> list[Group]:
-    stmt = _filtered(select(Group).order_by(Group.name), Group, filters)
-    return list(await session.scalars(stmt))
+    return await _list(session, Group, filters)
 
 
 async def get_group(session: AsyncSession, group_id: str) -> Group:

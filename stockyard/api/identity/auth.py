@@ -20,7 +20,7 @@ from stockyard.identity import auth, service
 from stockyard.identity.catalog import token_catalog
 from stockyard.identity.context import RequestContext
 from stockyard.identity.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from stockyard.identity.tokens import TokenError, digest
+from stockyard.identity.tokens import TokenError, assigned_role_names, digest
 
 router = identity_router()
 
@@ -228,4 +228,15 @@ async def auth_domains(ctx: Ctx, session: SessionDep, state: StateDep) -> dict[s
     return {
         "domains": [domain_view(base, d) for d in domains],
         "links": collection_links(base, "auth/domains"),
+    }
+
+
+@router.get("/v3/auth/system")
+async def auth_system(ctx: Ctx, session: SessionDep, state: StateDep) -> dict[str, Any]:
+    """The systems the caller may scope a token to: ``[{"all": true}]`` if it holds a
+    role on the system (directly or through a group), else none."""
+    held = await assigned_role_names(session, ctx.user_id, system=True)
+    return {
+        "system": [{"all": True}] if held else [],
+        "links": collection_links(state.settings.base_url, "auth/system"),
     }

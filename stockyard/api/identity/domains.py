@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Response
 
 from stockyard.api.deps import AdminCtx, SessionDep, StateDep
+from stockyard.api.identity.filters import NameOps
 from stockyard.api.identity.route import identity_router
 from stockyard.api.identity.schemas import DomainCreateRequest, DomainUpdateRequest
 from stockyard.api.identity.views import collection_links, domain_view
@@ -20,11 +21,12 @@ async def list_domains(
     ctx: AdminCtx,
     session: SessionDep,
     state: StateDep,
+    name_ops: NameOps,
     name: str | None = None,
     enabled: bool | None = None,
 ) -> dict[str, Any]:
     base = state.settings.base_url
-    rows = await service.list_domains(session, name=name, enabled=enabled)
+    rows = await service.list_domains(session, name=name, enabled=enabled, **name_ops)
     return {
         "domains": [domain_view(base, d) for d in rows],
         "links": collection_links(base, "domains"),

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Response
 
 from stockyard.api.deps import AdminCtx, Ctx, SessionDep, StateDep
+from stockyard.api.identity.filters import NameOps
 from stockyard.api.identity.route import identity_router
 from stockyard.api.identity.schemas import GroupCreateRequest, GroupUpdateRequest
 from stockyard.api.identity.views import collection_links, group_view, user_view
@@ -22,12 +23,13 @@ async def list_groups(
     ctx: AdminCtx,
     session: SessionDep,
     state: StateDep,
+    name_ops: NameOps,
     name: str | None = None,
     domain_id: str | None = None,
 ) -> dict[str, Any]:
     """Every group, optionally filtered by name and domain_id."""
     base = state.settings.base_url
-    rows = await service.list_groups(session, name=name, domain_id=domain_id)
+    rows = await service.list_groups(session, name=name, domain_id=domain_id, **name_ops)
     return {
         "groups": [group_view(base, g) for g in rows],
         "links": collection_links(base, "groups"),

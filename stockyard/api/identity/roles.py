@@ -21,10 +21,15 @@ router = identity_router()
 
 @router.get("/v3/roles")
 async def list_roles(
-    ctx: AdminCtx, session: SessionDep, state: StateDep, name: str | None = None
+    ctx: AdminCtx,
+    session: SessionDep,
+    state: StateDep,
+    name: str | None = None,
+    domain_id: str | None = None,
 ) -> dict[str, Any]:
+    """Every role, or the one named; roles are global, so ``domain_id`` finds none."""
     base = state.settings.base_url
-    rows = await roles.list_roles(session, name)
+    rows = [] if domain_id is not None else await roles.list_roles(session, name)
     return {"roles": [role_view(base, r) for r in rows], "links": collection_links(base, "roles")}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Response
 
 from stockyard.api.deps import AdminCtx, Ctx, SessionDep, StateDep
+from stockyard.api.identity.filters import NameOps
 from stockyard.api.identity.route import identity_router
 from stockyard.api.identity.schemas import (
     PasswordChangeRequest,
@@ -31,13 +32,16 @@ async def list_users(
     ctx: AdminCtx,
     session: SessionDep,
     state: StateDep,
+    name_ops: NameOps,
     name: str | None = None,
     domain_id: str | None = None,
     enabled: bool | None = None,
 ) -> dict[str, Any]:
     """Every user, optionally filtered by name, domain_id and enabled."""
     base = state.settings.base_url
-    rows = await service.list_users(session, name=name, domain_id=domain_id, enabled=enabled)
+    rows = await service.list_users(
+        session, name=name, domain_id=domain_id, enabled=enabled, **name_ops
+    )
     return {"users": [user_view(base, u) for u in rows], "links": collection_links(base, "users")}
 
 
