@@ -7,14 +7,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from stockyard.cli.clouds import choose_passwords, write_clouds_yaml
 from stockyard.db.base import Database
 from stockyard.db.models import Flavor, Region
 from stockyard.settings import Settings
 
-DEFAULT_FLAVORS = (("m1.tiny", "1", 1, 512, 1),)
+# DevStack's VM flavors, same names, ids and sizes: (name, id, vcpus, ram MB, disk GB).
+# m1.nano and m1.micro are those DevStack makes for Tempest (ids 42 and 84).
+DEFAULT_FLAVORS = (
+    ("m1.nano", "42", 1, 128, 1),
+    ("m1.micro", "84", 1, 192, 1),
+    ("m1.tiny", "1", 1, 512, 1),
+    ("m1.small", "2", 1, 2048, 20),
+    ("m1.medium", "3", 2, 4096, 40),
+    ("m1.large", "4", 4, 8192, 80),
+)
 
 
 async def seed_cloud(settings: Settings, db: Database) -> Path:
@@ -40,9 +49,15 @@ async def seed_cloud(settings: Settings, db: Database) -> Path:
 
 
 async def _seed_flavors(session: Any) -> None:
+    """Add the flavors that are missing; a name or id already taken (say, an operator's
+    own m1.small) is left alone, so a restart never fails nor changes a flavor."""
     for name, flavorid, vcpus, ram, disk in DEFAULT_FLAVORS:
-        if await session.scalar(select(Flavor.id).where(Flavor.name == name)) is None:
+        taken = await session.scalar(
+            select(Flavor.id).where(or_(Flavor.name == name, Flavor.flavorid == flavorid))
+        )
+        if taken is None:
             session.add(Flavor(flavorid=flavorid, name=name, vcpus=vcpus, ram=ram, disk=disk))
+    await session.flush()
 
 
 async def enroll_lab(settings: Settings, db: Database) -> Any:

@@ -37,10 +37,11 @@ def _wait_status(c: Cluster, name: str, status: str, timeout: float = 60) -> dic
 
 def test_core_flow_in_separate_processes(cluster: Cluster) -> None:
     os_ = cluster.cli
-    os_.os("flavor", "create", "--vcpus", "2", "--ram", "2048", "--disk", "20", "m1.small")
+    # m1.small is seeded (DevStack's sizes); the test's own flavor has its own name.
+    os_.os("flavor", "create", "--vcpus", "2", "--ram", "2048", "--disk", "20", "topo.small")
     group = os_.os_json("server", "group", "create", "--policy", "anti-affinity", "web")
     os_.os(
-        "server", "create", "--flavor", "m1.small", "--image", "stockyard-default",
+        "server", "create", "--flavor", "topo.small", "--image", "stockyard-default",
         "--hint", f"group={group['id']}", "--min", "3", "--max", "3", "--wait", "web",
     )  # fmt: skip
     servers = {s["Name"]: s for s in os_.os_json("server", "list")}
