@@ -13,6 +13,31 @@ MIN_VERSION = (2, 1)
 # Highest version whose behaviour Stockyard honours. 2.79 keeps os-hypervisors/statistics
 # (removed in 2.88) and has server-group policy/rules (2.64) that HA groups need.
 MAX_VERSION = (2, 79)
+# Not raised past 2.79: each later microversion changes a response or a request, and a
+# client that asks for it validates against it. What each would need here:
+#   2.80  os-migrations and servers/{id}/migrations: user_id/project_id filters and fields
+#   2.81  POST /os-aggregates/{id}/images (image pre-caching on the aggregate's hosts)
+#   2.82  os-server-external-events: "accelerator-request-bound" event name
+#   2.83  non-admin server list filters (availability_zone, config_drive, key_name,
+#         created_at, launched_at, terminated_at, power_state, task_state, vm_state,
+#         progress, user_id)
+#   2.84  os-instance-actions events: "details" (the fault message of a failed step)
+#   2.85  PUT servers/{id}/os-volume_attachments/{vol}: delete_on_termination update
+#   2.86  flavor extra spec validation (known namespaces strictly checked)
+#   2.87  rescue of volume-backed servers
+#   2.88  os-hypervisors: capacity fields (vcpus*, memory_mb*, local_gb*, free_*,
+#         running_vms, current_workload, disk_available_least, cpu_info) gone from
+#         detail/show, uptime in show; /statistics, /{id}/uptime, /{p}/search and
+#         /{p}/servers removed
+#   2.89  os-volume_attachments: attachment_id and bdm_uuid instead of id
+#   2.90  "hostname" on server create/update/rebuild; OS-EXT-SRV-ATTR:hostname to users
+#   2.91  unshelve to a given host, or availability_zone null
+#   2.92  os-keypairs: public_key required (no server-side key generation)
+#   2.93  rebuild of volume-backed servers
+#   2.94  hostname may be an FQDN
+#   2.95  evacuate leaves the server stopped (target_state)
+#   2.96  server show/list: "pinned_availability_zone"
+# tests/compute_api/test_versions.py checks that no code asks for a version above this.
 
 
 @lru_cache(maxsize=256)

@@ -1,3 +1,7 @@
+import re
+from pathlib import Path
+
+from stockyard.api.microversion import MAX_VERSION, max_str
 from tests.compute_api.helpers import V
 from tests.conftest import Cloud
 
@@ -25,3 +29,25 @@ async def test_project_id_in_path(cloud: Cloud) -> None:
     assert r.json()["quota_set"]["id"] == project
     r = await cloud.client.get(f"{V}/someone-else/flavors", headers=cloud.demo)
     assert r.status_code == 400 and "project_id" in r.json()["badRequest"]["message"]
+
+
+def test_no_code_asks_above_the_advertised_max() -> None:
+    """The advertised maximum is the one negotiated, and no branch of the code needs a
+    microversion above it (a gate above it would be dead, or the max too low)."""
+    assert max_str() == f"{MAX_VERSION[0]}.{MAX_VERSION[1]}"
+    root = Path(__file__).resolve().parents[2] / "stockyard"
+    asked = {
+        (int(major), int(minor))
+        for path in root.rglob("*.py")
+        for major, minor in re.findall(r'at_least\("(\d+)\.(\d+)"\)', path.read_text())
+    }
+    assert asked and max(asked) <= MAX_VERSION, sorted(asked)[-3:]
+
+
+async def test_above_max_is_refused(cloud: Cloud) -> None:
+    h = cloud.headers(cloud.admin_token, "2.80")
+    r = await cloud.client.get(f"{V}/flavors", headers=h)
+    assert r.status_code == 406
+    h = cloud.headers(cloud.admin_token, "latest")
+    r = await cloud.client.get(f"{V}/flavors", headers=h)
+    assert r.headers["OpenStack-API-Version"] == "compute 2.79"
