@@ -361,6 +361,8 @@ async def _rows(
     }
     result: list[AssignmentRow] = []
     for role_id, user_id, group_id, project_id, domain_id, system in found:
+        if (project_id and project_id not in projects) or (domain_id and domain_id not in domains):
+            continue  # its target went in the same moment: no scope to show
         scope: dict[str, Any] = {
             "project": projects.get(project_id) if project_id else None,
             "scope_domain": domains.get(domain_id) if domain_id else None,
