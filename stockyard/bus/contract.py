@@ -175,10 +175,16 @@ class ConsoleOutput(_Message):
 
 
 class HostReport(_Message):
-    """One host's inventory, liveness and its guests' power states."""
+    """One host's inventory, liveness and its guests' power states.
+
+    ``taken_at`` (epoch seconds) is when the driver was read: reports travel apart from
+    op results, so the conductor ignores what a report says of an instance that changed
+    after it was taken.
+    """
 
     type: Literal["host_report"] = "host_report"
     host: NonEmpty
+    taken_at: float | None = None
     hypervisor_type: str | None = None
     vcpus: int | None = None
     memory_mb: int | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 
 # Ops after which the conductor learns the guest's host-side view (ssh endpoint, NICs).
 _REPORT_VIEW = frozenset({"spawn", "rebuild"})
+
+
+def _work_key(msg: contract.OpRequest) -> tuple[str, str, str]:
+    return (msg.instance.uuid, msg.op, msg.reboot_type)
 
 
 class _KeyedLocks:
@@ -84,6 +89,10 @@ class ComputeAgent:
         # running the driver again.
         self._results: OrderedDict[str, Message] = OrderedDict()
         self._running: dict[str, asyncio.Future[Message]] = {}
+        # (instance, op, reboot type) -> the run in flight: a resend of the same work
+        # under a new op id (the conductor's lease ran out while a slow op ran) joins
+        # it instead of queueing a second full run whose result would be stale too.
+        self._work: dict[tuple[str, str, str], asyncio.Future[Message]] = {}
         self._locks = _KeyedLocks()
         self._slots = asyncio.Semaphore(max_concurrent_ops)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -144,6 +153,7 @@ class ComputeAgent:
 
     async def host_report(self) -> Message:
         """The ``host_report`` message for this host (not published)."""
+        taken_at = time.time()
         resources = await self.driver.get_resources()
         states = await self.driver.list_instances()
         report = contract.HostReport(
@@ -153,6 +163,7 @@ class ComputeAgent:
             memory_mb=resources.memory_mb,
             local_gb=resources.local_gb,
             power_states={uuid: int(state) for uuid, state in states.items()},
+            taken_at=taken_at,
         )
         return contract.encode(report)
 
@@ -197,6 +208,15 @@ class ComputeAgent:
                 if task is not None and task.cancelling():
                     raise
                 result = None  # the first run was cancelled: run it here instead
+        work = self._work.get(_work_key(msg))
+        if result is None and work is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                first = await asyncio.shield(work)
+                result = {**first, "op_id": op_id, "request_id": msg.request_id}
+                self._remember(op_id, result)
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
         if result is None:
             result = await self._run_once(msg)
         elif op_id in self._results:
@@ -205,9 +225,10 @@ class ComputeAgent:
         return result
 
     async def _run_once(self, msg: contract.OpRequest) -> Message:
-        op_id = msg.op_id
+        op_id, key = msg.op_id, _work_key(msg)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._running[op_id] = future
+        self._work.setdefault(key, future)
         try:
             result = await self._execute(msg)
         except BaseException:
@@ -215,6 +236,8 @@ class ComputeAgent:
             raise
         finally:
             self._running.pop(op_id, None)
+            if self._work.get(key) is future:
+                del self._work[key]
         future.set_result(result)
         self._remember(op_id, result)
         return result

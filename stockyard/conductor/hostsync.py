@@ -57,8 +57,10 @@ class HostView:
 
     @classmethod
     def of(cls, report: contract.HostReport, taken_at: datetime | None = None) -> HostView:
+        """``taken_at``: the batch's time, for reports that do not carry their own."""
         inventory = {k: getattr(report, k) for k in INVENTORY if getattr(report, k) is not None}
-        return cls(report.host, inventory, dict(report.power_states), taken_at)
+        own = _as_utc(report.taken_at)
+        return cls(report.host, inventory, dict(report.power_states), own or taken_at)
 
 
 Reports = contract.HostReport | contract.HostReports
@@ -191,13 +193,13 @@ class HostSync:
             host = str(host_or_none)  # not None: the query matched it
             report = by_host[host]
             ps = report.power_states.get(uuid)
+            if report.taken_at is not None and updated_at >= report.taken_at:
+                # Changed after the agent looked (a stop, start or spawn result overtook
+                # this report on the other topic): the report cannot tell, and misses
+                # from before the change no longer count either.
+                continue
             if ps is None:
                 if vm_state != VmState.ACTIVE:
-                    continue
-                if report.taken_at is not None and updated_at >= report.taken_at:
-                    # Changed after the agent looked (e.g. its spawn result overtook
-                    # this report on the other topic): the report cannot tell, and
-                    # misses from before the change no longer count either.
                     continue
                 count = self._misses.get(host, {}).get(uuid, 0) + 1
                 if count < VANISHED_AFTER:

@@ -23,9 +23,10 @@ server, no idle server shows an unfinished action, no hard group policy is broke
 (after two more host reports) every idle server's status matches its guest's power.
 During the walk a probe compares idle servers with their guests too.
 
-Two bugs the walk found have their own deterministic tests at the end of this module,
-``xfail(strict=True)`` until fixed: a stale host report undoing a stop/start, and an op
-slower than its lease that never completes.
+Two bugs the walk found have their own deterministic tests at the end of this module: a
+stale host report undoing a stop/start (fixed: reports carry when they were read), and an
+op slower than its lease that never completed (fixed: the agent joins a resend of work
+already running).
 
 ``STOCKYARD_WALK_SEED`` and ``STOCKYARD_WALK_ACTIONS`` override the seed and the length.
 """
@@ -116,12 +117,6 @@ HOST_FAIL_SHARE = 0.15
 TRANSITIONAL = {"BUILD", "REBOOT", "HARD_REBOOT", "REBUILD"}
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-KNOWN_STALE_REPORT_BUG = True
-"""A host report read before a stop/start finished, applied after its result, flips the
-server back (SHUTOFF -> ACTIVE or ACTIVE -> SHUTOFF) until the next report: see
-``test_stale_host_report_does_not_undo_a_stop``. While True, mismatches the power probe
-sees during the walk are printed, not asserted (they depend on timing: ~1 run in 5)."""
 
 
 @pytest.fixture
@@ -702,20 +697,13 @@ async def test_random_walk_settles_without_leaks(
     assert not (set(statuses) & TRANSITIONAL), statuses
     assert not problems, "\n".join(problems[:30])
     assert not final_mismatches, "\n".join(final_mismatches[:10])
-    # KNOWN BUG (stale host reports flip idle servers' vm_state; see the flag's doc and
-    # test_stale_host_report_does_not_undo_a_stop): strict again once the flag is False.
-    assert KNOWN_STALE_REPORT_BUG or not walk_mismatches, "\n".join(walk_mismatches[:10])
+    assert not walk_mismatches, "\n".join(walk_mismatches[:10])
     assert not errors, "\n".join(f"{r.name}: {r.getMessage()}" for r in errors[:10])
 
 
-# -- the known bug the walk's power probe finds, on its own ------------------------------
+# -- the bugs the walk found, on their own ------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: hostsync applies a host report read before the stop's result: the stopped "
-    "server is set back to ACTIVE (guest off) until the next report",
-)
 @pytest.mark.parametrize("batched", [False, True], ids=["host_report", "host_reports"])
 async def test_stale_host_report_does_not_undo_a_stop(tmp_path: Path, batched: bool) -> None:
     """Reports and op results travel apart (and are applied concurrently): a report that
@@ -757,12 +745,6 @@ async def test_stale_host_report_does_not_undo_a_stop(tmp_path: Path, batched: b
         await db.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an op that runs longer than its op lease is resent with a new op id, the "
-    "agent runs every resend in full after the previous one and each result is stale by "
-    "then: the reboot never completes and times out (ERROR)",
-)
 async def test_op_slower_than_its_lease_completes(tmp_path: Path) -> None:
     """The walk's slow host (boots take longer than an op lease) times its reboots and
     rebuilds out. Here: a reboot of 0.5 s with an op lease of 0.3 s and a 3 s deadline."""
