@@ -95,11 +95,16 @@ async def delete_role(session: AsyncSession, tokens: TokenService, role: Role) -
 
 @dataclass(frozen=True)
 class Target:
-    """Where a grant applies: exactly one of a project, a domain or the system."""
+    """Where a grant applies: exactly one of a project, a domain or the system.
+
+    ``inherited`` (OS-INHERIT): the grant applies to the target's projects instead
+    (each project of a domain; a project's subprojects, and projects are flat).
+    """
 
     project_id: str | None = None
     domain_id: str | None = None
     system: bool = False
+    inherited: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ async def _find(
                 RoleAssignment.user_id == actor.id,
                 _eq(RoleAssignment.project_id, target.project_id),
                 _eq(RoleAssignment.domain_id, target.domain_id),
+                RoleAssignment.inherited.is_(target.inherited),
             )
         )
     return await session.scalar(
@@ -157,6 +163,7 @@ async def _find(
             GroupRoleAssignment.group_id == actor.id,
             _eq(GroupRoleAssignment.project_id, target.project_id),
             _eq(GroupRoleAssignment.domain_id, target.domain_id),
+            GroupRoleAssignment.inherited.is_(target.inherited),
         )
     )
 
@@ -179,6 +186,7 @@ async def grant(session: AsyncSession, role_id: str, actor: Actor, target: Targe
             user_id=actor.id,
             project_id=target.project_id,
             domain_id=target.domain_id,
+            inherited=target.inherited,
         )
     else:
         row = GroupRoleAssignment(
@@ -186,6 +194,7 @@ async def grant(session: AsyncSession, role_id: str, actor: Actor, target: Targe
             group_id=actor.id,
             project_id=target.project_id,
             domain_id=target.domain_id,
+            inherited=target.inherited,
         )
     session.add(row)
     await session.flush()
@@ -229,13 +238,18 @@ async def roles_on(session: AsyncSession, actor: Actor, target: Target) -> list[
         )
         stmt = select(SystemRoleAssignment.role_id).where(column == actor.id)
     elif actor.kind == "user":
-        stmt = select(RoleAssignment.role_id).where(RoleAssignment.user_id == actor.id)
+        stmt = select(RoleAssignment.role_id).where(
+            RoleAssignment.user_id == actor.id, RoleAssignment.inherited.is_(target.inherited)
+        )
         if target.project_id is not None:
             stmt = stmt.where(RoleAssignment.project_id == target.project_id)
         else:
             stmt = stmt.where(RoleAssignment.domain_id == target.domain_id)
     else:
-        stmt = select(GroupRoleAssignment.role_id).where(GroupRoleAssignment.group_id == actor.id)
+        stmt = select(GroupRoleAssignment.role_id).where(
+            GroupRoleAssignment.group_id == actor.id,
+            GroupRoleAssignment.inherited.is_(target.inherited),
+        )
         if target.project_id is not None:
             stmt = stmt.where(GroupRoleAssignment.project_id == target.project_id)
         else:
@@ -249,7 +263,8 @@ class AssignmentRow:
 
     ``user`` or ``group`` is the holder; ``via_group`` is set on the effective rows a
     group assignment expands to (``user`` is then the member). The scope is one of
-    ``project``, ``scope_domain`` or ``system``.
+    ``project``, ``scope_domain`` or ``system``. ``inherited`` is the OS-INHERIT grant
+    (on ``inherited_from``, a domain or a project) the row is or comes from.
     """
 
     role: Role
@@ -259,6 +274,8 @@ class AssignmentRow:
     project: Project | None = None
     scope_domain: Domain | None = None
     system: bool = False
+    inherited: bool = False
+    inherited_from: Domain | Project | None = None
 
 
 @dataclass(frozen=True)
@@ -272,26 +289,39 @@ class AssignmentQuery:
     domain_id: str | None = None
     system: bool = False
     effective: bool = False
+    inherited_only: bool = False
 
 
-def _scope_wanted(q: AssignmentQuery, project_id: str | None, domain_id: str | None) -> bool:
-    """Whether an assignment on (project, domain) passes the query's scope filters."""
+@dataclass(frozen=True)
+class _Found:
+    """A stored assignment, by ids."""
+
+    role_id: str
+    user_id: str | None = None
+    group_id: str | None = None
+    project_id: str | None = None
+    domain_id: str | None = None
+    system: bool = False
+    inherited: bool = False
+
+
+def _scope_wanted(q: AssignmentQuery, f: _Found) -> bool:
+    """Whether an assignment (after any effective expansion) passes the scope filters."""
+    if q.inherited_only and not f.inherited:
+        return False
+    if f.system:
+        return q.project_id is None and q.domain_id is None
     if q.system:
         return False
-    if q.project_id is not None and project_id != q.project_id:
+    if q.project_id is not None and f.project_id != q.project_id:
         return False
-    return q.domain_id is None or domain_id == q.domain_id
+    return q.domain_id is None or f.domain_id == q.domain_id
 
 
-async def list_assignments(session: AsyncSession, q: AssignmentQuery) -> list[AssignmentRow]:
-    """Assignments matching every given filter (as ``GET /v3/role_assignments``).
-
-    ``effective`` expands each group assignment into one row per member (with
-    ``via_group``) and leaves out the group rows themselves, as Keystone.
-    """
+async def _stored(session: AsyncSession, q: AssignmentQuery) -> list[_Found]:
+    """Every stored assignment the actor filters (user.id, group.id) can match."""
     if q.effective and q.group_id is not None:
         raise BadRequest("Invalid input: effective and group.id cannot be used together.")
-    scoped_elsewhere = q.project_id is not None or q.domain_id is not None
     user_groups: set[str] | None = None
     if q.user_id is not None and q.effective:
         user_groups = set(
@@ -299,48 +329,51 @@ async def list_assignments(session: AsyncSession, q: AssignmentQuery) -> list[As
                 select(GroupMember.group_id).where(GroupMember.user_id == q.user_id)
             )
         )
-    # (role, user, group, project, domain, system)
-    found: list[tuple[str, str | None, str | None, str | None, str | None, bool]] = []
+    found: list[_Found] = []
     if q.group_id is None:
         stmt = select(RoleAssignment).order_by(RoleAssignment.id)
         if q.user_id is not None:
             stmt = stmt.where(RoleAssignment.user_id == q.user_id)
-        for a in await session.scalars(stmt):
-            if _scope_wanted(q, a.project_id, a.domain_id):
-                found.append((a.role_id, a.user_id, None, a.project_id, a.domain_id, False))
+        found += [
+            _Found(a.role_id, a.user_id, None, a.project_id, a.domain_id, False, a.inherited)
+            for a in await session.scalars(stmt)
+        ]
     if q.user_id is None or user_groups:
         gstmt = select(GroupRoleAssignment).order_by(GroupRoleAssignment.id)
         if q.group_id is not None:
             gstmt = gstmt.where(GroupRoleAssignment.group_id == q.group_id)
         if user_groups is not None:
             gstmt = gstmt.where(GroupRoleAssignment.group_id.in_(user_groups))
-        for g in await session.scalars(gstmt):
-            if _scope_wanted(q, g.project_id, g.domain_id):
-                found.append((g.role_id, None, g.group_id, g.project_id, g.domain_id, False))
-    if not scoped_elsewhere:
-        sstmt = select(SystemRoleAssignment).order_by(SystemRoleAssignment.id)
-        for s in await session.scalars(sstmt):
-            if s.user_id is not None and (q.group_id is None) and q.user_id in (None, s.user_id):
-                found.append((s.role_id, s.user_id, None, None, None, True))
-            elif s.group_id is not None and (
-                (q.user_id is None and q.group_id in (None, s.group_id))
-                or (user_groups is not None and s.group_id in user_groups)
-            ):
-                found.append((s.role_id, None, s.group_id, None, None, True))
+        found += [
+            _Found(g.role_id, None, g.group_id, g.project_id, g.domain_id, False, g.inherited)
+            for g in await session.scalars(gstmt)
+        ]
+    sstmt = select(SystemRoleAssignment).order_by(SystemRoleAssignment.id)
+    for s in await session.scalars(sstmt):
+        if s.user_id is not None and q.group_id is None and q.user_id in (None, s.user_id):
+            found.append(_Found(s.role_id, user_id=s.user_id, system=True))
+        elif s.group_id is not None and (
+            (q.user_id is None and q.group_id in (None, s.group_id))
+            or (user_groups is not None and s.group_id in user_groups)
+        ):
+            found.append(_Found(s.role_id, group_id=s.group_id, system=True))
     if q.role_id is not None:
-        found = [f for f in found if f[0] == q.role_id]
-    return await _rows(session, q, found)
+        found = [f for f in found if f.role_id == q.role_id]
+    return found
 
 
-async def _rows(
-    session: AsyncSession,
-    q: AssignmentQuery,
-    found: list[tuple[str, str | None, str | None, str | None, str | None, bool]],
-) -> list[AssignmentRow]:
-    """Load the rows the assignments name and expand groups when ``effective``."""
+async def list_assignments(session: AsyncSession, q: AssignmentQuery) -> list[AssignmentRow]:
+    """Assignments matching every given filter (as ``GET /v3/role_assignments``).
+
+    ``effective`` expands each group assignment into one row per member (with
+    ``via_group``) and each inherited domain grant into one row per project of the
+    domain, and leaves out what they expand from, as Keystone.
+    """
+    found = await _stored(session, q)
     roles = {r.id: r for r in await session.scalars(select(Role))}
     domains = {d.id: d for d in await session.scalars(select(Domain))}
-    group_ids = {f[2] for f in found if f[2] is not None}
+    projects = {p.id: p for p in await session.scalars(select(Project))}
+    group_ids = {f.group_id for f in found if f.group_id is not None}
     groups = {g.id: g for g in await session.scalars(select(Group).where(Group.id.in_(group_ids)))}
     members: dict[str, list[str]] = {}
     if q.effective and group_ids:
@@ -352,30 +385,61 @@ async def _rows(
         for gid, uid in pairs.all():
             if q.user_id in (None, uid):
                 members.setdefault(gid, []).append(uid)
-    user_ids = {f[1] for f in found if f[1] is not None}
+    user_ids = {f.user_id for f in found if f.user_id is not None}
     user_ids.update(u for us in members.values() for u in us)
     users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
-    project_ids = {f[3] for f in found if f[3] is not None}
-    projects = {
-        p.id: p for p in await session.scalars(select(Project).where(Project.id.in_(project_ids)))
-    }
+    by_domain: dict[str, list[Project]] = {}
+    for each in projects.values():
+        by_domain.setdefault(each.domain_id, []).append(each)
+
     result: list[AssignmentRow] = []
-    for role_id, user_id, group_id, project_id, domain_id, system in found:
-        if (project_id and project_id not in projects) or (domain_id and domain_id not in domains):
+    for f in found:
+        if (f.project_id and f.project_id not in projects) or (
+            f.domain_id and f.domain_id not in domains
+        ):
             continue  # its target went in the same moment: no scope to show
-        scope: dict[str, Any] = {
-            "project": projects.get(project_id) if project_id else None,
-            "scope_domain": domains.get(domain_id) if domain_id else None,
-            "system": system,
-        }
-        role = roles[role_id]
-        if group_id is not None and q.effective:
-            for uid in members.get(group_id, []):
+        origin: Domain | Project | None = None
+        if f.inherited:
+            origin = projects[f.project_id] if f.project_id else domains[str(f.domain_id)]
+        # (project, domain) pairs the row applies to, after the effective expansion.
+        targets: list[tuple[Project | None, Domain | None]]
+        if q.effective and f.inherited:
+            # Projects are flat: an inherited project grant reaches no project.
+            reached = by_domain.get(str(f.domain_id), []) if f.domain_id else []
+            targets = [(p, None) for p in sorted(reached, key=lambda p: p.name)]
+        else:
+            targets = [(projects.get(f.project_id or ""), domains.get(f.domain_id or ""))]
+        holders: list[tuple[User | None, Group | None, Group | None]]
+        if f.group_id is not None and q.effective:
+            holders = [
+                (users[uid], None, groups[f.group_id]) for uid in members.get(f.group_id, [])
+            ]
+        elif f.group_id is not None:
+            holders = [(None, groups[f.group_id], None)]
+        else:
+            holders = [(users[str(f.user_id)], None, None)]
+        for project, domain in targets:
+            shown = _Found(
+                f.role_id,
+                project_id=project.id if project else None,
+                domain_id=domain.id if domain else None,
+                system=f.system,
+                inherited=f.inherited,
+            )
+            if not _scope_wanted(q, shown):
+                continue
+            for user, group, via in holders:
                 result.append(
-                    AssignmentRow(role=role, user=users[uid], via_group=groups[group_id], **scope)
+                    AssignmentRow(
+                        role=roles[f.role_id],
+                        user=user,
+                        group=group,
+                        via_group=via,
+                        project=project,
+                        scope_domain=domain,
+                        system=f.system,
+                        inherited=f.inherited,
+                        inherited_from=origin,
+                    )
                 )
-        elif group_id is not None:
-            result.append(AssignmentRow(role=role, group=groups[group_id], **scope))
-        elif user_id is not None:
-            result.append(AssignmentRow(role=role, user=users[user_id], **scope))
     return result

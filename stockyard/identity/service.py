@@ -384,25 +384,46 @@ async def remove_member(
 
 
 async def user_projects(session: AsyncSession, user_id: str) -> list[Project]:
-    """Enabled projects on which the user holds at least one role (or one of its groups)."""
-    # A subquery, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON column.
-    assigned = select(RoleAssignment.project_id).where(RoleAssignment.user_id == user_id)
+    """Enabled projects on which the user holds at least one role: directly, through one
+    of its groups, or inherited from the project's domain (OS-INHERIT)."""
+    groups = user_group_ids(user_id)
+    # Subqueries, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON column.
+    assigned = select(RoleAssignment.project_id).where(
+        RoleAssignment.user_id == user_id, RoleAssignment.inherited.is_(False)
+    )
     via_group = select(GroupRoleAssignment.project_id).where(
-        GroupRoleAssignment.group_id.in_(user_group_ids(user_id))
+        GroupRoleAssignment.group_id.in_(groups), GroupRoleAssignment.inherited.is_(False)
+    )
+    inherited = select(RoleAssignment.domain_id).where(
+        RoleAssignment.user_id == user_id, RoleAssignment.inherited.is_(True)
+    )
+    inherited_via_group = select(GroupRoleAssignment.domain_id).where(
+        GroupRoleAssignment.group_id.in_(groups), GroupRoleAssignment.inherited.is_(True)
     )
     stmt = (
         select(Project)
-        .where(or_(Project.id.in_(assigned), Project.id.in_(via_group)), Project.enabled.is_(True))
+        .where(
+            or_(
+                Project.id.in_(assigned),
+                Project.id.in_(via_group),
+                Project.domain_id.in_(inherited),
+                Project.domain_id.in_(inherited_via_group),
+            ),
+            Project.enabled.is_(True),
+        )
         .order_by(Project.name)
     )
     return list(await session.scalars(stmt))
 
 
 async def user_domains(session: AsyncSession, user_id: str) -> list[Domain]:
-    """Enabled domains on which the user holds at least one role."""
-    assigned = select(RoleAssignment.domain_id).where(RoleAssignment.user_id == user_id)
+    """Enabled domains on which the user holds at least one (not inherited) role."""
+    assigned = select(RoleAssignment.domain_id).where(
+        RoleAssignment.user_id == user_id, RoleAssignment.inherited.is_(False)
+    )
     via_group = select(GroupRoleAssignment.domain_id).where(
-        GroupRoleAssignment.group_id.in_(user_group_ids(user_id))
+        GroupRoleAssignment.group_id.in_(user_group_ids(user_id)),
+        GroupRoleAssignment.inherited.is_(False),
     )
     stmt = (
         select(Domain)

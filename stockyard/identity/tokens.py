@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.base import utcnow
@@ -63,7 +63,8 @@ async def assigned_role_names(
     system: bool = False,
 ) -> set[str]:
     """Names of the roles the user holds on the target, directly or through a group
-    (no implied roles). Exactly one of project, domain or system is the target."""
+    (no implied roles). Exactly one of project, domain or system is the target; a
+    project also gets the roles inherited from its domain."""
     groups = user_group_ids(user_id)
     if system:
         stmt = (
@@ -78,11 +79,27 @@ async def assigned_role_names(
         )
         return set(await session.scalars(stmt))
     if project_id is not None:
-        direct = RoleAssignment.project_id == project_id
-        via_group = GroupRoleAssignment.project_id == project_id
+        # The project's own grants, and the inherited grants of its domain (OS-INHERIT).
+        project_domain = select(Project.domain_id).where(Project.id == project_id)
+        direct = or_(
+            and_(RoleAssignment.project_id == project_id, RoleAssignment.inherited.is_(False)),
+            and_(RoleAssignment.domain_id.in_(project_domain), RoleAssignment.inherited.is_(True)),
+        )
+        via_group = or_(
+            and_(
+                GroupRoleAssignment.project_id == project_id,
+                GroupRoleAssignment.inherited.is_(False),
+            ),
+            and_(
+                GroupRoleAssignment.domain_id.in_(project_domain),
+                GroupRoleAssignment.inherited.is_(True),
+            ),
+        )
     elif domain_id is not None:
-        direct = RoleAssignment.domain_id == domain_id
-        via_group = GroupRoleAssignment.domain_id == domain_id
+        direct = and_(RoleAssignment.domain_id == domain_id, RoleAssignment.inherited.is_(False))
+        via_group = and_(
+            GroupRoleAssignment.domain_id == domain_id, GroupRoleAssignment.inherited.is_(False)
+        )
     else:
         return set()
     mine = (

@@ -65,29 +65,38 @@ async def delete_role(
 # /v3/system/{users|groups}/{aid}/roles[/{rid}] ----
 
 
-def _target(kind: str, target_id: str) -> Target:
+def _target(kind: str, target_id: str, inherited: bool = False) -> Target:
     if kind == "system":
         return Target(system=True)
-    return Target(project_id=target_id) if kind == "projects" else Target(domain_id=target_id)
+    if kind == "projects":
+        return Target(project_id=target_id, inherited=inherited)
+    return Target(domain_id=target_id, inherited=inherited)
 
 
 def _actor(actors: str, actor_id: str) -> Actor:
     return Actor("user" if actors == "users" else "group", actor_id)
 
 
-def _register_grants(kind: str, actors: str) -> None:
-    """The same routes for user and group grants on projects, domains and the system."""
-    prefix = "/v3/system" if kind == "system" else f"/v3/{kind}/{{target_id}}"
+def _register_grants(kind: str, actors: str, inherited: bool = False) -> None:
+    """The same routes for user and group grants on projects, domains and the system,
+    and (``inherited``) for OS-INHERIT grants on a domain's or a project's projects."""
+    if kind == "system":
+        prefix = "/v3/system"
+    elif inherited:
+        prefix = f"/v3/OS-INHERIT/{kind}/{{target_id}}"
+    else:
+        prefix = f"/v3/{kind}/{{target_id}}"
+    suffix = "/inherited_to_projects" if inherited else ""
     roles_path = f"{prefix}/{actors}/{{actor_id}}/roles"
-    grant_path = f"{roles_path}/{{role_id}}"
-    tag = f"{kind}_{actors}"
+    grant_path = f"{roles_path}/{{role_id}}{suffix}"
+    tag = f"{'inherited_' if inherited else ''}{kind}_{actors}"
 
     @router.put(grant_path, status_code=204, name=f"grant_{tag}")
     async def grant(
         actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target_id: str = ""
     ) -> Response:
         """Grant a role (idempotent)."""
-        target = _target(kind, target_id)
+        target = _target(kind, target_id, inherited)
         await roles.grant(session, role_id, _actor(actors, actor_id), target)
         await session.commit()
         return Response(status_code=204)
@@ -96,13 +105,13 @@ def _register_grants(kind: str, actors: str) -> None:
         actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target_id: str = ""
     ) -> Response:
         """204 if the grant exists, 404 if not."""
-        target = _target(kind, target_id)
+        target = _target(kind, target_id, inherited)
         await roles.check(session, role_id, _actor(actors, actor_id), target)
         return Response(status_code=204)
 
     router.head(grant_path, status_code=204, name=f"check_{tag}")(check)
-    if kind == "system":
-        # Keystone answers GET on a system grant as HEAD: 204 or 404.
+    if kind == "system" or inherited:
+        # Keystone answers GET on a system or inherited grant as HEAD: 204 or 404.
         router.get(grant_path, status_code=204, name=f"get_{tag}")(check)
 
     @router.delete(grant_path, status_code=204, name=f"revoke_{tag}")
@@ -115,28 +124,31 @@ def _register_grants(kind: str, actors: str) -> None:
         target_id: str = "",
     ) -> Response:
         """Remove the grant and revoke the tokens that may carry it."""
-        target = _target(kind, target_id)
+        target = _target(kind, target_id, inherited)
         await roles.revoke(session, state.tokens, role_id, _actor(actors, actor_id), target)
         await session.commit()
         return Response(status_code=204)
 
-    @router.get(roles_path, name=f"list_{tag}")
+    @router.get(f"{roles_path}{suffix}", name=f"list_{tag}")
     async def list_grants(
         actor_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep, target_id: str = ""
     ) -> dict[str, Any]:
         """The roles granted directly to the user or group on the target."""
         base = state.settings.base_url
-        rows = await roles.roles_on(session, _actor(actors, actor_id), _target(kind, target_id))
-        path = roles_path.replace("{target_id}", target_id).replace("{actor_id}", actor_id)
+        target = _target(kind, target_id, inherited)
+        rows = await roles.roles_on(session, _actor(actors, actor_id), target)
+        path = f"{roles_path}{suffix}".replace("{target_id}", target_id)
         return {
             "roles": [role_view(base, r) for r in rows],
-            "links": collection_links(base, path.removeprefix("/v3/")),
+            "links": collection_links(base, path.replace("{actor_id}", actor_id)[4:]),
         }
 
 
 for _kind in ("projects", "domains", "system"):
     for _actors in ("users", "groups"):
         _register_grants(_kind, _actors)
+        if _kind != "system":
+            _register_grants(_kind, _actors, inherited=True)
 
 
 # ---- GET /v3/role_assignments ----
@@ -160,6 +172,7 @@ def _assignment_view(
     """One entry of ``role_assignments``, as Keystone (and Tempest's schema) shape it."""
     role: dict[str, Any] = {"id": row.role.id}
     scope: dict[str, Any]
+    suffix = ""
     if row.project is not None:
         scope = {"project": {"id": row.project.id}}
         where = f"projects/{row.project.id}"
@@ -169,6 +182,15 @@ def _assignment_view(
     else:
         scope = {"system": {"all": True}}
         where = "system"
+    origin = row.inherited_from
+    if row.inherited and origin is not None:
+        # The link names the OS-INHERIT grant; an effective row (on one of the projects
+        # it reaches) no longer carries the inherited_to mark.
+        kind = "domains" if isinstance(origin, Domain) else "projects"
+        where = f"OS-INHERIT/{kind}/{origin.id}"
+        suffix = "/inherited_to_projects"
+        if origin in (row.project, row.scope_domain):
+            scope["OS-INHERIT:inherited_to"] = "projects"
     body: dict[str, Any] = {"role": role, "scope": scope}
     holder = row.group or row.via_group
     if row.user is not None:
@@ -177,10 +199,10 @@ def _assignment_view(
         assert row.group is not None  # a row names a user or a group
         body["group"] = {"id": row.group.id}
     if holder is not None:
-        link = f"{where}/groups/{holder.id}/roles/{row.role.id}"
+        link = f"{where}/groups/{holder.id}/roles/{row.role.id}{suffix}"
     else:
         assert row.user is not None
-        link = f"{where}/users/{row.user.id}/roles/{row.role.id}"
+        link = f"{where}/users/{row.user.id}/roles/{row.role.id}{suffix}"
     links = {"assignment": v3_url(base, link)}
     if row.via_group is not None and row.user is not None:
         links["membership"] = v3_url(base, f"groups/{row.via_group.id}/users/{row.user.id}")
@@ -214,14 +236,19 @@ async def list_role_assignments(
     include_names: str | None = None,
 ) -> dict[str, Any]:
     """Assignments filtered by user, group, role and scope (project, domain or
-    ``scope.system=all``); ``effective`` expands groups into their members;
-    ``include_names`` adds names. There are no inherited roles, so asking for
-    ``scope.OS-INHERIT:inherited_to`` finds none."""
+    ``scope.system=all``, ``scope.OS-INHERIT:inherited_to=projects``); ``effective``
+    expands groups into their members and inherited grants into the projects they
+    reach; ``include_names`` adds names."""
     if system is not None and system != "all":
         raise BadRequest("Invalid input for field/attribute scope.system: only 'all' is valid.")
     scopes = [v for v in (project_id, domain_id, system) if v is not None]
     if len(scopes) > 1:
         raise BadRequest("Specify at most one of scope.project.id, scope.domain.id, scope.system.")
+    if inherited_to not in (None, "projects"):
+        raise BadRequest(
+            "Invalid input for field/attribute scope.OS-INHERIT:inherited_to: "
+            "only 'projects' is valid."
+        )
     if user_id is not None and group_id is not None:
         raise BadRequest("Specify one of user.id and group.id, not both.")
     base = state.settings.base_url
@@ -233,8 +260,9 @@ async def list_role_assignments(
         domain_id=domain_id,
         system=system is not None,
         effective=_truthy(effective),
+        inherited_only=inherited_to is not None,
     )
-    rows = [] if inherited_to is not None else await roles.list_assignments(session, query)
+    rows = await roles.list_assignments(session, query)
     names = _truthy(include_names)
     domains = {d.id: d for d in await service.list_domains(session)} if names else {}
     body = [_assignment_view(base, r, names, domains) for r in rows]

@@ -53,7 +53,8 @@ class Role(Base):
 
 
 class RoleAssignment(Base):
-    """A user's role on a project (project-scoped) or on a domain."""
+    """A user's role on a project (project-scoped) or on a domain (or, inherited, on
+    each project of the domain)."""
 
     __tablename__ = "role_assignments"
     __table_args__ = (UniqueConstraint("role_id", "user_id", "project_id", "domain_id"),)
@@ -66,6 +67,9 @@ class RoleAssignment(Base):
     domain_id: Mapped[str | None] = mapped_column(
         ForeignKey("domains.id", ondelete="CASCADE"), nullable=True
     )
+    # OS-INHERIT: a domain grant that applies to each project of the domain, not to
+    # the domain itself.
+    inherited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Group(Base):
@@ -94,15 +98,16 @@ class GroupRoleAssignment(Base):
     __table_args__ = (UniqueConstraint("role_id", "group_id", "project_id", "domain_id"),)
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     role_id: Mapped[str] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
-    group_id: Mapped[str] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), index=True
-    )
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     project_id: Mapped[str | None] = mapped_column(
         ForeignKey("projects.id", ondelete="CASCADE"), nullable=True, index=True
     )
     domain_id: Mapped[str | None] = mapped_column(
         ForeignKey("domains.id", ondelete="CASCADE"), nullable=True
     )
+    # OS-INHERIT: a domain grant that applies to each project of the domain, not to
+    # the domain itself.
+    inherited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SystemRoleAssignment(Base):

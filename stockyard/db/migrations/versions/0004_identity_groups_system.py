@@ -2,7 +2,9 @@
 
 Groups (``groups``, ``group_members``), a group's roles on projects and domains
 (``group_role_assignments``), roles on the system held by users or groups
-(``system_role_assignments``), and ``tokens.system`` for system-scoped tokens.
+(``system_role_assignments``), ``inherited`` on user and group assignments (OS-INHERIT:
+a domain grant for each project of the domain), and ``tokens.system`` for
+system-scoped tokens.
 
 Revision ID: 0004
 Revises: 0003
@@ -59,6 +61,7 @@ def upgrade() -> None:
         sa.Column("group_id", sa.String(length=64), nullable=False),
         sa.Column("project_id", sa.String(length=64), nullable=True),
         sa.Column("domain_id", sa.String(length=64), nullable=True),
+        sa.Column("inherited", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.ForeignKeyConstraint(
             ["domain_id"],
             ["domains.id"],
@@ -134,6 +137,10 @@ def upgrade() -> None:
         op.f("ix_system_role_assignments_group_id"), "system_role_assignments", ["group_id"]
     )
     op.add_column(
+        "role_assignments",
+        sa.Column("inherited", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column(
         "tokens",
         sa.Column("system", sa.Boolean(), server_default=sa.false(), nullable=False),
     )
@@ -142,6 +149,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("tokens") as batch:
         batch.drop_column("system")
+    with op.batch_alter_table("role_assignments") as batch:
+        batch.drop_column("inherited")
     op.drop_table("system_role_assignments")
     op.drop_table("group_role_assignments")
     op.drop_table("group_members")
