@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,17 @@ from stockyard.db.testing import BackendUnavailable, create_database, drop_datab
 from stockyard.identity.bootstrap import Seeded, bootstrap
 from stockyard.identity.tokens import TokenService
 from stockyard.settings import Settings
+from tests.conformance.schemas import response_hook
+
+
+def _schema_hooks() -> dict[str, list[Callable[[httpx.Response], Awaitable[None]]]]:
+    """Validate compute/image responses against Tempest's schemas (tests/conformance).
+
+    Opt-in for now: STOCKYARD_SCHEMA_CHECK=1.
+    """
+    if os.environ.get("STOCKYARD_SCHEMA_CHECK", "0") != "1":
+        return {}
+    return {"response": [response_hook]}
 
 
 @dataclass
@@ -119,7 +130,9 @@ async def _make_cloud(settings: Settings, url: str) -> AsyncIterator[Cloud]:
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://127.0.0.1:8774"
+            transport=transport,
+            base_url="http://127.0.0.1:8774",
+            event_hooks=_schema_hooks(),
         ) as client:
             c = Cloud(state, client, seeded, "", "")
             c.admin_token = await c.token_for(seeded.admin_user_id, seeded.admin_project_id)

@@ -1,0 +1,483 @@
+"""Validate compute/image responses against the schemas Tempest ships.
+
+``validate(method, path, microversion, status, body)`` finds the Tempest response schema
+for a Nova (``/compute/v2.1``) or Glance (``/image/v2``) call and checks the status code
+and the body the way ``tempest.lib.common.rest_client.RestClient.validate_response`` does:
+only 2xx/3xx responses are checked, the status must be one the schema lists, the body is
+validated with Draft 4 plus Tempest's format checkers ('iso8601-date-time', 'base64'),
+and a call whose schema has no body must return none.
+
+The schema is picked as Tempest's compute clients pick it: a call the client validates
+with ``self.get_schema(self.schema_versions_info)`` takes the module of the range that
+holds the response's microversion (the newest module <= it); a call the client validates
+with a fixed schema takes that one (always the v2.1 module).
+
+Tempest ships no response *body* schemas for Image v2: its images client only checks
+status codes (``expected_success``), and so does this module for ``/image``.
+
+A compute or image path this module does not know fails (``UnmappedRoute``) unless it
+starts with one of ``SKIPPED_PREFIXES``: nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import httpx
+import jsonschema
+from tempest.lib.common.jsonschema_validator import FORMAT_CHECKER, JSONSCHEMA_VALIDATOR
+
+_SCHEMA_PKG = "tempest.lib.api_schema.response.compute"
+_CLIENT_PKG = "tempest.lib.services.compute"
+
+# Tempest's HTTP_SUCCESS + HTTP_REDIRECTION (rest_client): only these are validated.
+_CHECKED = {200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 306, 307}
+
+# Paths that are not Nova or Glance API (or are Stockyard extensions of them), skipped on
+# purpose. Each entry is a regex matched at the start of the path.
+SKIPPED_PREFIXES: dict[str, str] = {
+    r"/identity(/|$)": "Keystone API: Tempest ships no identity response schemas",
+    r"/stock(/|$)": "Stockyard's own /stock/v1 API",
+    r"/compute/v2\.1(/[^/]+)?/os-server-groups/[^/]+/stockyard-placement$": (
+        "Stockyard extension: failure domains of a server group's members"
+    ),
+}
+
+# Routes whose mismatch lies in a file another change owns right now: the hook skips
+# exactly these (method, route name) pairs. Each says why; see the lead's issue 11.
+PENDING: dict[tuple[str, str], str] = {}
+
+
+# Tempest's [compute-feature-enabled] enable_instance_password (default True, as Nova's
+# [api] enable_instance_password): create, rebuild, rescue and evacuate return adminPass.
+ENABLE_INSTANCE_PASSWORD = True
+
+
+class SchemaMismatch(AssertionError):
+    """The response does not match the schema Tempest validates it with."""
+
+
+class UnmappedRoute(AssertionError):
+    """A compute/image path that neither maps to a schema nor is listed as skipped."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """The schema a call maps to: ``name`` is e.g. 'compute v2_26.servers.get_server'."""
+
+    route: str
+    name: str
+    schema: dict[str, Any]
+
+
+# ---------------------------------------------------------------- microversions
+
+
+def _mv(text: str | None) -> tuple[int, int]:
+    if not text:
+        return (2, 1)
+    major, minor = text.split(".")
+    return (int(major), int(minor))
+
+
+def _client_module(client: str, microversion: tuple[int, int]) -> ModuleType:
+    """The schema module ``client``'s ``get_schema(schema_versions_info)`` picks."""
+    mod_name, cls_name = client.split(".")
+    cls = getattr(importlib.import_module(f"{_CLIENT_PKG}.{mod_name}"), cls_name)
+    for item in cls.schema_versions_info:
+        low = _mv(item["min"]) if item["min"] else (0, 0)
+        high = _mv(item["max"]) if item["max"] else (99, 999)
+        if low <= microversion <= high:
+            return item["schema"]  # type: ignore[no-any-return]
+    raise LookupError(f"{client}: no schema for microversion {microversion}")
+
+
+def _fixed_module(module: str) -> ModuleType:
+    return importlib.import_module(f"{_SCHEMA_PKG}.v2_1.{module}")
+
+
+# ---------------------------------------------------------------- the route table
+
+
+@dataclass(frozen=True)
+class _Compute:
+    """A compute call: a fixed v2.1 ``module`` or, with ``client``, the versioned one."""
+
+    method: str
+    path: str  # regex of the path after /compute/v2.1[/{project_id}]
+    attr: str
+    module: str = ""
+    client: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+_SERVERS = "servers_client.ServersClient"
+_FLAVORS = "flavors_client.FlavorsClient"
+_KEYPAIRS = "keypairs_client.KeyPairsClient"
+_AGGREGATES = "aggregates_client.AggregatesClient"
+_HYPERVISORS = "hypervisor_client.HypervisorClient"
+_QUOTAS = "quotas_client.QuotasClient"
+_QUOTA_CLASSES = "quota_classes_client.QuotaClassesClient"
+_LIMITS = "limits_client.LimitsClient"
+_SERVICES = "services_client.ServicesClient"
+_GROUPS = "server_groups_client.ServerGroupsClient"
+_INTERFACES = "interfaces_client.InterfacesClient"
+
+_ID = r"[^/]+"
+_COMPUTE: list[_Compute] = [
+    # servers_client
+    _Compute("GET", r"/servers", "list_servers", client=_SERVERS),
+    _Compute("GET", r"/servers/detail", "list_servers_detail", client=_SERVERS),
+    _Compute("GET", rf"/servers/{_ID}", "get_server", client=_SERVERS),
+    _Compute("POST", r"/servers", "create_server", module="servers"),  # see _create_server
+    _Compute("PUT", rf"/servers/{_ID}", "update_server", client=_SERVERS),
+    _Compute("DELETE", rf"/servers/{_ID}", "delete_server", module="servers"),
+    _Compute("POST", rf"/servers/{_ID}/action", "<action>", module="servers"),  # see _action
+    _Compute("GET", rf"/servers/{_ID}/ips", "list_addresses", module="servers"),
+    _Compute("GET", rf"/servers/{_ID}/ips/{_ID}", "list_addresses_by_network", module="servers"),
+    _Compute("GET", rf"/servers/{_ID}/metadata", "list_server_metadata", module="servers"),
+    _Compute("PUT", rf"/servers/{_ID}/metadata", "set_server_metadata", module="servers"),
+    _Compute("POST", rf"/servers/{_ID}/metadata", "update_server_metadata", module="servers"),
+    _Compute("GET", rf"/servers/{_ID}/metadata/{_ID}", "set_show_server_metadata_item", "servers"),
+    _Compute("PUT", rf"/servers/{_ID}/metadata/{_ID}", "set_show_server_metadata_item", "servers"),
+    _Compute("DELETE", rf"/servers/{_ID}/metadata/{_ID}", "delete_server_metadata_item", "servers"),
+    _Compute(
+        "GET", rf"/servers/{_ID}/os-instance-actions", "list_instance_actions", client=_SERVERS
+    ),
+    _Compute(
+        "GET",
+        rf"/servers/{_ID}/os-instance-actions/{_ID}",
+        "show_instance_action",
+        client=_SERVERS,
+    ),
+    _Compute(
+        "GET", rf"/servers/{_ID}/os-security-groups", "list_security_groups", "security_groups"
+    ),
+    # interfaces_client
+    _Compute("GET", rf"/servers/{_ID}/os-interface", "list_interfaces", client=_INTERFACES),
+    # flavors_client
+    _Compute("GET", r"/flavors", "list_flavors", client=_FLAVORS),
+    _Compute("GET", r"/flavors/detail", "list_flavors_details", client=_FLAVORS),
+    _Compute("GET", rf"/flavors/{_ID}", "create_update_get_flavor_details", client=_FLAVORS),
+    _Compute("POST", r"/flavors", "create_update_get_flavor_details", client=_FLAVORS),
+    _Compute("PUT", rf"/flavors/{_ID}", "create_update_get_flavor_details", client=_FLAVORS),
+    _Compute("DELETE", rf"/flavors/{_ID}", "delete_flavor", module="flavors"),
+    _Compute(
+        "GET",
+        rf"/flavors/{_ID}/os-extra_specs",
+        "set_get_flavor_extra_specs",
+        "flavors_extra_specs",
+    ),
+    _Compute(
+        "POST",
+        rf"/flavors/{_ID}/os-extra_specs",
+        "set_get_flavor_extra_specs",
+        "flavors_extra_specs",
+    ),
+    _Compute(
+        "GET",
+        rf"/flavors/{_ID}/os-extra_specs/{_ID}",
+        "set_get_flavor_extra_specs_key",
+        "flavors_extra_specs",
+    ),
+    _Compute(
+        "PUT",
+        rf"/flavors/{_ID}/os-extra_specs/{_ID}",
+        "set_get_flavor_extra_specs_key",
+        "flavors_extra_specs",
+    ),
+    _Compute(
+        "DELETE",
+        rf"/flavors/{_ID}/os-extra_specs/{_ID}",
+        "unset_flavor_extra_specs",
+        "flavors_extra_specs",
+    ),
+    _Compute(
+        "GET",
+        rf"/flavors/{_ID}/os-flavor-access",
+        "add_remove_list_flavor_access",
+        "flavors_access",
+    ),
+    _Compute("POST", rf"/flavors/{_ID}/action", "add_remove_list_flavor_access", "flavors_access"),
+    # keypairs_client
+    _Compute("GET", r"/os-keypairs", "list_keypairs", client=_KEYPAIRS),
+    _Compute("GET", rf"/os-keypairs/{_ID}", "get_keypair", client=_KEYPAIRS),
+    _Compute("POST", r"/os-keypairs", "create_keypair", client=_KEYPAIRS),
+    _Compute("DELETE", rf"/os-keypairs/{_ID}", "delete_keypair", client=_KEYPAIRS),
+    # availability_zone_client
+    _Compute("GET", r"/os-availability-zone", "list_availability_zone_list", "availability_zone"),
+    _Compute(
+        "GET",
+        r"/os-availability-zone/detail",
+        "list_availability_zone_list_detail",
+        "availability_zone",
+    ),
+    # aggregates_client
+    _Compute("GET", r"/os-aggregates", "list_aggregates", client=_AGGREGATES),
+    _Compute("GET", rf"/os-aggregates/{_ID}", "get_aggregate", client=_AGGREGATES),
+    _Compute("POST", r"/os-aggregates", "create_aggregate", client=_AGGREGATES),
+    _Compute("PUT", rf"/os-aggregates/{_ID}", "update_aggregate", client=_AGGREGATES),
+    _Compute("DELETE", rf"/os-aggregates/{_ID}", "delete_aggregate", client=_AGGREGATES),
+    _Compute("POST", rf"/os-aggregates/{_ID}/action", "<aggregate-action>", client=_AGGREGATES),
+    # hypervisor_client
+    _Compute("GET", r"/os-hypervisors", "list_search_hypervisors", client=_HYPERVISORS),
+    _Compute("GET", r"/os-hypervisors/detail", "list_hypervisors_detail", client=_HYPERVISORS),
+    _Compute(
+        "GET", r"/os-hypervisors/statistics", "get_hypervisor_statistics", client=_HYPERVISORS
+    ),
+    _Compute("GET", rf"/os-hypervisors/{_ID}", "get_hypervisor", client=_HYPERVISORS),
+    _Compute("GET", rf"/os-hypervisors/{_ID}/uptime", "get_hypervisor_uptime", client=_HYPERVISORS),
+    _Compute(
+        "GET", rf"/os-hypervisors/{_ID}/search", "list_search_hypervisors", client=_HYPERVISORS
+    ),
+    _Compute(
+        "GET", rf"/os-hypervisors/{_ID}/servers", "get_hypervisors_servers", client=_HYPERVISORS
+    ),
+    # quotas_client, limits_client, quota_classes_client
+    _Compute("GET", rf"/os-quota-sets/{_ID}", "get_quota_set", client=_QUOTAS),
+    _Compute("GET", rf"/os-quota-sets/{_ID}/defaults", "get_quota_set", client=_QUOTAS),
+    _Compute("GET", rf"/os-quota-sets/{_ID}/detail", "get_quota_set_details", client=_QUOTAS),
+    _Compute("PUT", rf"/os-quota-sets/{_ID}", "update_quota_set", client=_QUOTAS),
+    _Compute("DELETE", rf"/os-quota-sets/{_ID}", "delete_quota", client=_QUOTAS),
+    _Compute("GET", r"/limits", "get_limit", client=_LIMITS),
+    _Compute("GET", rf"/os-quota-class-sets/{_ID}", "get_quota_class_set", client=_QUOTA_CLASSES),
+    _Compute(
+        "PUT", rf"/os-quota-class-sets/{_ID}", "update_quota_class_set", client=_QUOTA_CLASSES
+    ),
+    # services_client: before 2.53 the PUT verbs are /os-services/{enable,disable,...}
+    _Compute("GET", r"/os-services", "list_services", client=_SERVICES),
+    _Compute("PUT", r"/os-services/(enable|disable)", "enable_disable_service", "services"),
+    _Compute("PUT", r"/os-services/disable-log-reason", "disable_log_reason", "services"),
+    _Compute("PUT", r"/os-services/force-down", "<force-down>", "services"),
+    _Compute("PUT", rf"/os-services/{_ID}", "update_service", client=_SERVICES),
+    # Tempest has no schema (nor client call) for it; Nova's api-ref: 204, no body.
+    _Compute("DELETE", rf"/os-services/{_ID}", "<status:204>"),
+    # server_groups_client
+    _Compute("GET", r"/os-server-groups", "list_server_groups", client=_GROUPS),
+    _Compute("POST", r"/os-server-groups", "create_show_server_group", client=_GROUPS),
+    _Compute("GET", rf"/os-server-groups/{_ID}", "create_show_server_group", client=_GROUPS),
+    _Compute("DELETE", rf"/os-server-groups/{_ID}", "delete_server_group", client=_GROUPS),
+]
+_COMPUTE_RE = [(c, re.compile(c.path + "/?$")) for c in _COMPUTE]
+
+# Versions documents (versions_client: fixed v2.1 schemas).
+_COMPUTE_VERSIONS = [
+    (re.compile(r"/compute/?$"), "list_versions"),
+    (re.compile(r"/compute/v2\.1/?$"), "get_one_version"),
+]
+
+# servers_client.action(): the action name picks the schema.
+_ACTION_SCHEMAS: dict[str, tuple[str, str]] = {
+    # action: (attr, client or "" for fixed v2.1)
+    "confirmResize": ("server_actions_confirm_resize", ""),
+    "os-getConsoleOutput": ("get_console_output", ""),
+    "os-getVNCConsole": ("get_vnc_console", ""),
+    "createBackup": ("create_backup", _SERVERS),
+    "createImage": ("create_image", "images_client.ImagesClient"),
+}
+
+
+def _action_name(request_body: Any) -> str:
+    if isinstance(request_body, dict) and len(request_body) == 1:
+        return str(next(iter(request_body)))
+    raise UnmappedRoute(f"server action with a body that names no single action: {request_body!r}")
+
+
+def _compute_schema(
+    route: _Compute, mv: tuple[int, int], request_body: Any, body: Any
+) -> tuple[str, dict[str, Any]]:
+    attr, client, module = route.attr, route.client, route.module
+    if attr == "create_server":
+        # servers_client.create_server (a multi-create reservation is not validated).
+        attr = "create_server_with_admin_pass" if ENABLE_INSTANCE_PASSWORD else "create_server"
+    elif attr == "<action>":
+        action = _action_name(request_body)
+        if action in ("rebuild", "rescue", "evacuate"):
+            suffix = "_with_admin_pass" if ENABLE_INSTANCE_PASSWORD else ""
+            attr = f"{action}_server{suffix}"
+            client = _SERVERS if action == "rebuild" else ""
+        else:
+            attr, client = _ACTION_SCHEMAS.get(action, ("server_actions_common_schema", ""))
+        module = "images" if client.startswith("images_client") else "servers"
+    elif attr == "<aggregate-action>":
+        action = _action_name(request_body)
+        attr = "aggregate_set_metadata" if action == "set_metadata" else "aggregate_add_remove_host"
+    elif attr == "<force-down>":
+        return "v2_11.services.update_forced_down", _load("v2_11.services").update_forced_down
+    elif attr.startswith("<status:"):
+        return "Nova api-ref status", {"status_code": [int(attr[8:-1])]}
+    mod = _client_module(client, mv) if client else _fixed_module(module)
+    short = mod.__name__.removeprefix(_SCHEMA_PKG + ".")
+    schema = getattr(mod, attr, None)
+    if schema is None:  # e.g. PUT /os-services/{id} before 2.53: Nova has no such call
+        raise SchemaMismatch(f"{route.name}: Tempest has no {attr} at {short} ({mv})")
+    return f"{short}.{attr}", schema
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(f"{_SCHEMA_PKG}.{name}")
+
+
+# Image v2: the status codes tempest/lib/services/image/v2/*_client.py expect.
+_IMAGE: list[tuple[str, str, list[int]]] = [
+    ("GET", r"/image/?", [300]),  # versions_client.list_versions
+    ("GET", r"/image/versions", [200, 300]),
+    ("GET", r"/image/v2/?", [200, 300]),
+    ("GET", r"/image/v2/images", [200]),
+    ("POST", r"/image/v2/images", [201]),
+    ("GET", rf"/image/v2/images/{_ID}", [200]),
+    ("PATCH", rf"/image/v2/images/{_ID}", [200]),
+    ("DELETE", rf"/image/v2/images/{_ID}", [204]),
+    ("POST", rf"/image/v2/images/{_ID}/actions/(deactivate|reactivate)", [204]),
+    ("PUT", rf"/image/v2/images/{_ID}/file", [204]),
+    ("GET", rf"/image/v2/images/{_ID}/file", [200, 204, 206]),
+    ("PUT", rf"/image/v2/images/{_ID}/tags/{_ID}", [204]),
+    ("DELETE", rf"/image/v2/images/{_ID}/tags/{_ID}", [204]),
+    ("GET", r"/image/v2/schemas/[^/]+", [200]),
+    ("GET", r"/image/v2/info/import", [200]),
+]
+_IMAGE_RE = [(m, p, re.compile(p + "$"), codes) for m, p, codes in _IMAGE]
+
+_COMPUTE_PREFIX = re.compile(r"^/compute/v2\.1(?:/(?P<project>[0-9a-f]{32}))?(?P<rest>/.*)$")
+
+
+# ---------------------------------------------------------------- lookup + validate
+
+
+def find(
+    method: str, path: str, microversion: str | None, request_body: Any = None, body: Any = None
+) -> Found | str:
+    """The schema for this call, or the reason it is skipped (a ``str``)."""
+    method = method.upper()
+    for prefix, why in SKIPPED_PREFIXES.items():
+        if re.match(prefix, path):
+            return why
+    if path == "/compute" or path.startswith("/compute/"):
+        for regex, attr in _COMPUTE_VERSIONS:
+            if method == "GET" and regex.match(path):
+                return Found(f"GET {regex.pattern}", f"v2_1.versions.{attr}", _load_versions(attr))
+        m = _COMPUTE_PREFIX.match(path)
+        rest = m.group("rest") if m else ""
+        for route, regex in _COMPUTE_RE:
+            if route.method == method and regex.match(rest):
+                pending = PENDING.get((method, route.path))
+                if pending is not None:
+                    return f"pending: {pending}"
+                if route.attr == "create_server" and isinstance(body, dict):
+                    if "reservation_id" in body:
+                        return "multi-create reservation: servers_client does not validate it"
+                name, schema = _compute_schema(route, _mv(microversion), request_body, body)
+                return Found(route.name, name, schema)
+        raise UnmappedRoute(f"{method} {path}: no Tempest compute schema mapped")
+    if path == "/image" or path.startswith("/image/"):
+        for m_, pattern, regex, codes in _IMAGE_RE:
+            if m_ == method and regex.match(path):
+                return Found(f"{method} {pattern}", "image status", {"status_code": codes})
+        raise UnmappedRoute(f"{method} {path}: no Tempest image status code mapped")
+    raise UnmappedRoute(f"{method} {path}: neither compute, image nor a skipped prefix")
+
+
+def _load_versions(attr: str) -> dict[str, Any]:
+    return getattr(_fixed_module("versions"), attr)  # type: ignore[no-any-return]
+
+
+def check(found: Found, status: int, body: Any, *, has_body: bool = True) -> None:
+    """``RestClient.validate_response``: raise ``SchemaMismatch`` when it would fail."""
+    if status not in _CHECKED:
+        return
+    if status not in found.schema["status_code"]:
+        raise SchemaMismatch(
+            f"{found.route} ({found.name}): status {status}, "
+            f"Tempest expects {found.schema['status_code']}"
+        )
+    if found.name == "image status":
+        return
+    body_schema = found.schema.get("response_body")
+    if body_schema:
+        try:
+            jsonschema.validate(
+                body, body_schema, cls=JSONSCHEMA_VALIDATOR, format_checker=FORMAT_CHECKER
+            )
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "<body>"
+            raise SchemaMismatch(
+                f"{found.route} ({found.name}): body invalid at {where}: {exc.message}"
+            ) from None
+    elif body and has_body:
+        raise SchemaMismatch(f"{found.route} ({found.name}): body should be empty, got {body!r}")
+
+
+def validate(
+    method: str,
+    path: str,
+    microversion: str | None,
+    status: int,
+    body: Any,
+    request_body: Any = None,
+) -> Found | str:
+    """Find the schema and check the response; returns what was used or why it was skipped."""
+    if status not in _CHECKED:
+        return f"status {status}: Tempest validates only 2xx/3xx responses"
+    found = find(method, path, microversion, request_body, body)
+    if isinstance(found, Found):
+        check(found, status, body)
+    return found
+
+
+# ---------------------------------------------------------------- httpx glue
+
+_MV_HEADER = re.compile(r"compute\s+(\d+\.\d+)", re.IGNORECASE)
+
+
+def microversion_of(headers: Any) -> str | None:
+    """The compute microversion a response (or request) names, if any."""
+    for key in ("OpenStack-API-Version", "X-OpenStack-Nova-API-Version"):
+        value = headers.get(key)
+        if value:
+            m = _MV_HEADER.search(value)
+            if m:
+                return m.group(1)
+            if re.fullmatch(r"\d+\.\d+", value.strip()):
+                return str(value.strip())
+    return None
+
+
+def decode(content: bytes, content_type: str) -> Any:
+    """The JSON body, ``None`` when empty; raw bytes (not validated) when not JSON."""
+    if not content:
+        return None
+    if "json" not in content_type:
+        return content
+    return json.loads(content)
+
+
+async def response_hook(response: httpx.Response) -> None:
+    """httpx response event hook: validate every compute/image response the tests see."""
+    request = response.request
+    path = request.url.path
+    if not (path.startswith("/compute") or path.startswith("/image")):
+        return  # identity, stock, ...: validated by nothing here (see SKIPPED_PREFIXES)
+    if response.status_code not in _CHECKED:
+        return
+    await response.aread()
+    try:
+        request_body = decode(request.content, request.headers.get("content-type", ""))
+    except (httpx.RequestNotRead, ValueError):
+        request_body = None
+    content_type = response.headers.get("content-type", "")
+    body = decode(response.content, content_type)
+    if isinstance(body, bytes):  # image data and such: status only
+        found = find(request.method, path, None)
+        if isinstance(found, Found):
+            check(found, response.status_code, None, has_body=False)
+        return
+    mv = microversion_of(response.headers) or microversion_of(request.headers)
+    validate(request.method, path, mv, response.status_code, body, request_body)
