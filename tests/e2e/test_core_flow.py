@@ -58,6 +58,18 @@ def test_core_tour(running_cloud: RunningCloud, tmp_path: Path) -> None:
     hyp = c.os_json("hypervisor", "show", az2_host)
     assert hyp["vcpus"] > 0
 
+    # os-services through the openstack CLI: the real processes, and the old disable form.
+    services = c.os_json("compute", "service", "list")
+    by_binary = {s["Binary"]: s for s in services}
+    assert set(by_binary) == {"nova-scheduler", "nova-conductor", "nova-compute"}
+    assert by_binary["nova-conductor"]["State"] == "up"
+    assert by_binary["nova-scheduler"]["Zone"] == "internal"
+    c.os("compute", "service", "set", "--disable", "--disable-reason", "tour", az2_host,
+         "nova-compute")  # fmt: skip
+    listed = c.os_json("compute", "service", "list", "--host", az2_host, "--long")
+    assert [(s["Status"], s["Disabled Reason"]) for s in listed] == [("disabled", "tour")]
+    c.os("compute", "service", "set", "--enable", az2_host, "nova-compute")
+
     group = c.os_json("server", "group", "create", "--policy", "anti-affinity", "web")
     c.os(
         "server",
