@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import (
@@ -372,7 +372,11 @@ async def list_assignments(session: AsyncSession, q: AssignmentQuery) -> list[As
     found = await _stored(session, q)
     roles = {r.id: r for r in await session.scalars(select(Role))}
     domains = {d.id: d for d in await session.scalars(select(Domain))}
-    projects = {p.id: p for p in await session.scalars(select(Project))}
+    # Only the projects the rows name, and those an effective inherited grant reaches.
+    project_ids = {f.project_id for f in found if f.project_id is not None}
+    reach = {f.domain_id for f in found if q.effective and f.inherited and f.domain_id}
+    pstmt = select(Project).where(or_(Project.id.in_(project_ids), Project.domain_id.in_(reach)))
+    projects = {p.id: p for p in await session.scalars(pstmt)}
     group_ids = {f.group_id for f in found if f.group_id is not None}
     groups = {g.id: g for g in await session.scalars(select(Group).where(Group.id.in_(group_ids)))}
     members: dict[str, list[str]] = {}
