@@ -94,7 +94,7 @@ def _int_like(value: Any) -> Any:
         raise ValueError("must be an integer")
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("-").isdigit():
+        if not text.lstrip("-").isdecimal():
             raise ValueError("must be an integer")
         return int(text)
     if isinstance(value, float) and not value.is_integer():
@@ -114,6 +114,9 @@ def _strict_bool(value: Any) -> Any:
 IntLike = Annotated[int, BeforeValidator(_int_like)]
 BoolLike = Annotated[bool, BeforeValidator(_strict_bool)]
 MAX_INT = 2147483647
+# The largest integer the databases store (SQLite, PostgreSQL BIGINT); a bigger one in a query
+# makes the driver raise (SQLite: OverflowError), so parsed ids and filters are checked first.
+DB_INT_MAX = 2**63 - 1
 
 
 async def commit_or_conflict(session: AsyncSession, message: str) -> None:

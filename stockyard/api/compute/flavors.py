@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.common import (
@@ -135,6 +135,14 @@ def _int_query(name: str, raw: str | None) -> int | None:
         raise APIError(400, f"Invalid {name} filter [{raw}]") from None
 
 
+def _at_least(column: Any, value: int | None) -> ColumnElement[bool] | None:
+    """``column >= value``, or its outcome where the database cannot compare: every flavor has
+    ram and disk in 0..MAX_INT (an INTEGER column: PostgreSQL refuses a bigger parameter)."""
+    if value is None or value <= 0:
+        return None
+    return column >= value if value <= MAX_INT else false()
+
+
 async def _list(
     session: AsyncSession,
     ctx: RequestContext,
@@ -164,12 +172,12 @@ async def _list(
         query = query.where(or_(Flavor.is_public.is_(True), Flavor.id.in_(accessible)))
     elif public is False:
         query = query.where(Flavor.is_public.is_(False))
-    ram = _int_query("minRam", min_ram)
-    if ram is not None:
-        query = query.where(Flavor.ram >= ram)
-    disk = _int_query("minDisk", min_disk)
-    if disk is not None:
-        query = query.where(Flavor.disk >= disk)
+    for clause in (
+        _at_least(Flavor.ram, _int_query("minRam", min_ram)),
+        _at_least(Flavor.disk, _int_query("minDisk", min_disk)),
+    ):
+        if clause is not None:
+            query = query.where(clause)
     return list((await session.scalars(query)).all())
 
 

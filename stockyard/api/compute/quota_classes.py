@@ -74,7 +74,7 @@ def _parse(body: Any, version: APIVersion) -> dict[str, int]:
                 f"{key!r} is not allowed.",
             )
         value = raw
-        if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        if isinstance(raw, str) and raw.strip().lstrip("-").isdecimal():
             value = int(raw)
         if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= _MAX:
             raise APIError(

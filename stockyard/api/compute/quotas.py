@@ -104,7 +104,7 @@ def _parse_update(body: Any, version: APIVersion) -> tuple[dict[str, int], bool]
                 " is not allowed.",
             )
         value = raw
-        if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+        if isinstance(raw, str) and raw.strip().lstrip("-").isdecimal():
             value = int(raw)
         if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 2**31 - 1:
             raise APIError(

@@ -126,7 +126,7 @@ async def _list(
     limit_raw = params.get("limit")
     limit: int | None = None
     if limit_raw is not None:
-        if not limit_raw.isdigit():
+        if not limit_raw.isdecimal():
             raise APIError(400, f"Invalid input for query parameter limit: {limit_raw!r}")
         limit = min(int(limit_raw), 1000)
     if marker := params.get("marker"):

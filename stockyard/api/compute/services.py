@@ -24,7 +24,7 @@ from fastapi import APIRouter, Body, Query, Response
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.api.compute.common import iso
+from stockyard.api.compute.common import DB_INT_MAX, iso
 from stockyard.api.compute.hostinfo import HOST_DOWN_AFTER_SECONDS, host_is_up
 from stockyard.api.compute.zones import aggregate_zones_by_host, effective_az, zone_of_host
 from stockyard.api.deps import AdminCtx, Microversion, SessionDep
@@ -124,10 +124,12 @@ async def _by_id(session: AsyncSession, version: APIVersion, service_id: str) ->
         if target is None:
             target = await session.scalar(select(Service).where(Service.uuid == service_id))
     else:
-        if not service_id.isdigit():
+        if not service_id.isdecimal():
             raise APIError(400, f"Invalid ID {service_id}")
         number = int(service_id)
-        if number >= PROCESS_ID_BASE:
+        if number > DB_INT_MAX:  # no row has it; the database would refuse to compare it
+            target = None
+        elif number >= PROCESS_ID_BASE:
             target = await session.get(Service, number - PROCESS_ID_BASE)
         else:
             target = await session.get(Host, number)

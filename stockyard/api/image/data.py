@@ -55,7 +55,7 @@ def _expected_size(request: Request) -> int | None:
     raw = request.headers.get("x-openstack-image-size")
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise APIError(400, f"Invalid value for header 'X-OpenStack-Image-Size': {raw!r}.")
     return int(raw)
 

@@ -46,6 +46,7 @@ KNOWN = frozenset(
     }
 )
 TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+_DB_INT_MAX = 2**63 - 1  # the largest integer SQLite and PostgreSQL BIGINT store
 
 
 def int_param(name: str, raw: str) -> int:
@@ -55,7 +56,9 @@ def int_param(name: str, raw: str) -> int:
         raise APIError(400, f"Invalid value for query parameter '{name}': {raw!r}.") from None
     if value < 0:
         raise APIError(400, f"Invalid value for query parameter '{name}': must be >= 0.")
-    return value
+    # A size beyond what the database stores filters like the largest one it does (Glance's
+    # bigint column compares it instead of failing); limit is capped further by its caller.
+    return min(value, _DB_INT_MAX)
 
 
 def bool_param(name: str, raw: str) -> bool:
