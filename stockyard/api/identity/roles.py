@@ -3,9 +3,10 @@ system (all admin-only)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Query, Response
+from fastapi import Depends, Query, Response
 
 from stockyard.api.deps import AdminCtx, SessionDep, StateDep
 from stockyard.api.identity.route import identity_router
@@ -65,12 +66,21 @@ async def delete_role(
 # /v3/system/{users|groups}/{aid}/roles[/{rid}] ----
 
 
-def _target(kind: str, target_id: str, inherited: bool = False) -> Target:
+def _target_dep(kind: str, inherited: bool) -> Callable[..., Target]:
+    """The dependency that reads the grant's target from the path (none for system)."""
     if kind == "system":
-        return Target(system=True)
-    if kind == "projects":
-        return Target(project_id=target_id, inherited=inherited)
-    return Target(domain_id=target_id, inherited=inherited)
+
+        def system_target() -> Target:
+            return Target(system=True)
+
+        return system_target
+
+    def target(target_id: str) -> Target:
+        if kind == "projects":
+            return Target(project_id=target_id, inherited=inherited)
+        return Target(domain_id=target_id, inherited=inherited)
+
+    return target
 
 
 def _actor(actors: str, actor_id: str) -> Actor:
@@ -90,22 +100,23 @@ def _register_grants(kind: str, actors: str, inherited: bool = False) -> None:
     roles_path = f"{prefix}/{actors}/{{actor_id}}/roles"
     grant_path = f"{roles_path}/{{role_id}}{suffix}"
     tag = f"{'inherited_' if inherited else ''}{kind}_{actors}"
+    # A default, not an Annotated alias: the annotations are strings (PEP 563) that
+    # FastAPI resolves in the module's globals, where a local alias is not.
+    on = Depends(_target_dep(kind, inherited))
 
     @router.put(grant_path, status_code=204, name=f"grant_{tag}")
     async def grant(
-        actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target_id: str = ""
+        actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target: Target = on
     ) -> Response:
         """Grant a role (idempotent)."""
-        target = _target(kind, target_id, inherited)
         await roles.grant(session, role_id, _actor(actors, actor_id), target)
         await session.commit()
         return Response(status_code=204)
 
     async def check(
-        actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target_id: str = ""
+        actor_id: str, role_id: str, ctx: AdminCtx, session: SessionDep, target: Target = on
     ) -> Response:
         """204 if the grant exists, 404 if not."""
-        target = _target(kind, target_id, inherited)
         await roles.check(session, role_id, _actor(actors, actor_id), target)
         return Response(status_code=204)
 
@@ -121,22 +132,21 @@ def _register_grants(kind: str, actors: str, inherited: bool = False) -> None:
         ctx: AdminCtx,
         session: SessionDep,
         state: StateDep,
-        target_id: str = "",
+        target: Target = on,
     ) -> Response:
         """Remove the grant and revoke the tokens that may carry it."""
-        target = _target(kind, target_id, inherited)
         await roles.revoke(session, state.tokens, role_id, _actor(actors, actor_id), target)
         await session.commit()
         return Response(status_code=204)
 
     @router.get(f"{roles_path}{suffix}", name=f"list_{tag}")
     async def list_grants(
-        actor_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep, target_id: str = ""
+        actor_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep, target: Target = on
     ) -> dict[str, Any]:
         """The roles granted directly to the user or group on the target."""
         base = state.settings.base_url
-        target = _target(kind, target_id, inherited)
         rows = await roles.roles_on(session, _actor(actors, actor_id), target)
+        target_id = target.project_id or target.domain_id or ""
         path = f"{roles_path}{suffix}".replace("{target_id}", target_id)
         return {
             "roles": [role_view(base, r) for r in rows],
