@@ -67,3 +67,32 @@ async def test_integers_past_int64_filter_instead_of_failing(cloud_any: Cloud) -
 
     r = await c.client.delete(f"{V}/os-services/{TOO_BIG}", headers=c.admin)
     assert r.status_code == 404, r.text
+
+
+async def test_integer_path_ids_beyond_the_columns_are_not_found(cloud: Cloud) -> None:
+    """Aggregate and (before 2.53) hypervisor ids are INTEGER columns (32-bit on
+    PostgreSQL): "²" and 2**63 are unknown ids, not driver errors."""
+    for bad in (SUPERSCRIPT_TWO, TOO_BIG, str(2**31)):
+        for url in (f"{V}/os-aggregates/{bad}", f"{V}/os-hypervisors/{bad}"):
+            r = await cloud.client.get(url, headers=cloud.admin)
+            assert r.status_code == 404, (url, r.text)
+        r = await cloud.client.delete(f"{V}/os-aggregates/{bad}", headers=cloud.admin)
+        assert r.status_code == 404, r.text
+        r = await cloud.client.get(f"{V}/os-hypervisors/{bad}/uptime", headers=cloud.admin)
+        assert r.status_code == 404, r.text
+
+
+def test_console_length_strings() -> None:
+    from stockyard.api.compute.console import parse_length
+    from stockyard.api.errors import APIError
+
+    assert parse_length({"length": "5"}) == 5
+    assert parse_length({"length": "-1"}) is None
+    assert parse_length({"length": str(2**70)}) is None  # more than any console keeps
+    for bad in (SUPERSCRIPT_TWO, "-2", "x", True):
+        try:
+            parse_length({"length": bad})
+        except APIError as exc:
+            assert exc.status == 400
+        else:
+            raise AssertionError(f"length {bad!r} accepted")

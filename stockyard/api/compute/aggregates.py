@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.api.compute.common import commit_or_conflict, iso, parse_body
+from stockyard.api.compute.common import commit_or_conflict, iso, parse_body, row_id
 from stockyard.api.compute.racks import check_rack, check_rack_host, place_hosts, rack_of
 from stockyard.api.deps import AdminCtx, Microversion, SessionDep
 from stockyard.api.errors import APIError
@@ -104,8 +104,9 @@ async def _full(session: AsyncSession, agg: Aggregate, version: APIVersion) -> d
 
 async def _get(session: AsyncSession, aggregate_id: str) -> Aggregate:
     agg: Aggregate | None = None
-    if aggregate_id.isdigit():
-        agg = await session.get(Aggregate, int(aggregate_id))
+    key = row_id(aggregate_id)
+    if key is not None:
+        agg = await session.get(Aggregate, key)
     if agg is None:
         raise APIError(404, f"Aggregate {aggregate_id} could not be found.")
     return agg

@@ -119,6 +119,16 @@ MAX_INT = 2147483647
 DB_INT_MAX = 2**63 - 1
 
 
+def row_id(text: str) -> int | None:
+    """A path's integer id (aggregates, hypervisors before 2.53), or None if it cannot be
+    one: not ASCII digits ("²" is ``isdigit`` but not ``int``-able) or beyond an INTEGER
+    column (PostgreSQL's is 32-bit). None means 404, never a driver error."""
+    if not (text.isascii() and text.isdecimal()):
+        return None
+    value = int(text)
+    return value if value <= MAX_INT else None
+
+
 async def commit_or_conflict(session: AsyncSession, message: str) -> None:
     """Commit; a unique-constraint race lost to a concurrent request becomes a 409."""
     try:

@@ -99,15 +99,17 @@ def parse_length(value: Any) -> int | None:
     length = value.get("length")
     if length is None:
         return None
-    if isinstance(length, str) and length.lstrip("-").isdigit():
-        length = int(length)
+    digits = length.removeprefix("-") if isinstance(length, str) else ""
+    if digits.isascii() and digits.isdecimal():  # "²" is isdigit() but not int()-able
+        length = int(str(length))
     if not isinstance(length, int) or isinstance(length, bool) or length < -1:
         raise APIError(
             400,
             f"Invalid input for field/attribute length. Value: {length!r}. "
             "It must be an integer of at least -1.",
         )
-    return None if length == -1 else length
+    # More lines than any console keeps is all of it (and keeps the bus's ints 64-bit).
+    return None if length == -1 or length > 2**31 else length
 
 
 async def console_output(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.api.compute.common import paginate, parse_bool, parse_limit
+from stockyard.api.compute.common import paginate, parse_bool, parse_limit, row_id
 from stockyard.api.compute.hostinfo import host_is_up
 from stockyard.api.deps import AdminCtx, Microversion, SessionDep
 from stockyard.api.errors import APIError
@@ -224,8 +224,8 @@ async def _get(session: AsyncSession, version: APIVersion, hypervisor_id: str) -
         except ValueError:
             raise APIError(400, f"Invalid uuid {hypervisor_id}") from None
         host = await session.scalar(select(Host).where(Host.uuid == hypervisor_id))
-    elif hypervisor_id.isdigit():
-        host = await session.get(Host, int(hypervisor_id))
+    elif (key := row_id(hypervisor_id)) is not None:
+        host = await session.get(Host, key)
     if host is None:
         raise APIError(404, f"Hypervisor with ID {hypervisor_id} could not be found.")
     return host
