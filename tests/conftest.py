@@ -26,9 +26,9 @@ from tests.conformance.schemas import response_hook
 def _schema_hooks() -> dict[str, list[Callable[[httpx.Response], Awaitable[None]]]]:
     """Validate compute/image responses against Tempest's schemas (tests/conformance).
 
-    Opt-in for now: STOCKYARD_SCHEMA_CHECK=1.
+    On by default; STOCKYARD_SCHEMA_CHECK=0 turns it off (e.g. to bisect a view change).
     """
-    if os.environ.get("STOCKYARD_SCHEMA_CHECK", "0") != "1":
+    if os.environ.get("STOCKYARD_SCHEMA_CHECK", "1") == "0":
         return {}
     return {"response": [response_hook]}
 

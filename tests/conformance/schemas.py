@@ -58,6 +58,10 @@ PENDING: dict[tuple[str, str], str] = {}
 ENABLE_INSTANCE_PASSWORD = True
 
 
+# "<microversion> <schema>" of every response the hook validated (tests assert on it).
+VALIDATED: list[str] = []
+
+
 class SchemaMismatch(AssertionError):
     """The response does not match the schema Tempest validates it with."""
 
@@ -480,4 +484,6 @@ async def response_hook(response: httpx.Response) -> None:
             check(found, response.status_code, None, has_body=False)
         return
     mv = microversion_of(response.headers) or microversion_of(request.headers)
-    validate(request.method, path, mv, response.status_code, body, request_body)
+    result = validate(request.method, path, mv, response.status_code, body, request_body)
+    if isinstance(result, Found):
+        VALIDATED.append(f"{mv or '-'} {result.name}")

@@ -105,7 +105,8 @@ async def update_spec(
     return specs
 
 
-@router.delete("/flavors/{flavor_id}/os-extra_specs/{key}", status_code=202)
+# Nova answers 200 with no body (api-ref; Tempest's unset_flavor_extra_specs schema).
+@router.delete("/flavors/{flavor_id}/os-extra_specs/{key}", status_code=200)
 async def delete_spec(flavor_id: str, key: str, session: SessionDep, ctx: AdminCtx) -> Response:
     flavor = await get_flavor(session, ctx, flavor_id)
     specs = dict(flavor.extra_specs or {})
@@ -114,7 +115,7 @@ async def delete_spec(flavor_id: str, key: str, session: SessionDep, ctx: AdminC
     del specs[key]
     flavor.extra_specs = specs
     await session.commit()
-    return Response(status_code=202)
+    return Response(status_code=200)
 
 
 async def _access_list(session: AsyncSession, flavor: Flavor) -> dict[str, Any]:

@@ -6,6 +6,7 @@ the task it names; the conductor does the work.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,13 +18,14 @@ from stockyard.api.compute.server_common import (
     hint_conductor,
     latest_faults,
     load_server,
+    member_groups,
     request_id,
     start_action,
     view_context,
 )
 from stockyard.api.compute.server_create import load_image
 from stockyard.api.compute.server_schemas import Reboot, Rebuild
-from stockyard.api.compute.server_views import server_detail
+from stockyard.api.compute.server_views import server_update_view
 from stockyard.api.deps import Microversion, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.responses import FastJSONResponse
@@ -66,6 +68,7 @@ async def server_action(
         raise APIError(400, f"There is no such action: {action}")
     inst = await load_server(session, ctx, server_id, for_update=True)
     rid = request_id(request)
+    admin_pass = ""
     if action == "reboot":
         reboot = _validated(Reboot, "reboot", value)
         hard = reboot.type.upper() == "HARD"
@@ -74,6 +77,7 @@ async def server_action(
         start_action(session, ctx, inst, _ACTIONS[action], rid)
     else:
         rebuild = _validated(Rebuild, "rebuild", value)
+        admin_pass = rebuild.adminPass or secrets.token_urlsafe(9)
         image = await load_image(session, ctx, rebuild.imageRef)
         start_action(session, ctx, inst, "rebuild", rid)
         inst.image_ref = image.id
@@ -99,6 +103,9 @@ async def server_action(
     if action == "rebuild":
         faults = await latest_faults(session, [inst.uuid])
         vc = view_context(state, ctx, version)
-        body = {"server": server_detail(vc, inst, faults.get(inst.uuid))}
-        return FastJSONResponse(body, status_code=202)
+        groups = await member_groups(session, inst.uuid)
+        server = server_update_view(vc, inst, faults.get(inst.uuid), groups, rebuild=True)
+        # Nova ([api] enable_instance_password, default on) returns the new password.
+        server["adminPass"] = admin_pass
+        return FastJSONResponse({"server": server}, status_code=202)
     return Response(status_code=202)

@@ -11,7 +11,7 @@ from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
 from stockyard.api.state import APIState
 from stockyard.bus import contract
-from stockyard.db.models import Instance, InstanceFault
+from stockyard.db.models import Instance, InstanceFault, ServerGroup, ServerGroupMember
 from stockyard.identity.context import RequestContext
 from stockyard.lifecycle.records import ActionRefused, begin_action
 
@@ -73,3 +73,13 @@ def start_action(
         raise APIError(409, exc.message) from None
     if row is not None:
         session.add(row)
+
+
+async def member_groups(session: AsyncSession, instance_uuid: str) -> list[str]:
+    """The uuids of the server groups the server belongs to (Nova: at most one)."""
+    rows = await session.scalars(
+        select(ServerGroup.uuid)
+        .join(ServerGroupMember, ServerGroupMember.group_id == ServerGroup.id)
+        .where(ServerGroupMember.instance_uuid == instance_uuid)
+    )
+    return list(rows.all())

@@ -146,3 +146,42 @@ def server_detail(
     if fault is not None and status in ("ERROR", "DELETED"):
         body["fault"] = _fault(vc, fault)
     return body
+
+
+# What Nova's PUT /servers/{id} and rebuild leave out before 2.75: they build the server
+# with show_AZ, show_config_drive, show_keypair, show_srv_usg, show_sec_grp,
+# show_extended_status, show_extended_volumes, show_extended_attr, show_host_status and
+# extend_address all False. From 2.75 they answer GET /servers/{id}'s body.
+_NOT_BEFORE_2_75 = ("config_drive", "key_name", "security_groups", "host_status")
+_PREFIXES_NOT_BEFORE_2_75 = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
+
+
+def server_update_view(
+    vc: ViewContext,
+    inst: Instance,
+    fault: InstanceFault | None = None,
+    groups: list[str] | None = None,
+    *,
+    rebuild: bool = False,
+) -> dict[str, Any]:
+    """The server of PUT /servers/{id} and of the rebuild action (server_groups from 2.71).
+
+    A rebuild also answers key_name from 2.54 and user_data (top level, not the admin's
+    OS-EXT-SRV-ATTR:user_data) from 2.57, as Nova's does.
+    """
+    body = server_detail(vc, inst, fault, groups=groups if vc.version.at_least("2.71") else None)
+    if not vc.version.at_least("2.75"):
+        for key in list(body):
+            if key in _NOT_BEFORE_2_75 or key.startswith(_PREFIXES_NOT_BEFORE_2_75):
+                del body[key]
+        body["addresses"] = {
+            net: [{"version": a.get("version"), "addr": a.get("addr")} for a in addrs]
+            for net, addrs in (body["addresses"] or {}).items()
+        }
+    if rebuild:
+        if vc.version.at_least("2.54"):
+            body["key_name"] = inst.key_name
+        if vc.version.at_least("2.57"):
+            body.pop("OS-EXT-SRV-ATTR:user_data", None)
+            body["user_data"] = inst.user_data
+    return body

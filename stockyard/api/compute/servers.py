@@ -15,13 +15,14 @@ from stockyard.api.compute.server_common import (
     hint_conductor,
     latest_faults,
     load_server,
+    member_groups,
     request_id,
     start_action,
     view_context,
 )
 from stockyard.api.compute.server_create import create_servers
 from stockyard.api.compute.server_schemas import ServerCreateBody, ServerUpdateBody
-from stockyard.api.compute.server_views import server_brief, server_detail
+from stockyard.api.compute.server_views import server_brief, server_detail, server_update_view
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -260,7 +261,9 @@ async def update_server(
         inst.access_ip_v6 = update.accessIPv6
     await session.commit()
     faults = await latest_faults(session, [inst.uuid])
-    return {"server": server_detail(view_context(state, ctx, version), inst, faults.get(inst.uuid))}
+    vc = view_context(state, ctx, version)
+    groups = await member_groups(session, inst.uuid)
+    return {"server": server_update_view(vc, inst, faults.get(inst.uuid), groups)}
 
 
 @router.delete("/servers/{server_id}", status_code=204)
