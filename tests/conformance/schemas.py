@@ -350,7 +350,10 @@ _IMAGE: list[tuple[str, str, list[int]]] = [
 ]
 _IMAGE_RE = [(m, p, re.compile(p + "$"), codes) for m, p, codes in _IMAGE]
 
-_COMPUTE_PREFIX = re.compile(r"^/compute/v2\.1(?:/(?P<project>[0-9a-f]{32}))?(?P<rest>/.*)$")
+_COMPUTE_PREFIX = re.compile(r"^/compute/v2\.1(?P<rest>/.*)$")
+# Nova also serves every route under /v2.1/{project_id}/: tried after the plain path (no
+# route is a bare "/{id}", so stripping a first segment never shadows one).
+_PROJECT_SEGMENT = re.compile(r"^/[^/]+(?P<rest>/.+)$")
 
 
 # ---------------------------------------------------------------- lookup + validate
@@ -369,8 +372,10 @@ def find(
             if method == "GET" and regex.match(path):
                 return Found(f"GET {regex.pattern}", f"v2_1.versions.{attr}", _load_versions(attr))
         m = _COMPUTE_PREFIX.match(path)
-        rest = m.group("rest") if m else ""
-        for route, regex in _COMPUTE_RE:
+        rests = [m.group("rest")] if m else []
+        if rests and (p := _PROJECT_SEGMENT.match(rests[0])):
+            rests.append(p.group("rest"))
+        for rest, (route, regex) in ((r, c) for r in rests for c in _COMPUTE_RE):
             if route.method == method and regex.match(rest):
                 pending = PENDING.get((method, route.path))
                 if pending is not None:
