@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from stockyard.db.models import Image, Instance
+from stockyard.db.models import Host, Image, Instance
 from tests.conformance import schemas
 from tests.conftest import Cloud
 
@@ -39,7 +39,9 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
     return r.json() if r.content and "json" in r.headers.get("content-type", "") else None
 
 
-@pytest.mark.parametrize("mv", ["2.1", "2.3", "2.47", "2.63", "2.71", "2.79"])
+@pytest.mark.parametrize(
+    "mv", ["2.1", "2.3", "2.11", "2.28", "2.33", "2.47", "2.53", "2.57", "2.63", "2.71", "2.79"]
+)
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     _hook_on(cloud)
     schemas.VALIDATED.clear()
@@ -55,6 +57,17 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
             owner=cloud.seeded.admin_project_id,
         )
         session.add(image)
+        session.add(
+            Host(
+                name="walk-h",
+                region="RegionOne",
+                az="az1",
+                rack="r1",
+                vcpus=16,
+                memory_mb=32768,
+                local_gb=200,
+            )
+        )
         await session.flush()
         image_id = image.id
 
@@ -120,6 +133,16 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     assert rebuilt["server"]["adminPass"]
 
     await _ok(cloud, "GET", f"{C}/os-availability-zone", a)
+    await _ok(cloud, "GET", f"{C}/os-availability-zone/detail", a)
+    await _ok(cloud, "GET", f"{C}/os-hypervisors", a)
+    hypervisors = await _ok(cloud, "GET", f"{C}/os-hypervisors/detail", a)
+    assert hypervisors["hypervisors"], "a hypervisor to validate"
+    hv_id = hypervisors["hypervisors"][0]["id"]
+    await _ok(cloud, "GET", f"{C}/os-hypervisors/{hv_id}", a)
+    await _ok(cloud, "GET", f"{C}/os-services", a)
+    await _ok(cloud, "GET", f"{C}/os-quota-class-sets/default", a)
+    await _ok(cloud, "GET", "/compute/", a)
+    await _ok(cloud, "GET", f"{C}/", a)
     await _ok(cloud, "GET", f"{C}/limits", a)
     project = cloud.seeded.demo_project_id
     await _ok(cloud, "GET", f"{C}/os-quota-sets/{project}", a)
