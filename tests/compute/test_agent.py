@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -86,8 +87,11 @@ async def test_op_over_the_bus_gives_exactly_one_result(
 
 async def test_start_publishes_a_host_report(bus: RecordingBus, agent: ComputeAgent) -> None:
     await agent.handle(op("spawn"))
+    before = time.time()
     await agent.start()
     reports = bus.on("conductor", "host_report")
+    # When the driver was read: the conductor ignores it for rows changed since.
+    assert before <= reports[0].pop("taken_at") <= time.time()
     assert reports == [
         {
             "type": "host_report",
