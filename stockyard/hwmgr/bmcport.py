@@ -12,8 +12,6 @@ from typing import Any, Literal, Protocol
 
 from pydantic import SecretStr
 
-PowerState = Literal["on", "off"]
-
 
 class BMCLike(Protocol):
     """What hwmgr needs from a BMC; every call may raise the BMC layer's ``BMCError``."""

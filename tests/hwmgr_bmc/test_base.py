@@ -14,7 +14,7 @@ from stockyard.hwmgr.bmc import (
     BMCCredentials,
     BMCError,
     BMCFatalError,
-    PowerState,
+    BMCPower,
     RetryPolicy,
     concurrency_limits,
     make_bmc,
@@ -36,7 +36,7 @@ class CountingBMC(BMC):
         super().__init__(address, port, CREDS, retry=QUICK)
         self.failures: list[BaseException] = []
         self.calls = 0
-        self.state: PowerState = "off"
+        self.state: BMCPower = "off"
         self.hang = False
 
     async def _step(self) -> None:
@@ -53,7 +53,7 @@ class CountingBMC(BMC):
         finally:
             cls.running -= 1
 
-    async def _power_state(self) -> PowerState:
+    async def _power_state(self) -> BMCPower:
         await self._step()
         return self.state
 
@@ -76,7 +76,7 @@ class CountingBMC(BMC):
 class SyncBMC(CountingBMC):
     """Blocking raw calls: run on the BMC thread pool."""
 
-    def _power_state(self) -> PowerState:  # type: ignore[override]
+    def _power_state(self) -> BMCPower:  # type: ignore[override]
         return "on"
 
 

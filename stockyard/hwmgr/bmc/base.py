@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 LOG = logging.getLogger(__name__)
 
-PowerState = Literal["on", "off"]
+BMCPower = Literal["on", "off"]
 T = TypeVar("T")
 
 
@@ -161,7 +161,7 @@ class BMC(ABC):
 
     # -- what a driver implements (sync or async) ---------------------------------------
     @abstractmethod
-    def _power_state(self) -> PowerState | Awaitable[PowerState]:
+    def _power_state(self) -> BMCPower | Awaitable[BMCPower]:
         """Current power state, ``"on"`` or ``"off"``."""
 
     @abstractmethod
@@ -184,9 +184,9 @@ class BMC(ABC):
         """Release what this object holds; shared per-address sessions stay pooled."""
 
     # -- the public, policed calls ------------------------------------------------------
-    async def power_state(self) -> PowerState:
+    async def power_state(self) -> BMCPower:
         """The system's power state."""
-        state: PowerState = await self._call("power state", self._power_state)
+        state: BMCPower = await self._call("power state", self._power_state)
         return state
 
     async def power_on(self) -> None:
@@ -207,10 +207,10 @@ class BMC(ABC):
 
     async def wait_power(
         self,
-        state: PowerState | str,
+        state: BMCPower | str,
         timeout: float,  # noqa: ASYNC109 - the hwmgr contract: a deadline, not a cancel
         interval: float = 0.5,
-    ) -> PowerState:
+    ) -> BMCPower:
         """Poll until the power state is ``state``; ``BMCError`` after ``timeout`` s.
 
         BMCs apply power changes some time after accepting them, so callers poll."""
@@ -218,7 +218,7 @@ class BMC(ABC):
             raise ValueError(f"state must be 'on' or 'off', not {state!r}")
         deadline = time.monotonic() + timeout
         delay = interval
-        current: PowerState = await self.power_state()
+        current: BMCPower = await self.power_state()
         while current != state:
             left = deadline - time.monotonic()
             if left <= 0:

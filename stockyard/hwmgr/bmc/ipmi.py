@@ -20,7 +20,7 @@ from stockyard.hwmgr.bmc.base import (
     BMCConnectionError,
     BMCCredentials,
     BMCFatalError,
-    PowerState,
+    BMCPower,
     RetryPolicy,
     run_blocking,
 )
@@ -104,7 +104,7 @@ class IpmiBMC(BMC):
                 self._cmd = None
                 raise BMCConnectionError(f"{self.label} unreachable: {exc}") from exc
 
-    def _power_state(self) -> PowerState:
+    def _power_state(self) -> BMCPower:
         state = self._run(lambda cmd: cmd.get_power()["powerstate"])
         return "on" if state == "on" else "off"
 

@@ -22,7 +22,7 @@ from stockyard.hwmgr.bmc.base import (
     BMCCredentials,
     BMCError,
     BMCFatalError,
-    PowerState,
+    BMCPower,
     RetryPolicy,
 )
 
@@ -148,7 +148,7 @@ class RedfishBMC(BMC):
             raise BMCFatalError(f"{self.label}: {exc}") from exc
 
     # -- the raw calls ------------------------------------------------------------------
-    def _power_state(self) -> PowerState:
+    def _power_state(self) -> BMCPower:
         state = self._run("state")
         if state in (sushy.POWER_STATE_ON, sushy.POWER_STATE_POWERING_OFF):
             return "on"

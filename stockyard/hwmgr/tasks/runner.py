@@ -346,7 +346,7 @@ class TaskRunner:
             if node is not None:
                 try:
                     node.provision_state = st.NODE.next(node.provision_state, event)
-                except st.IllegalTransition:
+                except st.EventNotAllowed:
                     log.warning("node %s: %s ignored in %s", node.uuid, event, node.provision_state)
                 node.last_error = failed
         log.info("hwmgr task %s %s", uuid, "failed: " + failed if failed else "done")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-class IllegalTransition(Exception):
+class EventNotAllowed(Exception):
     """An event that the current state does not accept."""
 
 
@@ -28,11 +28,11 @@ class Machine:
         self.transitions[(source, event)] = target
 
     def next(self, source: str, event: str) -> str:
-        """The state after ``event`` in ``source``; raises ``IllegalTransition``."""
+        """The state after ``event`` in ``source``; raises ``EventNotAllowed``."""
         try:
             return self.transitions[(source, event)]
         except KeyError:
-            raise IllegalTransition(
+            raise EventNotAllowed(
                 f"{self.name}: event {event!r} is not allowed in state {source!r}"
             ) from None
 
