@@ -9,16 +9,22 @@ without editing this file.
 from fastapi import APIRouter, Depends
 
 from stockyard.api.compute.aggregates import router as aggregates_router
+from stockyard.api.compute.extensions import router as extensions_router
+from stockyard.api.compute.external_events import router as external_events_router
 from stockyard.api.compute.flavor_extras import router as flavor_extras_router
 from stockyard.api.compute.flavors import router as flavors_router
 from stockyard.api.compute.group_placement import router as group_placement_router
 from stockyard.api.compute.groups import router as groups_router
+from stockyard.api.compute.hosts import router as hosts_router
 from stockyard.api.compute.hypervisors import router as hypervisors_router
+from stockyard.api.compute.images import router as images_router
 from stockyard.api.compute.keypairs import router as keypairs_router
+from stockyard.api.compute.migrations import router as migrations_router
 from stockyard.api.compute.path_project import check_path_project
 from stockyard.api.compute.quota_classes import router as quota_classes_router
 from stockyard.api.compute.quotas import router as quotas_router
 from stockyard.api.compute.services import router as services_router
+from stockyard.api.compute.usage import router as usage_router
 from stockyard.api.compute.versions import list_versions
 from stockyard.api.compute.versions import router as versions_router
 from stockyard.api.compute.zones import router as zones_router
@@ -38,6 +44,12 @@ _subs = [
     services_router,
     groups_router,
     group_placement_router,  # Stockyard extension: members' failure domains
+    extensions_router,
+    hosts_router,
+    usage_router,
+    migrations_router,
+    external_events_router,
+    images_router,
 ]
 try:
     from stockyard.api.compute.servers import router as servers_router
