@@ -166,3 +166,25 @@ async def test_bmc_that_stops_answering_mid_session_then_recovers(ipmi: IpmiEmul
         assert await bmc.power_state() == "on"
     finally:
         await bmc.aclose()
+
+
+
+async def test_a_call_that_timed_out_never_runs_late(ipmi: IpmiEmulator) -> None:
+    """A power command queued behind a stuck call to the same BMC gives up with its
+    caller: when the stuck call ends, the abandoned command is not sent after all."""
+    retry = RetryPolicy(attempts=1, call_timeout=1)
+    bmc = _bmc(ipmi, "ipmi-07", retry)
+    lock = bmc._lock  # what a stuck call to this endpoint holds
+    lock.acquire()
+    try:
+        with pytest.raises(BMCError):
+            await bmc.power_on()
+        await asyncio.sleep(0.5)
+    finally:
+        lock.release()
+    await asyncio.sleep(1.5)  # the queued thread would have run by now
+    try:
+        assert (await ipmi.state("ipmi-07"))["calls"] == []
+        assert await bmc.power_state() == "off"
+    finally:
+        await bmc.aclose()

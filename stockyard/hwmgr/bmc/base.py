@@ -183,6 +183,10 @@ class BMC(ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """Release what this object holds; shared per-address sessions stay pooled."""
 
+    def _abandon(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """A call timed out while its thread still runs: drop what that call holds (a
+        session, a lock) so that the retry does not queue behind it. Must not block."""
+
     # -- the public, policed calls ------------------------------------------------------
     async def power_state(self) -> BMCPower:
         """The system's power state."""
@@ -244,6 +248,8 @@ class BMC(ABC):
                 LOG.warning("%s: %s failed: %s", self.label, what, exc.message)
                 raise BMCError(exc.message) from exc
             except (BMCConnectionError, TimeoutError) as exc:
+                if isinstance(exc, TimeoutError):
+                    self._abandon()
                 last = (
                     exc
                     if isinstance(exc, BMCConnectionError)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pyghmi import exceptions as pyghmi_exc
 from pyghmi.ipmi import command as ipmi_command
+from pyghmi.ipmi.private import session as ipmi_session
 
 from stockyard.hwmgr.bmc.base import (
     BMC,
@@ -51,6 +52,18 @@ def _endpoint_lock(address: str, port: int) -> threading.Lock:
         return lock
 
 
+def _break_session(session: Any) -> None:
+    # pyghmi's _mark_broken logs out first, and its logout waits for the stuck command
+    # to end; clearing the login flags first makes it skip that (the BMC expires the
+    # session itself) and only drop pyghmi's bookkeeping, without blocking.
+    try:
+        session.logged = 0
+        session.logging = False
+        session._mark_broken("abandoned after a timeout")
+    except Exception:  # best effort on a session that is failing anyway
+        pass
+
+
 class IpmiBMC(BMC):
     """A server's BMC over IPMI 2.0 (RMCP+, ``lanplus``); ``system_id`` is unused."""
 
@@ -83,7 +96,11 @@ class IpmiBMC(BMC):
         return self._cmd
 
     def _run(self, action: Callable[[Any], T]) -> T:
-        with self._lock:
+        # Bounded like the call itself: once the caller has timed out, a thread still
+        # queued here must not send its power command late, behind the caller's back.
+        if not self._lock.acquire(timeout=self.retry.call_timeout):
+            raise BMCConnectionError(f"{self.label} is busy with a call that does not end")
+        try:
             try:
                 return action(self._command())
             except pyghmi_exc.PyghmiException as exc:
@@ -103,6 +120,8 @@ class IpmiBMC(BMC):
             except (OSError, AssertionError) as exc:
                 self._cmd = None
                 raise BMCConnectionError(f"{self.label} unreachable: {exc}") from exc
+        finally:
+            self._lock.release()
 
     def _power_state(self) -> BMCPower:
         state = self._run(lambda cmd: cmd.get_power()["powerstate"])
@@ -120,6 +139,25 @@ class IpmiBMC(BMC):
 
     def _set_boot_pxe_once(self) -> None:
         self._run(lambda cmd: cmd.set_bootdev("network", persist=False))
+
+    def _abandon(self) -> None:
+        # A timed-out call's thread sits in pyghmi's wait loop (pyghmi's own give-up can
+        # take a minute) holding the endpoint lock, and a new Command would get the same
+        # cached session back. Marking the session broken ends that loop at its next
+        # wake-up, so the thread lets go of the lock and the retry logs in afresh.
+        session = getattr(self._cmd, "ipmi_session", None)
+        if session is None:  # stuck while logging in: the session is not ours yet
+            key = (
+                self.address,
+                self.credentials.username.encode(),
+                self.credentials.password.get_secret_value().encode(),
+                self.port,
+                None,
+            )
+            session = ipmi_session.Session.initting_sessions.get(key)
+        self._cmd = None
+        if session is not None:
+            _break_session(session)
 
     def _logout(self) -> None:
         with self._lock:
