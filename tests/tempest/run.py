@@ -64,6 +64,37 @@ def exclusion_lines() -> list[tuple[str, str]]:
     return out
 
 
+def _init_workspace(ws: Path) -> None:
+    # Tempest records workspaces by name in a registry (~/.tempest by default); a private
+    # registry next to the workspace keeps runs from colliding or piling up there.
+    subprocess.run(
+        [
+            str(VENV_BIN / "tempest"),
+            "init",
+            "--workspace-path",
+            str(ws.parent / "tempest-workspaces.yaml"),
+            str(ws),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
+def list_tests(regex: str = DEFAULT_REGEX) -> list[str]:
+    """The ids of the Tempest tests ``regex`` selects (no cloud needed)."""
+    with tempfile.TemporaryDirectory(prefix="stockyard-tempest-list-") as tmp:
+        ws = Path(tmp) / "ws"
+        _init_workspace(ws)
+        proc = subprocess.run(
+            [str(VENV_BIN / "tempest"), "run", "--list-tests", "--regex", regex],
+            cwd=ws,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return [line.split("[")[0] for line in proc.stdout.splitlines() if line.startswith("tempest.")]
+
+
 def _prepare(cloud: RunningCloud) -> tuple[str, str, str]:
     """Upload the two images Tempest boots; (image, alt image, max compute microversion)."""
     auth = {
@@ -109,9 +140,7 @@ def _prepare(cloud: RunningCloud) -> tuple[str, str, str]:
 
 def _workspace(cloud: RunningCloud, root: Path) -> Path:
     ws = root / "tempest"
-    subprocess.run(
-        [str(VENV_BIN / "tempest"), "init", str(ws)], check=True, capture_output=True
-    )
+    _init_workspace(ws)
     image_ref, image_ref_alt, max_microversion = _prepare(cloud)
     conf = (HERE / "tempest.conf.in").read_text()
     values = {
@@ -146,9 +175,7 @@ def _results(ws: Path) -> TempestResult:
         elif status == "skip":
             result.skipped.append(name)
         elif status in ("fail", "uxsuccess"):
-            text = "".join(
-                v.as_text() for k, v in test["details"].items() if "traceback" in k
-            )
+            text = "".join(v.as_text() for k, v in test["details"].items() if "traceback" in k)
             tail = [line for line in text.strip().splitlines() if line.strip()][-2:]
             result.failed[name] = " | ".join(tail)[:500]
 
@@ -160,7 +187,9 @@ def _results(ws: Path) -> TempestResult:
     return result
 
 
-def run(regex: str = DEFAULT_REGEX, concurrency: int = 3, keep: Path | None = None) -> TempestResult:
+def run(
+    regex: str = DEFAULT_REGEX, concurrency: int = 3, keep: Path | None = None
+) -> TempestResult:
     """Start a cloud, run Tempest against it, stop the cloud; the parsed outcome."""
     with tempfile.TemporaryDirectory(prefix="stockyard-tempest-") as tmp:
         root = keep or Path(tmp)
