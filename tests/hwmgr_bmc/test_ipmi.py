@@ -168,7 +168,6 @@ async def test_bmc_that_stops_answering_mid_session_then_recovers(ipmi: IpmiEmul
         await bmc.aclose()
 
 
-
 async def test_a_call_that_timed_out_never_runs_late(ipmi: IpmiEmulator) -> None:
     """A power command queued behind a stuck call to the same BMC gives up with its
     caller: when the stuck call ends, the abandoned command is not sent after all."""
