@@ -1,6 +1,8 @@
-"""First-start seed: default domain, the three roles, admin and demo users and projects.
+"""Seed run at every start: default domain, Keystone's default roles, admin and demo users
+and projects.
 
-Idempotent: running it again changes nothing that exists.
+Idempotent: running it again changes nothing that exists, and adds what an older cloud
+lacks (the manager and service roles came after the first three).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from stockyard.db.models import Domain, Project, Role, RoleAssignment, User
 from stockyard.identity.passwords import hash_password
 
 DEFAULT_DOMAIN_ID = "default"
-ROLE_NAMES = ("admin", "member", "reader")
+# Keystone's bootstrap roles (2023.2+). Tempest asks for "manager" and "service" users
+# (project_manager credentials; service-to-service calls such as server external events).
+# Implied roles are expanded when a token is issued (TokenService.roles_for), not stored.
+ROLE_NAMES = ("admin", "manager", "member", "reader", "service")
 
 
 @dataclass

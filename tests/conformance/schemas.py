@@ -134,6 +134,7 @@ _LIMITS = "limits_client.LimitsClient"
 _SERVICES = "services_client.ServicesClient"
 _GROUPS = "server_groups_client.ServerGroupsClient"
 _INTERFACES = "interfaces_client.InterfacesClient"
+_MIGRATIONS = "migrations_client.MigrationsClient"
 
 _ID = r"[^/]+"
 _COMPUTE: list[_Compute] = [
@@ -269,6 +270,28 @@ _COMPUTE: list[_Compute] = [
     _Compute("POST", r"/os-server-groups", "create_show_server_group", client=_GROUPS),
     _Compute("GET", rf"/os-server-groups/{_ID}", "create_show_server_group", client=_GROUPS),
     _Compute("DELETE", rf"/os-server-groups/{_ID}", "delete_server_group", client=_GROUPS),
+    # hosts_client, tenant_usages_client, migrations_client, server_external_events_client
+    _Compute("GET", r"/os-hosts", "list_hosts", "hosts"),
+    _Compute("GET", rf"/os-hosts/{_ID}", "get_host_detail", "hosts"),
+    _Compute("PUT", rf"/os-hosts/{_ID}", "update_host", "hosts"),
+    _Compute("GET", rf"/os-hosts/{_ID}/startup", "startup_host", "hosts"),
+    _Compute("GET", rf"/os-hosts/{_ID}/shutdown", "shutdown_host", "hosts"),
+    _Compute("GET", rf"/os-hosts/{_ID}/reboot", "reboot_host", "hosts"),
+    _Compute("GET", r"/os-simple-tenant-usage", "list_tenant_usage", "tenant_usages"),
+    _Compute("GET", rf"/os-simple-tenant-usage/{_ID}", "get_tenant_usage", "tenant_usages"),
+    _Compute("GET", r"/os-migrations", "list_migrations", client=_MIGRATIONS),
+    _Compute("POST", r"/os-server-external-events", "create", "server_external_events"),
+    # images_client (the image proxy: fixed v2.1 schemas for these calls)
+    _Compute("GET", r"/images", "list_images", "images"),
+    _Compute("GET", r"/images/detail", "list_images_details", "images"),
+    _Compute("GET", rf"/images/{_ID}", "get_image", "images"),
+    _Compute("DELETE", rf"/images/{_ID}", "delete", "images"),
+    _Compute("GET", rf"/images/{_ID}/metadata", "image_metadata", "images"),
+    _Compute("PUT", rf"/images/{_ID}/metadata", "image_metadata", "images"),
+    _Compute("POST", rf"/images/{_ID}/metadata", "image_metadata", "images"),
+    _Compute("GET", rf"/images/{_ID}/metadata/{_ID}", "image_meta_item", "images"),
+    _Compute("PUT", rf"/images/{_ID}/metadata/{_ID}", "image_meta_item", "images"),
+    _Compute("DELETE", rf"/images/{_ID}/metadata/{_ID}", "delete", "images"),
 ]
 _COMPUTE_RE = [(c, re.compile(c.path + "/?$")) for c in _COMPUTE]
 
@@ -345,6 +368,12 @@ _IMAGE: list[tuple[str, str, list[int]]] = [
     ("GET", rf"/image/v2/images/{_ID}/file", [200, 204, 206]),
     ("PUT", rf"/image/v2/images/{_ID}/tags/{_ID}", [204]),
     ("DELETE", rf"/image/v2/images/{_ID}/tags/{_ID}", [204]),
+    # image_members_client
+    ("GET", rf"/image/v2/images/{_ID}/members", [200]),
+    ("POST", rf"/image/v2/images/{_ID}/members", [200]),
+    ("GET", rf"/image/v2/images/{_ID}/members/{_ID}", [200]),
+    ("PUT", rf"/image/v2/images/{_ID}/members/{_ID}", [200]),
+    ("DELETE", rf"/image/v2/images/{_ID}/members/{_ID}", [204]),
     ("GET", r"/image/v2/schemas/[^/]+", [200]),
     ("GET", r"/image/v2/info/import", [200]),
 ]
