@@ -281,6 +281,9 @@ _COMPUTE: list[_Compute] = [
     _Compute("GET", rf"/os-simple-tenant-usage/{_ID}", "get_tenant_usage", "tenant_usages"),
     _Compute("GET", r"/os-migrations", "list_migrations", client=_MIGRATIONS),
     _Compute("POST", r"/os-server-external-events", "create", "server_external_events"),
+    # extensions_client (show_extension validates nothing: Nova's api-ref says 200)
+    _Compute("GET", r"/extensions", "list_extensions", "extensions"),
+    _Compute("GET", rf"/extensions/{_ID}", "<status:200>"),
     # images_client (the image proxy: fixed v2.1 schemas for these calls)
     _Compute("GET", r"/images", "list_images", "images"),
     _Compute("GET", r"/images/detail", "list_images_details", "images"),
@@ -299,6 +302,7 @@ _COMPUTE_RE = [(c, re.compile(c.path + "/?$")) for c in _COMPUTE]
 _COMPUTE_VERSIONS = [
     (re.compile(r"/compute/?$"), "list_versions"),
     (re.compile(r"/compute/v2\.1/?$"), "get_one_version"),
+    (re.compile(r"/compute/v2/?$"), "get_one_version"),
 ]
 
 # servers_client.action(): the action name picks the schema.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import Cloud
-from tests.image.helpers import V2, create, patch, upload
+from tests.image.helpers import PATCH_TYPE, V2, create, patch, upload
 
 
 async def test_patch_core_attributes_and_properties(cloud: Cloud) -> None:
@@ -102,14 +102,42 @@ async def test_protected_image_cannot_be_deleted(cloud: Cloud) -> None:
     assert (await cloud.client.delete(url, headers=cloud.demo)).status_code == 204
 
 
-async def test_deactivate_blocks_member_download(cloud: Cloud) -> None:
-    image = await create(cloud, name="deact")
-    await upload(cloud, image["id"], b"data")
+async def test_glance_short_form_patch(cloud: Cloud) -> None:
+    image = await create(cloud, name="short", os_distro="debian")
+    ops = [
+        {"replace": "/name", "value": "renamed"},
+        {"add": "/hw_disk_bus", "value": "scsi"},
+        {"remove": "/os_distro"},
+    ]
+    for media in ("application/openstack-images-v2.0-json-patch", PATCH_TYPE):
+        h = {**cloud.demo, "Content-Type": media}
+        r = await cloud.client.patch(f"{V2}/images/{image['id']}", json=ops[:2], headers=h)
+        assert r.status_code == 200, r.text
+        assert r.json()["name"] == "renamed" and r.json()["hw_disk_bus"] == "scsi"
+    r = await patch(cloud, image["id"], [ops[2]])
+    assert r.status_code == 200 and "os_distro" not in r.json()
+
+
+async def test_change_without_op_is_400_with_glance_message(cloud: Cloud) -> None:
+    image = await create(cloud, name="noop")
     url = f"{V2}/images/{image['id']}"
-    r = await cloud.client.post(f"{url}/actions/deactivate", headers=cloud.demo)
-    assert r.status_code == 403
-    r = await cloud.client.post(f"{url}/actions/deactivate", headers=cloud.admin)
-    assert r.status_code == 204
-    assert (await cloud.client.get(f"{url}/file", headers=cloud.demo)).status_code == 403
-    await cloud.client.post(f"{url}/actions/reactivate", headers=cloud.admin)
-    assert (await cloud.client.get(f"{url}/file", headers=cloud.demo)).content == b"data"
+    change = [{"path": "/name", "value": "x"}]
+    r = await patch(cloud, image["id"], change)
+    assert r.status_code == 400
+    assert r.json()["message"].startswith("Unable to find `op` in JSON Schema change.")
+    h = {**cloud.demo, "Content-Type": "application/openstack-images-v2.0-json-patch"}
+    r = await cloud.client.patch(url, json=change, headers=h)
+    assert r.status_code == 400
+    assert "exactly one member named" in r.json()["message"]
+    r = await patch(cloud, image["id"], [{"add": "/a", "remove": "/b", "value": "v"}])
+    assert r.status_code == 400 and "only one member" in r.json()["message"]
+    assert (await cloud.client.get(url, headers=cloud.demo)).json()["name"] == "noop"
+
+
+async def test_protected_image_delete_with_short_form_unprotect(cloud: Cloud) -> None:
+    image = await create(cloud, name="prot", protected=True)
+    url = f"{V2}/images/{image['id']}"
+    assert (await cloud.client.delete(url, headers=cloud.demo)).status_code == 403
+    r = await patch(cloud, image["id"], [{"replace": "/protected", "value": False}])
+    assert r.status_code == 200 and r.json()["protected"] is False
+    assert (await cloud.client.delete(url, headers=cloud.demo)).status_code == 204

@@ -1,32 +1,60 @@
 """Who may see and change which image. Project isolation is absolute: an image a caller
-may not see is reported exactly as one that does not exist."""
+may not see is reported exactly as one that does not exist.
+
+A ``shared`` image is also seen by the projects it is shared with, whatever their answer
+(pending, accepted or rejected), as Glance's ``is_image_visible``: the answer only decides
+whether it shows in their default list (see ``filters``).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.errors import APIError
 from stockyard.db.models import Image
+from stockyard.db.models.image import ImageMember
 from stockyard.identity.context import RequestContext
 
 
+def member_clause(ctx: RequestContext, status: str | None = None) -> ColumnElement[bool]:
+    """Shared images ``ctx``'s project is a member of (with ``status``, or any)."""
+    membership = [ImageMember.image_id == Image.id, ImageMember.member_id == ctx.project_id]
+    if status is not None:
+        membership.append(ImageMember.status == status)
+    return and_(Image.visibility == "shared", exists().where(*membership))
+
+
 def visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
-    """Rows ``ctx`` may read: admins all, others public, community and their own."""
+    """Rows ``ctx`` may read: admins all, others public, community, their own and the
+    shared images they are a member of."""
     if ctx.is_admin:
         return true()
     return or_(
         Image.visibility.in_(("public", "community")),
         Image.owner == ctx.project_id,
+        member_clause(ctx),
     )
 
 
-def can_see(ctx: RequestContext, image: Image) -> bool:
-    return (
+async def find_member(session: AsyncSession, image_id: str, member_id: str) -> ImageMember | None:
+    return await session.scalar(
+        select(ImageMember).where(
+            ImageMember.image_id == image_id, ImageMember.member_id == member_id
+        )
+    )
+
+
+async def can_see(session: AsyncSession, ctx: RequestContext, image: Image) -> bool:
+    if (
         ctx.is_admin
         or image.visibility in ("public", "community")
         or (image.owner is not None and image.owner == ctx.project_id)
-    )
+    ):
+        return True
+    if image.visibility != "shared" or ctx.project_id is None:
+        return False
+    return await find_member(session, image.id, ctx.project_id) is not None
 
 
 def can_modify(ctx: RequestContext, image: Image) -> bool:
@@ -38,7 +66,7 @@ async def find_visible(session: AsyncSession, ctx: RequestContext, image_id: str
     if len(image_id) > 36:
         return None
     image = await session.get(Image, image_id)
-    if image is None or not can_see(ctx, image):
+    if image is None or not await can_see(session, ctx, image):
         return None
     return image
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, or_
 
 from stockyard.api.errors import APIError
-from stockyard.api.image.access import visible_clause
+from stockyard.api.image.access import member_clause
 from stockyard.db.models import Image
 from stockyard.identity.context import RequestContext
 
@@ -46,6 +46,7 @@ KNOWN = frozenset(
     }
 )
 TIME_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+MEMBER_STATUSES = ("pending", "accepted", "rejected", "all")
 _DB_INT_MAX = 2**63 - 1  # the largest integer SQLite and PostgreSQL BIGINT store
 
 
@@ -95,17 +96,31 @@ def _time_clause(name: str, raw: str) -> ColumnElement[bool]:
 
 
 def _visibility_clauses(params: Any, ctx: RequestContext) -> list[ColumnElement[bool]]:
+    """Glance's ``_select_images_query``: public, community, own, and the shared images
+    whose membership has ``member_status`` (accepted unless asked); admins see all."""
     visibility = params.get("visibility")
+    if visibility not in (None, "all", "public", "private", "shared", "community"):
+        raise APIError(400, f"Invalid value for query parameter 'visibility': {visibility!r}.")
+    member_status = params.get("member_status", "accepted")
+    if member_status not in MEMBER_STATUSES:
+        raise APIError(400, f"Invalid status: {member_status}")
+    clauses: list[ColumnElement[bool]] = []
+    if visibility not in (None, "all"):
+        clauses.append(Image.visibility == visibility)
+    if ctx.is_admin:
+        return clauses
     if visibility is None:
         # Community images show only when asked for, unless they are one's own.
-        if ctx.is_admin:
-            return []
-        return [or_(Image.visibility == "public", Image.owner == ctx.project_id)]
-    if visibility == "all":
-        return [visible_clause(ctx)]
-    if visibility in ("public", "private", "shared", "community"):
-        return [Image.visibility == visibility, visible_clause(ctx)]
-    raise APIError(400, f"Invalid value for query parameter 'visibility': {visibility!r}.")
+        clauses.append(or_(Image.visibility != "community", Image.owner == ctx.project_id))
+    status = None if member_status == "all" else member_status
+    clauses.append(
+        or_(
+            Image.visibility.in_(("public", "community")),
+            Image.owner == ctx.project_id,
+            member_clause(ctx, status),
+        )
+    )
+    return clauses
 
 
 def filter_clauses(params: Any, ctx: RequestContext) -> list[ColumnElement[bool]]:

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
-from stockyard.api.image.access import get_image_or_404, get_modifiable_image
+from stockyard.api.image.access import can_modify, get_image_or_404, get_modifiable_image
 from stockyard.api.image.deps import StoreDep, read_json
 from stockyard.api.image.validation import (
     check_property_quota,
@@ -109,7 +109,8 @@ async def _remove_data(store: ImageStore, location: str | None) -> None:
 
 @router.post("/v2/images/{image_id}/actions/deactivate", status_code=204)
 async def deactivate_image(image_id: str, session: SessionDep, ctx: WriterCtx) -> Response:
-    """Admin only, as Glance's default policy: blocks downloads by non-admins."""
+    """Owner project (member role) or admin, as Glance's default policy; a deactivated
+    image's data is then downloadable by admins only."""
     await _set_active(session, ctx, image_id, active=False)
     return Response(status_code=204)
 
@@ -124,14 +125,20 @@ async def _set_active(
     session: SessionDep, ctx: RequestContext, image_id: str, *, active: bool
 ) -> None:
     image = await get_image_or_404(session, ctx, image_id)
-    if not ctx.is_admin:
-        raise APIError(403, "Policy doesn't allow this operation: admin only.")
+    action = "reactivate" if active else "deactivate"
+    if not can_modify(ctx, image):
+        raise APIError(403, f"You are not authorized to complete {action}_image action.")
     wanted, allowed_from = ("active", "deactivated") if active else ("deactivated", "active")
     if image.status == wanted:
-        return
+        return  # a no-op in Glance too
     if image.status != allowed_from:
-        raise APIError(
-            409, f"Image status transition from {image.status} to {wanted} is not allowed."
-        )
+        raise APIError(403, f"Not allowed to {action} image in status '{image.status}'")
     image.status = wanted
     await session.commit()
+
+
+# "/v2/images/" names no image: Glance's router matches nothing there (404), where ours
+# would redirect to the list. Tempest's show/delete with an empty id expect that 404.
+@router.api_route("/v2/images/", methods=["GET", "DELETE", "PATCH", "PUT"])
+async def empty_image_id() -> Response:
+    raise APIError(404, "The resource could not be found.")

@@ -33,6 +33,11 @@ PATCH_TYPES = (
     "application/openstack-images-v2.0-json-patch",
 )
 OPS = ("add", "replace", "remove")
+# Glance's own short form (draft-04 era, still what Tempest sends): the op is the key,
+# the pointer its value: {"replace": "/name", "value": "x"}.
+_NO_OP = 'Operation objects must contain exactly one member named "add", "remove", or "replace".'
+_TWO_OPS = 'Operation objects must contain only one member named "add", "remove", or "replace".'
+_NO_OP_D10 = "Unable to find `op` in JSON Schema change. It must be one of the following: "
 # Formats describe the data, so they are fixed once data is there (Glance's rule).
 QUEUED_ONLY = ("disk_format", "container_format")
 
@@ -50,19 +55,40 @@ def decode_pointer(path: Any) -> str:
     return raw.replace("~1", "/").replace("~0", "~")
 
 
-def apply_changes(image: Image, changes: Any, ctx: RequestContext) -> dict[str, Any]:
+def parse_change(change: Any, *, rfc_default: bool) -> tuple[str, Any]:
+    """``(op, path)`` of one change in either form (RFC 6902 ``op``/``path`` or Glance's
+    ``{op: path}``); a change naming no op gets the message of the media type's form."""
+    if not isinstance(change, dict):
+        raise APIError(400, "Operation objects must be JSON objects.")
+    if "op" in change:
+        op = change["op"]
+        if op not in OPS:
+            raise APIError(
+                400,
+                f"Invalid operation: `{op}`. It must be one of the following: {', '.join(OPS)}.",
+            )
+        if "path" not in change:
+            raise APIError(400, "Unable to find 'path' in JSON Schema change")
+        return op, change["path"]
+    named = [key for key in OPS if key in change]
+    if len(named) > 1:
+        raise APIError(400, _TWO_OPS)
+    if not named:
+        raise APIError(400, _NO_OP_D10 + ", ".join(OPS) + "." if rfc_default else _NO_OP)
+    return named[0], change[named[0]]
+
+
+def apply_changes(
+    image: Image, changes: Any, ctx: RequestContext, *, rfc_default: bool = True
+) -> dict[str, Any]:
     """The new core attributes and properties after ``changes``; raises on the first bad one."""
     if not isinstance(changes, list):
         raise APIError(400, "Request body must be a JSON array of operation objects.")
     core: dict[str, Any] = {}
     props: dict[str, Any] = dict(image.properties or {})
     for change in changes:
-        if not isinstance(change, dict):
-            raise APIError(400, "Operation objects must be JSON objects.")
-        op = change.get("op")
-        if op not in OPS:
-            raise APIError(400, f"Invalid operation {op!r}: must be one of {list(OPS)}.")
-        key = decode_pointer(change.get("path"))
+        op, path = parse_change(change, rfc_default=rfc_default)
+        key = decode_pointer(path)
         reason = reserved_reason(key)
         if reason:
             raise APIError(403, reason)
@@ -101,7 +127,8 @@ async def update_image(
     if content_type not in PATCH_TYPES:
         raise APIError(415, f"Unsupported Content-Type {content_type!r}: use {PATCH_TYPES[0]}.")
     image = await get_modifiable_image(session, ctx, image_id)
-    updates = apply_changes(image, changes, ctx)
+    # v2.1 is RFC 6902's form, v2.0 Glance's short one; both are accepted under either.
+    updates = apply_changes(image, changes, ctx, rfc_default=content_type == PATCH_TYPES[0])
     for key, value in updates.items():
         setattr(image, key, value)
     await session.commit()

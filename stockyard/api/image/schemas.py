@@ -95,3 +95,53 @@ async def import_info(ctx: ProjectCtx) -> dict[str, Any]:
             "value": [],
         }
     }
+
+
+def member_schema() -> dict[str, Any]:
+    """Glance's image member schema."""
+    return {
+        "name": "member",
+        "properties": {
+            "member_id": {
+                "type": "string",
+                "description": "An identifier for the image member (tenantId)",
+            },
+            "image_id": {
+                "type": "string",
+                "description": "An identifier for the image",
+                "pattern": "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}"
+                "-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$",
+            },
+            "created_at": {
+                "type": "string",
+                "description": "Date and time of image member creation",
+            },
+            "updated_at": {
+                "type": "string",
+                "description": "Date and time of last modification of image member",
+            },
+            "status": {
+                "type": "string",
+                "description": "The status of this image member",
+                "enum": ["pending", "accepted", "rejected"],
+            },
+            "schema": {"type": "string", "readOnly": True},
+        },
+    }
+
+
+@router.get("/v2/schemas/member")
+async def get_member_schema(ctx: ProjectCtx) -> dict[str, Any]:
+    return member_schema()
+
+
+@router.get("/v2/schemas/members")
+async def get_members_schema(ctx: ProjectCtx) -> dict[str, Any]:
+    return {
+        "name": "members",
+        "properties": {
+            "members": {"type": "array", "items": member_schema()},
+            "schema": {"type": "string"},
+        },
+        "links": [{"rel": "describedby", "href": "{schema}"}],
+    }

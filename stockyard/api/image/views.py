@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from stockyard.db.models import Image
+from stockyard.db.models.image import ImageMember
 
 
 def isotime(value: datetime) -> str:
@@ -43,3 +44,15 @@ def image_view(image: Image) -> dict[str, Any]:
         }
     )
     return body
+
+
+def member_view(member: ImageMember) -> dict[str, Any]:
+    """An image member as Glance shows it."""
+    return {
+        "image_id": member.image_id,
+        "member_id": member.member_id,
+        "status": member.status,
+        "created_at": isotime(member.created_at),
+        "updated_at": isotime(member.updated_at),
+        "schema": "/v2/schemas/member",
+    }
