@@ -21,6 +21,7 @@ starts with one of ``SKIPPED_PREFIXES``: nothing is skipped silently.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import re
@@ -280,10 +281,10 @@ _COMPUTE: list[_Compute] = [
     _Compute("GET", r"/os-simple-tenant-usage", "list_tenant_usage", "tenant_usages"),
     _Compute("GET", rf"/os-simple-tenant-usage/{_ID}", "get_tenant_usage", "tenant_usages"),
     _Compute("GET", r"/os-migrations", "list_migrations", client=_MIGRATIONS),
-    _Compute("POST", r"/os-server-external-events", "create", "server_external_events"),
-    # extensions_client (show_extension validates nothing: Nova's api-ref says 200)
+    _Compute("POST", r"/os-server-external-events", "<external-events>", "server_external_events"),
+    # extensions_client (show_extension validates nothing: one item of the list's schema)
     _Compute("GET", r"/extensions", "list_extensions", "extensions"),
-    _Compute("GET", rf"/extensions/{_ID}", "<status:200>"),
+    _Compute("GET", rf"/extensions/{_ID}", "<show-extension>"),
     # images_client (the image proxy: fixed v2.1 schemas for these calls)
     _Compute("GET", r"/images", "list_images", "images"),
     _Compute("GET", r"/images/detail", "list_images_details", "images"),
@@ -341,8 +342,22 @@ def _compute_schema(
     elif attr == "<aggregate-action>":
         action = _action_name(request_body)
         attr = "aggregate_set_metadata" if action == "set_metadata" else "aggregate_add_remove_host"
+    elif attr == "<external-events>":
+        return _external_events_schema(mv)
     elif attr == "<force-down>":
         return "v2_11.services.update_forced_down", _load("v2_11.services").update_forced_down
+    elif attr == "<show-extension>":
+        listed = _load("v2_1.extensions").list_extensions["response_body"]
+        one = {
+            "type": "object",
+            "properties": {"extension": listed["properties"]["extensions"]["items"]},
+            "required": ["extension"],
+            "additionalProperties": False,
+        }
+        return "v2_1.extensions.list_extensions (one item)", {
+            "status_code": [200],
+            "response_body": one,
+        }
     elif attr.startswith("<status:"):
         return "Nova api-ref status", {"status_code": [int(attr[8:-1])]}
     mod = _client_module(client, mv) if client else _fixed_module(module)
@@ -351,6 +366,18 @@ def _compute_schema(
     if schema is None:  # e.g. PUT /os-services/{id} before 2.53: Nova has no such call
         raise SchemaMismatch(f"{route.name}: Tempest has no {attr} at {short} ({mv})")
     return f"{short}.{attr}", schema
+
+
+def _external_events_schema(mv: tuple[int, int]) -> tuple[str, dict[str, Any]]:
+    """Tempest ships one schema (2.1 event names) for every microversion; Nova's api-ref
+    adds "volume-extended" at 2.51 and "power-update" at 2.76: the enum is widened so."""
+    schema = copy.deepcopy(_fixed_module("server_external_events").create)
+    names = schema["response_body"]["properties"]["events"]["items"]["properties"]["name"]
+    if mv >= (2, 51):
+        names["enum"].append("volume-extended")
+    if mv >= (2, 76):
+        names["enum"].append("power-update")
+    return "v2_1.server_external_events.create (+api-ref names)", schema
 
 
 def _load(name: str) -> ModuleType:
