@@ -48,6 +48,9 @@ class Subject:
     user: User
     methods: list[str]
     expires_at: datetime | None = None
+    # Set when the user was proven by an application credential: (credential id, its
+    # project, the roles the token carries).
+    delegation: tuple[str, Project, list[str]] | None = None
 
 
 async def find_domain(session: AsyncSession, ref: Ref) -> Domain | None:
@@ -60,18 +63,22 @@ async def _domain_of(session: AsyncSession, ref: Ref) -> Domain | None:
     return await find_domain(session, Ref(id=ref.domain_id, name=ref.domain_name))
 
 
+async def find_user(session: AsyncSession, ref: Ref) -> User | None:
+    """The user ``ref`` names (by id, or by name in an enabled domain)."""
+    if ref.id is not None:
+        return await session.get(User, ref.id)
+    domain = await _domain_of(session, ref)
+    if domain is None or not domain.enabled:
+        return None
+    user: User | None = await session.scalar(
+        select(User).where(User.domain_id == domain.id, User.name == ref.name)
+    )
+    return user
+
+
 async def password_auth(session: AsyncSession, ref: Ref, password: str) -> User:
     """The enabled user ``ref`` names if ``password`` is theirs, else ``Unauthorized``."""
-    user: User | None
-    if ref.id is not None:
-        user = await session.get(User, ref.id)
-    else:
-        domain = await _domain_of(session, ref)
-        user = None
-        if domain is not None and domain.enabled:
-            user = await session.scalar(
-                select(User).where(User.domain_id == domain.id, User.name == ref.name)
-            )
+    user = await find_user(session, ref)
     stored = user.password_hash if user is not None else await _dummy()
     ok = await asyncio.to_thread(verify_password, stored, password)
     if user is None or not ok or not user.enabled:

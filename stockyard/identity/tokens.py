@@ -115,6 +115,19 @@ async def assigned_role_names(
     return set(await session.scalars(mine)) | set(await session.scalars(theirs))
 
 
+def with_implied(names: set[str] | list[str]) -> list[str]:
+    """Role names plus the ones they imply, as Keystone's defaults: admin implies
+    manager, manager implies member, member implies reader."""
+    out = set(names)
+    if "admin" in out:
+        out.add("manager")
+    if "manager" in out:
+        out.add("member")
+    if "member" in out:
+        out.add("reader")
+    return sorted(out)
+
+
 class TokenService:
     """Issues and validates tokens against the database, with a short local cache."""
 
@@ -133,12 +146,7 @@ class TokenService:
         """Role names (with implied ones) on a project, a domain or the system, held
         directly or through the user's groups."""
         names = await assigned_role_names(session, user_id, project_id, domain_id, system)
-        # Implied roles, as Keystone's defaults: admin implies member implies reader.
-        if "admin" in names:
-            names.add("member")
-        if "member" in names:
-            names.add("reader")
-        return sorted(names)
+        return with_implied(names)
 
     async def issue(
         self,
@@ -149,12 +157,14 @@ class TokenService:
         expires_at: datetime | None = None,
         domain_scope: str | None = None,
         system: bool = False,
+        delegated: tuple[str, list[str]] | None = None,
     ) -> IssuedToken:
         """A new token for ``user``, scoped to ``project``, to ``domain_scope``, to the
         system (``system``) or unscoped.
 
         The row's ``domain_id`` is the domain scope (None unless domain-scoped); the
-        user's own domain is on the user row.
+        user's own domain is on the user row. ``delegated`` is ``(application credential
+        id, its roles)`` for a token from an application credential.
         """
         token = secrets.token_urlsafe(32)
         now = utcnow()
@@ -163,9 +173,12 @@ class TokenService:
             domain_scope = None
         if system:
             project = None
-        roles = await self.roles_for(
-            session, user.id, project.id if project else None, domain_scope, system
-        )
+        if delegated is not None:
+            roles = with_implied(delegated[1])
+        else:
+            roles = await self.roles_for(
+                session, user.id, project.id if project else None, domain_scope, system
+            )
         row = Token(
             digest=digest(token),
             audit_id=secrets.token_urlsafe(16)[:22],
@@ -177,6 +190,7 @@ class TokenService:
             methods=methods,
             issued_at=now,
             expires_at=expires,
+            app_cred_id=delegated[0] if delegated else None,
         )
         session.add(row)
         ctx = RequestContext(
@@ -234,6 +248,11 @@ class TokenService:
             self._cache.clear()
         self._cache[key] = (now_mono + CACHE_SECONDS, ctx)
         return ctx
+
+    def forget_all(self) -> None:
+        """Drop the local cache (after revoking tokens it cannot pick out, e.g. those of
+        a deleted application credential); entries are rebuilt from the database."""
+        self._cache.clear()
 
     async def revoke(self, session: AsyncSession, token: str) -> bool:
         key = digest(token)

@@ -48,3 +48,33 @@ def test_domain_set_and_delete(running_cloud: RunningCloud) -> None:
 def test_member_cannot_manage_groups(running_cloud: RunningCloud) -> None:
     proc = running_cloud.os("group", "create", "nope", cloud="stockyard", check=False)
     assert proc.returncode != 0 and "403" in proc.stderr
+
+
+def test_application_credential_drives_the_cli(running_cloud: RunningCloud) -> None:
+    """`openstack application credential create`, then a clouds.yaml entry with
+    ``auth_type: v3applicationcredential`` (how CI systems and Terraform log in)."""
+    c = running_cloud
+    cred = c.os_json(
+        "application", "credential", "create", "--role", "member", "ci", cloud="stockyard"
+    )
+    assert cred["Name"] == "ci" and cred["Secret"]
+    clouds = c.clouds_yaml.read_text()
+    entry = (
+        "  stockyard-app:\n"
+        "    auth_type: v3applicationcredential\n"
+        "    auth:\n"
+        f"      auth_url: {c.base_url}/identity/v3\n"
+        f"      application_credential_id: {cred['ID']}\n"
+        f"      application_credential_secret: {cred['Secret']}\n"
+        "    region_name: RegionOne\n"
+        "    identity_api_version: 3\n"
+    )
+    c.clouds_yaml.write_text(clouds.rstrip("\n") + "\n" + entry)
+    issued = c.os_json("token", "issue", cloud="stockyard-app")
+    assert issued["project_id"] == cred["Project ID"]
+    assert c.os_json("server", "list", cloud="stockyard-app") is not None
+    listed = c.os_json("application", "credential", "list", cloud="stockyard")
+    assert [row["Name"] for row in listed] == ["ci"]
+    c.os("application", "credential", "delete", "ci", cloud="stockyard")
+    refused = c.os("token", "issue", cloud="stockyard-app", check=False)
+    assert refused.returncode != 0

@@ -14,7 +14,13 @@ def grant_url(cloud: Cloud, user_id: str, rid: str) -> str:
 
 async def test_role_crud(cloud: Cloud) -> None:
     listed = await cloud.client.get(ROLES, headers=cloud.admin)
-    assert {r["name"] for r in listed.json()["roles"]} == {"admin", "member", "reader"}
+    assert {r["name"] for r in listed.json()["roles"]} == {
+        "admin",
+        "manager",
+        "member",
+        "reader",
+        "service",
+    }
     resp = await cloud.client.post(ROLES, json={"role": {"name": "auditor"}}, headers=cloud.admin)
     assert resp.status_code == 201
     role = resp.json()["role"]

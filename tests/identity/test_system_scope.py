@@ -46,7 +46,7 @@ async def test_system_scoped_token(cloud: Cloud) -> None:
     body: dict[str, Any] = resp.json()["token"]
     assert body["system"] == {"all": True}
     assert "project" not in body and "domain" not in body
-    assert {r["name"] for r in body["roles"]} == {"admin", "member", "reader"}
+    assert {r["name"] for r in body["roles"]} == {"admin", "manager", "member", "reader"}
     assert body["catalog"]
     tok = resp.headers["X-Subject-Token"]
     headers = {"X-Auth-Token": tok}

@@ -45,7 +45,7 @@ async def test_issue_by_user_id_and_project_id(cloud: Cloud) -> None:
     assert resp.status_code == 201, resp.text
     tok = resp.json()["token"]
     assert tok["project"]["name"] == "admin"
-    assert {r["name"] for r in tok["roles"]} == {"admin", "member", "reader"}
+    assert {r["name"] for r in tok["roles"]} == {"admin", "manager", "member", "reader"}
 
 
 async def test_explicitly_unscoped_has_no_project_roles_or_catalog(cloud: Cloud) -> None:

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from stockyard.api.identity import (
+    app_creds,
     auth,
     catalog,
     domains,
@@ -18,7 +19,7 @@ PREFIX = "/identity"
 # The prefix goes on each include rather than on this router: the discovery route is the
 # bare prefix itself (path ""), which FastAPI only accepts with a prefix on the include.
 router = APIRouter()
-for _module in (versions, auth, catalog, domains, projects, users, groups, roles):
+for _module in (versions, auth, catalog, domains, projects, users, groups, roles, app_creds):
     router.include_router(_module.router, prefix=PREFIX)
 
 __all__ = ["router"]

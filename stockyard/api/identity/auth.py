@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import Ctx, SessionDep, StateDep
 from stockyard.api.identity.route import identity_router
-from stockyard.api.identity.schemas import AuthRequest, DomainRef, Identity, Scope
+from stockyard.api.identity.schemas import AppCredMethod, AuthRequest, DomainRef, Identity, Scope
 from stockyard.api.identity.token_body import TokenFacts, facts_from_row, render
 from stockyard.api.identity.views import collection_links, domain_view, project_view
 from stockyard.api.state import APIState
 from stockyard.db.models import Domain, Project, Token
-from stockyard.identity import auth, service
+from stockyard.identity import app_creds, auth, service
 from stockyard.identity.catalog import token_catalog
 from stockyard.identity.context import RequestContext
 from stockyard.identity.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -25,7 +25,7 @@ from stockyard.identity.tokens import TokenError, assigned_role_names, digest
 router = identity_router()
 
 SubjectToken = Annotated[str | None, Header(alias="X-Subject-Token")]
-SUPPORTED_METHODS = {"password", "token"}
+SUPPORTED_METHODS = {"password", "token", app_creds.METHOD}
 
 
 def _domain_ref(ref: DomainRef | None, field: str) -> tuple[str | None, str | None]:
@@ -43,6 +43,10 @@ async def _authenticate(
     methods = list(dict.fromkeys(identity.methods))
     if not set(methods) <= SUPPORTED_METHODS:
         raise Unauthorized("Attempted to authenticate with an unsupported method.")
+    if app_creds.METHOD in methods:
+        if methods != [app_creds.METHOD]:
+            raise Unauthorized("An application credential is the only method of its request.")
+        return await _app_cred_subject(session, identity.application_credential)
     subject: auth.Subject | None = None
     if "token" in methods:
         token_id = identity.token.id if identity.token else None
@@ -70,6 +74,34 @@ async def _authenticate(
         subject = subject or auth.Subject(user=user, methods=methods)
     assert subject is not None  # methods is non-empty and a subset of the supported ones
     return subject
+
+
+async def _app_cred_subject(session: AsyncSession, spec: AppCredMethod | None) -> auth.Subject:
+    field = "auth.identity.application_credential"
+    if spec is None:
+        raise BadRequest(f"Invalid input for field/attribute {field}: required.")
+    user = None
+    if spec.id is None:
+        if spec.name is None or spec.user is None:
+            raise BadRequest(
+                f"Invalid input for field/attribute {field}: give its id, or its name and user."
+            )
+        ref = auth.Ref(id=spec.user.id)
+        if spec.user.id is None:
+            dom_id, dom_name = _domain_ref(spec.user.domain, f"{field}.user.domain")
+            ref = auth.Ref(name=spec.user.name, domain_id=dom_id, domain_name=dom_name)
+        user = await auth.find_user(session, ref)
+        if user is None:
+            raise Unauthorized(auth.AUTH_FAILED)
+    cred, owner, project, roles = await app_creds.authenticate(
+        session, cred_id=spec.id, name=spec.name, user=user, secret=spec.secret
+    )
+    return auth.Subject(
+        user=owner,
+        methods=[app_creds.METHOD],
+        expires_at=cred.expires_at,
+        delegation=(cred.id, project, roles),
+    )
 
 
 @dataclass
@@ -123,7 +155,14 @@ async def issue_token(
 ) -> JSONResponse:
     """Authenticate (password or token method) and issue a token for the asked scope."""
     subject = await _authenticate(session, state, body.auth.identity, request)
-    scoped = await _scope(session, subject, body.auth.scope)
+    delegated: tuple[str, list[str]] | None = None
+    if subject.delegation is not None:
+        if body.auth.scope is not None:
+            raise Unauthorized("Application credentials cannot request a scope.")
+        cred_id, project, roles = subject.delegation
+        scoped, delegated = Scoped(project=project), (cred_id, roles)
+    else:
+        scoped = await _scope(session, subject, body.auth.scope)
     issued = await state.tokens.issue(
         session,
         subject.user,
@@ -132,6 +171,7 @@ async def issue_token(
         expires_at=subject.expires_at,
         domain_scope=scoped.domain.id if scoped.domain else None,
         system=scoped.system,
+        delegated=delegated,
     )
     await session.commit()
     facts = TokenFacts(
@@ -144,6 +184,7 @@ async def issue_token(
         project=scoped.project,
         domain=scoped.domain,
         system=scoped.system,
+        app_cred_id=delegated[0] if delegated else None,
     )
     content = await render(session, state, facts, "nocatalog" not in request.query_params)
     return JSONResponse(content, status_code=201, headers={"X-Subject-Token": issued.token})

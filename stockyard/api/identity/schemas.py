@@ -3,6 +3,7 @@ drops them; every known key is type-checked so a bad value is a 400 naming it.""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, StrictBool, model_validator
@@ -57,10 +58,24 @@ class TokenMethod(BaseModel):
     id: str | None = None
 
 
+class AppCredUser(BaseModel):
+    id: Id | None = None
+    name: Name | None = None
+    domain: DomainRef | None = None
+
+
+class AppCredMethod(BaseModel):
+    id: Id | None = None
+    name: Name | None = None
+    user: AppCredUser | None = None
+    secret: Password
+
+
 class Identity(BaseModel):
     methods: Annotated[list[str], Field(min_length=1)]
     password: PasswordMethod | None = None
     token: TokenMethod | None = None
+    application_credential: AppCredMethod | None = None
 
 
 class ProjectRef(BaseModel):
@@ -211,3 +226,25 @@ class RoleCreate(BaseModel):
 
 class RoleCreateRequest(BaseModel):
     role: RoleCreate
+
+
+# ---- application credentials ----
+
+
+class RoleRef(BaseModel):
+    id: Id | None = None
+    name: Name | None = None
+
+
+class AppCredCreate(BaseModel):
+    name: Name
+    description: Text | None = None
+    secret: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+    expires_at: datetime | None = None
+    roles: list[RoleRef] | None = None
+    unrestricted: StrictBool = False
+    access_rules: list[dict[str, Any]] | None = None
+
+
+class AppCredCreateRequest(BaseModel):
+    application_credential: AppCredCreate

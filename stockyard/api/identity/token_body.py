@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.identity.views import iso
 from stockyard.api.state import APIState
 from stockyard.db.models import Domain, Project, Role, Token, User
+from stockyard.db.models.identity import ApplicationCredential
 from stockyard.identity.catalog import token_catalog
 
 
@@ -28,6 +29,7 @@ class TokenFacts:
     project: Project | None = None
     domain: Domain | None = None
     system: bool = False
+    app_cred_id: str | None = None
 
 
 async def facts_from_row(session: AsyncSession, row: Token) -> TokenFacts:
@@ -45,6 +47,7 @@ async def facts_from_row(session: AsyncSession, row: Token) -> TokenFacts:
         project=project,
         domain=domain,
         system=row.system,
+        app_cred_id=row.app_cred_id,
     )
 
 
@@ -81,6 +84,14 @@ async def render(
         body["domain"] = {"id": facts.domain.id, "name": facts.domain.name}
     elif facts.system:
         body["system"] = {"all": True}
+    if facts.app_cred_id is not None:
+        cred = await session.get(ApplicationCredential, facts.app_cred_id)
+        if cred is not None:
+            body["application_credential"] = {
+                "id": cred.id,
+                "name": cred.name,
+                "restricted": not cred.unrestricted,
+            }
     if scoped:
         rows = await session.execute(select(Role.name, Role.id).where(Role.name.in_(facts.roles)))
         ids = {name: rid for name, rid in rows.all()}

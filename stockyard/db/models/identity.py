@@ -1,4 +1,5 @@
-"""Identity tables: domains, projects, users, groups, roles, assignments, tokens."""
+"""Identity tables: domains, projects, users, groups, roles, assignments, tokens,
+application credentials."""
 
 from __future__ import annotations
 
@@ -140,3 +141,25 @@ class Token(Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Issued with an application credential: deleting it revokes the token, and a
+    # restricted one may not manage application credentials.
+    app_cred_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class ApplicationCredential(Base):
+    """A user's delegation of its roles on one project to an application (Keystone's
+    application credentials). Only an argon2 hash of the secret is stored."""
+
+    __tablename__ = "application_credentials"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_hex_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    # The role names delegated (a subset of the user's roles on the project at creation).
+    roles: Mapped[list[Any]] = mapped_column(default=list)
+    unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
