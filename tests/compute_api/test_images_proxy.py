@@ -74,7 +74,7 @@ async def test_filters_and_paging(cloud: Cloud) -> None:
     assert await ids("status=SAVING", detail=True) == [saving]
     assert await ids("type=snapshot") == [snap]
     assert await ids("server=srv-1") == [snap]
-    assert await ids(f"server=http://x/compute/v2.1/servers/srv-1", detail=True) == [snap]
+    assert await ids("server=http://x/compute/v2.1/servers/srv-1", detail=True) == [snap]
     assert await ids("property-image_type=snapshot") == [snap]
     assert await ids("minRam=1024") == [saving]
     since = (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
