@@ -115,3 +115,23 @@ async def test_property_in_and_time_filters(cloud: Cloud) -> None:
     r = await cloud.client.get(f"{V2}/images?created_at=gte:yesterday", headers=cloud.demo)
     assert r.status_code == 400
     assert "created_at" in r.json()["message"]
+
+
+async def test_filters_on_integer_and_hash_columns(cloud: Cloud) -> None:
+    a = await create(cloud, name="five", min_ram=256)
+    await upload(cloud, a["id"], b"12345")
+    b = await create(cloud, name="three", min_disk=2)
+    await upload(cloud, b["id"], b"123")
+    shown = (await cloud.client.get(f"{V2}/images/{a['id']}", headers=cloud.demo)).json()
+
+    def ids(body: Any) -> set[str]:
+        return {i["id"] for i in body["images"]}
+
+    assert ids(await _list(cloud, "?size=5")) == {a["id"]}
+    assert ids(await _list(cloud, "?virtual_size=3")) == {b["id"]}
+    assert ids(await _list(cloud, "?min_ram=256")) == {a["id"]}
+    assert ids(await _list(cloud, "?min_disk=2")) == {b["id"]}
+    assert ids(await _list(cloud, f"?checksum={shown['checksum']}")) == {a["id"]}
+    assert ids(await _list(cloud, f"?os_hash_value={shown['os_hash_value']}")) == {a["id"]}
+    r = await cloud.client.get(f"{V2}/images?size=big", headers=cloud.demo)
+    assert r.status_code == 400

@@ -24,6 +24,16 @@ EQUALITY_FILTERS = {
     "disk_format": Image.disk_format,
     "container_format": Image.container_format,
     "id": Image.id,
+    "checksum": Image.checksum,
+    "os_hash_algo": Image.os_hash_algo,
+    "os_hash_value": Image.os_hash_value,
+}
+# Integer columns Glance filters on by equality (any column of its images table is).
+INT_FILTERS = {
+    "size": Image.size,
+    "virtual_size": Image.virtual_size,
+    "min_disk": Image.min_disk,
+    "min_ram": Image.min_ram,
 }
 TIME_FILTERS = {"created_at": Image.created_at, "updated_at": Image.updated_at}
 # Parameters that are not property filters.
@@ -31,6 +41,7 @@ KNOWN = frozenset(
     {
         *EQUALITY_FILTERS,
         *TIME_FILTERS,
+        *INT_FILTERS,
         "limit",
         "marker",
         "sort",
@@ -135,6 +146,9 @@ def filter_clauses(params: Any, ctx: RequestContext) -> list[ColumnElement[bool]
                 clauses.append(column.in_([v.strip('"') for v in value[3:].split(",")]))
             else:
                 clauses.append(column == value)
+    for name, int_column in INT_FILTERS.items():
+        if name in params:
+            clauses.append(int_column == int_param(name, params[name]))
     for name in TIME_FILTERS:
         if name in params:
             clauses.append(_time_clause(name, params[name]))
