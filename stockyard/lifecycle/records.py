@@ -91,6 +91,42 @@ def begin_action(
     )
 
 
+RESET_STATES = {"active": VmState.ACTIVE, "error": VmState.ERROR}
+"""Nova's ``os-resetState`` targets: the body's ``state`` -> the vm_state it sets."""
+RESET_ACTION = "resetState"
+"""Its name in ``os-instance-actions`` (Nova's ``instance_actions.RESET``)."""
+
+
+def reset_state(
+    inst: Instance, vm_state: VmState, *, request_id: str, user_id: str, project_id: str
+) -> InstanceAction:
+    """An admin's ``os-resetState``: ``vm_state``, no task, whatever the row was in.
+
+    Deliberately outside ``TRANSITIONS``: it is the operator's way out of a state the
+    table has no exit from (a task stuck on a dead host, a guest that ERROR hides while
+    it runs), so it cannot be a row of the table without making every such move legal
+    for the workers too. Like ``begin_action`` it drops the lease, so a result still in
+    flight for the old task finds it stale and is ignored. Returns the action to add,
+    already finished (Nova records it with its start and finish).
+    """
+    if vm_state not in RESET_STATES.values():
+        raise ValueError(f"os-resetState cannot set vm_state {vm_state}")
+    inst.vm_state = vm_state.value
+    inst.task_state = None
+    inst.task_started_at = None
+    clear_lease(inst)
+    now = utcnow()
+    return InstanceAction(
+        instance_uuid=inst.uuid,
+        action=RESET_ACTION,
+        request_id=request_id,
+        user_id=user_id,
+        project_id=project_id,
+        start_time=now,
+        finish_time=now,
+    )
+
+
 async def add_fault(
     session: AsyncSession,
     inst: Instance,

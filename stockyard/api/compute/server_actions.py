@@ -1,4 +1,5 @@
-"""``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild, os-getConsoleOutput.
+"""``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild, os-getConsoleOutput,
+os-resetState (admin).
 
 The API decides "409 or go" from the lifecycle's one table (``begin_action``) and writes
 the task it names; the conductor does the work.
@@ -14,7 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from stockyard.api.compute import console
+from stockyard.api.compute.server_admin import RESET_STATE, reset_server_state
 from stockyard.api.compute.server_common import (
+    check_metadata_quota,
     hint_conductor,
     latest_faults,
     load_server,
@@ -64,6 +67,9 @@ async def server_action(
         return await console.console_output(
             state, session, ctx, server_id, value, request_id(request)
         )
+    if action == RESET_STATE:
+        await reset_server_state(session, ctx, server_id, value, request_id(request))
+        return Response(status_code=202)
     if action not in _ACTIONS:
         raise APIError(400, f"There is no such action: {action}")
     inst = await load_server(session, ctx, server_id, for_update=True)
@@ -84,9 +90,14 @@ async def server_action(
         if rebuild.name:
             inst.name = rebuild.name
         if rebuild.metadata is not None:
+            await check_metadata_quota(state, session, inst.project_id, len(rebuild.metadata))
             inst.metadata_ = rebuild.metadata
         if rebuild.description is not None:
             inst.description = rebuild.description
+        if rebuild.accessIPv4 is not None:
+            inst.access_ip_v4 = rebuild.accessIPv4
+        if rebuild.accessIPv6 is not None:
+            inst.access_ip_v6 = rebuild.accessIPv6
         if rebuild.key_name is not None and version.at_least("2.54"):
             key = await session.scalar(
                 select(KeyPair).where(

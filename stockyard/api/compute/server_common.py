@@ -6,6 +6,7 @@ from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.api.compute.quota_engine import project_limits
 from stockyard.api.compute.server_views import ViewContext
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -83,3 +84,16 @@ async def member_groups(session: AsyncSession, instance_uuid: str) -> list[str]:
         .where(ServerGroupMember.instance_uuid == instance_uuid)
     )
     return list(rows.all())
+
+
+async def check_metadata_quota(
+    state: APIState, session: AsyncSession, project_id: str, items: int
+) -> None:
+    """403 unless ``items`` metadata items fit the project's ``metadata_items`` limit.
+
+    Checked against the server's project (Nova uses the caller's; for an admin editing
+    another project's server, the owner's limit is the one that means something).
+    """
+    limit = (await project_limits(session, state.settings, project_id))["metadata_items"]
+    if 0 <= limit < items:
+        raise APIError(403, f"Maximum number of metadata items exceeds {limit}")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.api.compute.server_common import check_metadata_quota
 from stockyard.api.compute.server_schemas import ServerCreateBody
 from stockyard.api.errors import APIError
 from stockyard.api.image.access import get_visible_image
@@ -170,6 +171,8 @@ async def create_servers(
         )
         if key is None:
             raise APIError(400, "Invalid key_name provided.")
+    if req.metadata:
+        await check_metadata_quota(state, session, ctx.project_id or "", len(req.metadata))
     zone, forced_host = await _parse_az(session, ctx, req.availability_zone)
     if req.host or req.hypervisor_hostname:
         if not ctx.is_admin:

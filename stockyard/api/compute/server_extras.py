@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from stockyard.api.compute.server_common import load_server
+from stockyard.api.compute.server_common import check_metadata_quota, load_server
 from stockyard.api.compute.server_schemas import MetadataBody, MetaItemBody
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
@@ -94,11 +94,7 @@ async def _write_metadata(
 ) -> dict[str, str]:
     inst = await load_server(session, ctx, server_id, for_update=True)
     merged = dict(items) if replace else {**(inst.metadata_ or {}), **items}
-    if len(merged) > state.settings.quota_metadata_items:
-        raise APIError(
-            403,
-            f"Quota exceeded for metadata_items: at most {state.settings.quota_metadata_items}",
-        )
+    await check_metadata_quota(state, session, inst.project_id, len(merged))
     inst.metadata_ = merged
     await session.commit()
     return merged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 from typing import Any, Literal
 
@@ -33,6 +34,37 @@ def _check_metadata(value: dict[str, Any] | None) -> dict[str, str] | None:
     return out
 
 
+def access_ip(value: str | None, version: int) -> str | None:
+    """An accessIPv4/v6 in its canonical text, as Nova stores it (netaddr normalises:
+    ``0000::babe:220.12.22.2`` is kept as ``::babe:dc0c:1602``)."""
+    if value is None:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise ValueError(f"{value!r} is not a 'ipv{version}'")
+    return str(address)
+
+
+class _AccessIPs(BaseModel):
+    """accessIPv4/accessIPv6 of create, update and rebuild (Nova's ipv4/ipv6 formats)."""
+
+    accessIPv4: str | None = None
+    accessIPv6: str | None = None
+
+    @field_validator("accessIPv4")
+    @classmethod
+    def _ipv4(cls, value: str | None) -> str | None:
+        return access_ip(value, 4)
+
+    @field_validator("accessIPv6")
+    @classmethod
+    def _ipv6(cls, value: str | None) -> str | None:
+        return access_ip(value, 6)
+
+
 class NetworkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     uuid: str | None = None
@@ -41,7 +73,7 @@ class NetworkRequest(BaseModel):
     tag: str | None = None
 
 
-class ServerCreate(BaseModel):
+class ServerCreate(_AccessIPs):
     """The ``server`` object of ``POST /servers``."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -62,8 +94,6 @@ class ServerCreate(BaseModel):
     block_device_mapping_v2: list[dict[str, Any]] | None = None
     description: str | None = Field(default=None, max_length=255)
     tags: list[str] | None = Field(default=None, max_length=50)
-    accessIPv4: str | None = None
-    accessIPv6: str | None = None
     adminPass: str | None = None
     disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
     host: str | None = None
@@ -105,12 +135,10 @@ class ServerCreateBody(BaseModel):
     )
 
 
-class ServerUpdate(BaseModel):
+class ServerUpdate(_AccessIPs):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=255)
-    accessIPv4: str | None = None
-    accessIPv6: str | None = None
     disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
 
     @field_validator("name")
@@ -129,7 +157,7 @@ class Reboot(BaseModel):
     type: Literal["SOFT", "HARD", "soft", "hard"]
 
 
-class Rebuild(BaseModel):
+class Rebuild(_AccessIPs):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     imageRef: str = Field(min_length=1, max_length=255)
     name: str | None = Field(default=None, min_length=1, max_length=255)
@@ -139,8 +167,6 @@ class Rebuild(BaseModel):
     key_name: str | None = None
     user_data: str | None = None
     preserve_ephemeral: bool = False
-    accessIPv4: str | None = None
-    accessIPv6: str | None = None
     disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
 
     @field_validator("metadata")

@@ -1,4 +1,5 @@
-"""Compute version discovery (no authentication), as Nova's ``GET /`` and ``GET /v2.1``."""
+"""Compute version discovery (no authentication), as Nova's ``GET /``, ``GET /v2.1`` and
+the legacy ``GET /v2`` (Nova's v2.0 endpoint: no microversions, only its document here)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,10 @@ async def list_versions(state: StateDep) -> dict[str, Any]:
 async def show_version(state: StateDep) -> dict[str, Any]:
     """The v2.1 version document, with the microversion range."""
     return {"version": _version(state.settings.base_url, "v2.1")}
+
+
+@router.get("/v2/", include_in_schema=False)
+@router.get("/v2")
+async def show_legacy_version(state: StateDep) -> dict[str, Any]:
+    """The v2.0 version document the version list's v2.0 self link points at."""
+    return {"version": _version(state.settings.base_url, "v2.0")}

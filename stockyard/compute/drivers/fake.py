@@ -48,6 +48,22 @@ class FakeGuest:
     console: list[str] = field(default_factory=list)
 
 
+def _boot_lines(guest: FakeGuest) -> list[str]:
+    """What an emulated Linux guest prints on its serial console while it boots."""
+    return [
+        "[    0.000000] Linux version 6.1.0-stockyard (emulated guest) #1 SMP",
+        "[    0.000000] Command line: root=/dev/vda1 ro console=tty0 console=ttyS0,115200",
+        f"[    0.004211] Memory: {guest.memory_mb * 1024}K available",
+        f"[    0.031570] smpboot: Allowing {guest.vcpus} CPUs, 0 hotplug CPUs",
+        "[    0.412093] Serial: 8250/16550 driver, 4 ports, IRQ sharing enabled",
+        "[    0.689344] virtio_blk virtio1: [vda] root disk attached",
+        "[    1.205871] EXT4-fs (vda1): mounted filesystem with ordered data mode",
+        f"[    1.733402] systemd[1]: Hostname set to <{guest.display_name}>.",
+        f"cloud-init: instance {guest.uuid} from image {guest.image_ref or '-'}",
+        "cloud-init: modules:final finished",
+    ]
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -102,6 +118,9 @@ class FakeDriver(ComputeDriver):
 
     def _log(self, guest: FakeGuest, line: str) -> None:
         guest.console.append(f"[stockyard-fake] {guest.display_name} {line}")
+        self._trim(guest)
+
+    def _trim(self, guest: FakeGuest) -> None:
         if len(guest.console) > _CONSOLE_MAX_LINES:
             del guest.console[: len(guest.console) - _CONSOLE_MAX_LINES]
 
@@ -110,6 +129,9 @@ class FakeDriver(ComputeDriver):
             await asyncio.sleep(self.boot_seconds)
         guest.boot_count += 1
         guest.power_state = PowerState.RUNNING
+        # A guest writes a whole boot log to its serial console, not one line: clients
+        # (and Tempest) read it back by its last N lines and expect more than a few.
+        guest.console.extend(_boot_lines(guest))
         self._log(guest, f"booted (boot #{guest.boot_count})")
 
     def _new_guest(self, instance: InstanceSpec) -> FakeGuest:
@@ -189,7 +211,9 @@ class FakeDriver(ComputeDriver):
         return self._guest(instance).power_state
 
     async def get_console_output(self, instance: InstanceSpec, length: int | None) -> str:
-        lines = self._guest(instance).console
-        if length is not None:
-            lines = lines[-length:] if length > 0 else []
-        return "\n".join(lines) + ("\n" if lines else "")
+        # Like a real serial console at rest, the text does not end with a newline, so
+        # Nova's tail ("\n".join(log.split("\n")[-length:])) gives exactly ``length`` lines.
+        text = "\n".join(self._guest(instance).console)
+        if length is None:
+            return text
+        return "\n".join(text.split("\n")[-length:]) if length > 0 else ""
