@@ -33,6 +33,15 @@ import httpx
 import jsonschema
 from tempest.lib.common.jsonschema_validator import FORMAT_CHECKER, JSONSCHEMA_VALIDATOR
 
+from tests.conformance.routes import (
+    ACTION_SCHEMAS,
+    COMPUTE,
+    COMPUTE_VERSIONS,
+    IMAGE,
+    SERVERS_CLIENT,
+    ComputeRoute,
+)
+
 _SCHEMA_PKG = "tempest.lib.api_schema.response.compute"
 _CLIENT_PKG = "tempest.lib.services.compute"
 
@@ -107,214 +116,10 @@ def _fixed_module(module: str) -> ModuleType:
 
 
 # ---------------------------------------------------------------- the route table
+# (tests/conformance/routes.py)
 
 
-@dataclass(frozen=True)
-class _Compute:
-    """A compute call: a fixed v2.1 ``module`` or, with ``client``, the versioned one."""
-
-    method: str
-    path: str  # regex of the path after /compute/v2.1[/{project_id}]
-    attr: str
-    module: str = ""
-    client: str = ""
-
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-_SERVERS = "servers_client.ServersClient"
-_FLAVORS = "flavors_client.FlavorsClient"
-_KEYPAIRS = "keypairs_client.KeyPairsClient"
-_AGGREGATES = "aggregates_client.AggregatesClient"
-_HYPERVISORS = "hypervisor_client.HypervisorClient"
-_QUOTAS = "quotas_client.QuotasClient"
-_QUOTA_CLASSES = "quota_classes_client.QuotaClassesClient"
-_LIMITS = "limits_client.LimitsClient"
-_SERVICES = "services_client.ServicesClient"
-_GROUPS = "server_groups_client.ServerGroupsClient"
-_INTERFACES = "interfaces_client.InterfacesClient"
-_MIGRATIONS = "migrations_client.MigrationsClient"
-
-_ID = r"[^/]+"
-_COMPUTE: list[_Compute] = [
-    # servers_client
-    _Compute("GET", r"/servers", "list_servers", client=_SERVERS),
-    _Compute("GET", r"/servers/detail", "list_servers_detail", client=_SERVERS),
-    _Compute("GET", rf"/servers/{_ID}", "get_server", client=_SERVERS),
-    _Compute("POST", r"/servers", "create_server", module="servers"),  # see _create_server
-    _Compute("PUT", rf"/servers/{_ID}", "update_server", client=_SERVERS),
-    _Compute("DELETE", rf"/servers/{_ID}", "delete_server", module="servers"),
-    _Compute("POST", rf"/servers/{_ID}/action", "<action>", module="servers"),  # see _action
-    _Compute("GET", rf"/servers/{_ID}/ips", "list_addresses", module="servers"),
-    _Compute("GET", rf"/servers/{_ID}/ips/{_ID}", "list_addresses_by_network", module="servers"),
-    _Compute("GET", rf"/servers/{_ID}/metadata", "list_server_metadata", module="servers"),
-    _Compute("PUT", rf"/servers/{_ID}/metadata", "set_server_metadata", module="servers"),
-    _Compute("POST", rf"/servers/{_ID}/metadata", "update_server_metadata", module="servers"),
-    _Compute("GET", rf"/servers/{_ID}/metadata/{_ID}", "set_show_server_metadata_item", "servers"),
-    _Compute("PUT", rf"/servers/{_ID}/metadata/{_ID}", "set_show_server_metadata_item", "servers"),
-    _Compute("DELETE", rf"/servers/{_ID}/metadata/{_ID}", "delete_server_metadata_item", "servers"),
-    _Compute(
-        "GET", rf"/servers/{_ID}/os-instance-actions", "list_instance_actions", client=_SERVERS
-    ),
-    _Compute(
-        "GET",
-        rf"/servers/{_ID}/os-instance-actions/{_ID}",
-        "show_instance_action",
-        client=_SERVERS,
-    ),
-    _Compute(
-        "GET", rf"/servers/{_ID}/os-security-groups", "list_security_groups", "security_groups"
-    ),
-    # interfaces_client
-    _Compute("GET", rf"/servers/{_ID}/os-interface", "list_interfaces", client=_INTERFACES),
-    # flavors_client
-    _Compute("GET", r"/flavors", "list_flavors", client=_FLAVORS),
-    _Compute("GET", r"/flavors/detail", "list_flavors_details", client=_FLAVORS),
-    _Compute("GET", rf"/flavors/{_ID}", "create_update_get_flavor_details", client=_FLAVORS),
-    _Compute("POST", r"/flavors", "create_update_get_flavor_details", client=_FLAVORS),
-    _Compute("PUT", rf"/flavors/{_ID}", "create_update_get_flavor_details", client=_FLAVORS),
-    _Compute("DELETE", rf"/flavors/{_ID}", "delete_flavor", module="flavors"),
-    _Compute(
-        "GET",
-        rf"/flavors/{_ID}/os-extra_specs",
-        "set_get_flavor_extra_specs",
-        "flavors_extra_specs",
-    ),
-    _Compute(
-        "POST",
-        rf"/flavors/{_ID}/os-extra_specs",
-        "set_get_flavor_extra_specs",
-        "flavors_extra_specs",
-    ),
-    _Compute(
-        "GET",
-        rf"/flavors/{_ID}/os-extra_specs/{_ID}",
-        "set_get_flavor_extra_specs_key",
-        "flavors_extra_specs",
-    ),
-    _Compute(
-        "PUT",
-        rf"/flavors/{_ID}/os-extra_specs/{_ID}",
-        "set_get_flavor_extra_specs_key",
-        "flavors_extra_specs",
-    ),
-    _Compute(
-        "DELETE",
-        rf"/flavors/{_ID}/os-extra_specs/{_ID}",
-        "unset_flavor_extra_specs",
-        "flavors_extra_specs",
-    ),
-    _Compute(
-        "GET",
-        rf"/flavors/{_ID}/os-flavor-access",
-        "add_remove_list_flavor_access",
-        "flavors_access",
-    ),
-    _Compute("POST", rf"/flavors/{_ID}/action", "add_remove_list_flavor_access", "flavors_access"),
-    # keypairs_client
-    _Compute("GET", r"/os-keypairs", "list_keypairs", client=_KEYPAIRS),
-    _Compute("GET", rf"/os-keypairs/{_ID}", "get_keypair", client=_KEYPAIRS),
-    _Compute("POST", r"/os-keypairs", "create_keypair", client=_KEYPAIRS),
-    _Compute("DELETE", rf"/os-keypairs/{_ID}", "delete_keypair", client=_KEYPAIRS),
-    # availability_zone_client
-    _Compute("GET", r"/os-availability-zone", "list_availability_zone_list", "availability_zone"),
-    _Compute(
-        "GET",
-        r"/os-availability-zone/detail",
-        "list_availability_zone_list_detail",
-        "availability_zone",
-    ),
-    # aggregates_client
-    _Compute("GET", r"/os-aggregates", "list_aggregates", client=_AGGREGATES),
-    _Compute("GET", rf"/os-aggregates/{_ID}", "get_aggregate", client=_AGGREGATES),
-    _Compute("POST", r"/os-aggregates", "create_aggregate", client=_AGGREGATES),
-    _Compute("PUT", rf"/os-aggregates/{_ID}", "update_aggregate", client=_AGGREGATES),
-    _Compute("DELETE", rf"/os-aggregates/{_ID}", "delete_aggregate", client=_AGGREGATES),
-    _Compute("POST", rf"/os-aggregates/{_ID}/action", "<aggregate-action>", client=_AGGREGATES),
-    # hypervisor_client
-    _Compute("GET", r"/os-hypervisors", "list_search_hypervisors", client=_HYPERVISORS),
-    _Compute("GET", r"/os-hypervisors/detail", "list_hypervisors_detail", client=_HYPERVISORS),
-    _Compute(
-        "GET", r"/os-hypervisors/statistics", "get_hypervisor_statistics", client=_HYPERVISORS
-    ),
-    _Compute("GET", rf"/os-hypervisors/{_ID}", "get_hypervisor", client=_HYPERVISORS),
-    _Compute("GET", rf"/os-hypervisors/{_ID}/uptime", "get_hypervisor_uptime", client=_HYPERVISORS),
-    _Compute(
-        "GET", rf"/os-hypervisors/{_ID}/search", "list_search_hypervisors", client=_HYPERVISORS
-    ),
-    _Compute(
-        "GET", rf"/os-hypervisors/{_ID}/servers", "get_hypervisors_servers", client=_HYPERVISORS
-    ),
-    # quotas_client, limits_client, quota_classes_client
-    _Compute("GET", rf"/os-quota-sets/{_ID}", "get_quota_set", client=_QUOTAS),
-    _Compute("GET", rf"/os-quota-sets/{_ID}/defaults", "get_quota_set", client=_QUOTAS),
-    _Compute("GET", rf"/os-quota-sets/{_ID}/detail", "get_quota_set_details", client=_QUOTAS),
-    _Compute("PUT", rf"/os-quota-sets/{_ID}", "update_quota_set", client=_QUOTAS),
-    _Compute("DELETE", rf"/os-quota-sets/{_ID}", "delete_quota", client=_QUOTAS),
-    _Compute("GET", r"/limits", "get_limit", client=_LIMITS),
-    _Compute("GET", rf"/os-quota-class-sets/{_ID}", "get_quota_class_set", client=_QUOTA_CLASSES),
-    _Compute(
-        "PUT", rf"/os-quota-class-sets/{_ID}", "update_quota_class_set", client=_QUOTA_CLASSES
-    ),
-    # services_client: before 2.53 the PUT verbs are /os-services/{enable,disable,...}
-    _Compute("GET", r"/os-services", "list_services", client=_SERVICES),
-    _Compute("PUT", r"/os-services/(enable|disable)", "enable_disable_service", "services"),
-    _Compute("PUT", r"/os-services/disable-log-reason", "disable_log_reason", "services"),
-    _Compute("PUT", r"/os-services/force-down", "<force-down>", "services"),
-    _Compute("PUT", rf"/os-services/{_ID}", "update_service", client=_SERVICES),
-    # Tempest has no schema (nor client call) for it; Nova's api-ref: 204, no body.
-    _Compute("DELETE", rf"/os-services/{_ID}", "<status:204>"),
-    # server_groups_client
-    _Compute("GET", r"/os-server-groups", "list_server_groups", client=_GROUPS),
-    _Compute("POST", r"/os-server-groups", "create_show_server_group", client=_GROUPS),
-    _Compute("GET", rf"/os-server-groups/{_ID}", "create_show_server_group", client=_GROUPS),
-    _Compute("DELETE", rf"/os-server-groups/{_ID}", "delete_server_group", client=_GROUPS),
-    # hosts_client, tenant_usages_client, migrations_client, server_external_events_client
-    _Compute("GET", r"/os-hosts", "list_hosts", "hosts"),
-    _Compute("GET", rf"/os-hosts/{_ID}", "get_host_detail", "hosts"),
-    _Compute("PUT", rf"/os-hosts/{_ID}", "update_host", "hosts"),
-    _Compute("GET", rf"/os-hosts/{_ID}/startup", "startup_host", "hosts"),
-    _Compute("GET", rf"/os-hosts/{_ID}/shutdown", "shutdown_host", "hosts"),
-    _Compute("GET", rf"/os-hosts/{_ID}/reboot", "reboot_host", "hosts"),
-    _Compute("GET", r"/os-simple-tenant-usage", "list_tenant_usage", "tenant_usages"),
-    _Compute("GET", rf"/os-simple-tenant-usage/{_ID}", "get_tenant_usage", "tenant_usages"),
-    _Compute("GET", r"/os-migrations", "list_migrations", client=_MIGRATIONS),
-    _Compute("POST", r"/os-server-external-events", "<external-events>", "server_external_events"),
-    # extensions_client (show_extension validates nothing: one item of the list's schema)
-    _Compute("GET", r"/extensions", "list_extensions", "extensions"),
-    _Compute("GET", rf"/extensions/{_ID}", "<show-extension>"),
-    # images_client (the image proxy: fixed v2.1 schemas for these calls)
-    _Compute("GET", r"/images", "list_images", "images"),
-    _Compute("GET", r"/images/detail", "list_images_details", "images"),
-    _Compute("GET", rf"/images/{_ID}", "get_image", "images"),
-    _Compute("DELETE", rf"/images/{_ID}", "delete", "images"),
-    _Compute("GET", rf"/images/{_ID}/metadata", "image_metadata", "images"),
-    _Compute("PUT", rf"/images/{_ID}/metadata", "image_metadata", "images"),
-    _Compute("POST", rf"/images/{_ID}/metadata", "image_metadata", "images"),
-    _Compute("GET", rf"/images/{_ID}/metadata/{_ID}", "image_meta_item", "images"),
-    _Compute("PUT", rf"/images/{_ID}/metadata/{_ID}", "image_meta_item", "images"),
-    _Compute("DELETE", rf"/images/{_ID}/metadata/{_ID}", "delete", "images"),
-]
-_COMPUTE_RE = [(c, re.compile(c.path + "/?$")) for c in _COMPUTE]
-
-# Versions documents (versions_client: fixed v2.1 schemas).
-_COMPUTE_VERSIONS = [
-    (re.compile(r"/compute/?$"), "list_versions"),
-    (re.compile(r"/compute/v2\.1/?$"), "get_one_version"),
-    (re.compile(r"/compute/v2/?$"), "get_one_version"),
-]
-
-# servers_client.action(): the action name picks the schema.
-_ACTION_SCHEMAS: dict[str, tuple[str, str]] = {
-    # action: (attr, client or "" for fixed v2.1)
-    "confirmResize": ("server_actions_confirm_resize", ""),
-    "os-getConsoleOutput": ("get_console_output", ""),
-    "os-getVNCConsole": ("get_vnc_console", ""),
-    "createBackup": ("create_backup", _SERVERS),
-    "createImage": ("create_image", "images_client.ImagesClient"),
-}
+_COMPUTE_RE = [(c, re.compile(c.path + "/?$")) for c in COMPUTE]
 
 
 def _action_name(request_body: Any) -> str:
@@ -324,7 +129,7 @@ def _action_name(request_body: Any) -> str:
 
 
 def _compute_schema(
-    route: _Compute, mv: tuple[int, int], request_body: Any, body: Any
+    route: ComputeRoute, mv: tuple[int, int], request_body: Any, body: Any
 ) -> tuple[str, dict[str, Any]]:
     attr, client, module = route.attr, route.client, route.module
     if attr == "create_server":
@@ -335,9 +140,9 @@ def _compute_schema(
         if action in ("rebuild", "rescue", "evacuate"):
             suffix = "_with_admin_pass" if ENABLE_INSTANCE_PASSWORD else ""
             attr = f"{action}_server{suffix}"
-            client = _SERVERS if action == "rebuild" else ""
+            client = SERVERS_CLIENT if action == "rebuild" else ""
         else:
-            attr, client = _ACTION_SCHEMAS.get(action, ("server_actions_common_schema", ""))
+            attr, client = ACTION_SCHEMAS.get(action, ("server_actions_common_schema", ""))
         module = "images" if client.startswith("images_client") else "servers"
     elif attr == "<aggregate-action>":
         action = _action_name(request_body)
@@ -384,31 +189,7 @@ def _load(name: str) -> ModuleType:
     return importlib.import_module(f"{_SCHEMA_PKG}.{name}")
 
 
-# Image v2: the status codes tempest/lib/services/image/v2/*_client.py expect.
-_IMAGE: list[tuple[str, str, list[int]]] = [
-    ("GET", r"/image/?", [300]),  # versions_client.list_versions
-    ("GET", r"/image/versions", [200, 300]),
-    ("GET", r"/image/v2/?", [200, 300]),
-    ("GET", r"/image/v2/images", [200]),
-    ("POST", r"/image/v2/images", [201]),
-    ("GET", rf"/image/v2/images/{_ID}", [200]),
-    ("PATCH", rf"/image/v2/images/{_ID}", [200]),
-    ("DELETE", rf"/image/v2/images/{_ID}", [204]),
-    ("POST", rf"/image/v2/images/{_ID}/actions/(deactivate|reactivate)", [204]),
-    ("PUT", rf"/image/v2/images/{_ID}/file", [204]),
-    ("GET", rf"/image/v2/images/{_ID}/file", [200, 204, 206]),
-    ("PUT", rf"/image/v2/images/{_ID}/tags/{_ID}", [204]),
-    ("DELETE", rf"/image/v2/images/{_ID}/tags/{_ID}", [204]),
-    # image_members_client
-    ("GET", rf"/image/v2/images/{_ID}/members", [200]),
-    ("POST", rf"/image/v2/images/{_ID}/members", [200]),
-    ("GET", rf"/image/v2/images/{_ID}/members/{_ID}", [200]),
-    ("PUT", rf"/image/v2/images/{_ID}/members/{_ID}", [200]),
-    ("DELETE", rf"/image/v2/images/{_ID}/members/{_ID}", [204]),
-    ("GET", r"/image/v2/schemas/[^/]+", [200]),
-    ("GET", r"/image/v2/info/import", [200]),
-]
-_IMAGE_RE = [(m, p, re.compile(p + "$"), codes) for m, p, codes in _IMAGE]
+_IMAGE_RE = [(m, p, re.compile(p + "$"), codes) for m, p, codes in IMAGE]
 
 _COMPUTE_PREFIX = re.compile(r"^/compute/v2\.1(?P<rest>/.*)$")
 # Nova also serves every route under /v2.1/{project_id}/: tried after the plain path (no
@@ -428,7 +209,7 @@ def find(
         if re.match(prefix, path):
             return why
     if path == "/compute" or path.startswith("/compute/"):
-        for regex, attr in _COMPUTE_VERSIONS:
+        for regex, attr in COMPUTE_VERSIONS:
             if method == "GET" and regex.match(path):
                 return Found(f"GET {regex.pattern}", f"v2_1.versions.{attr}", _load_versions(attr))
         m = _COMPUTE_PREFIX.match(path)
