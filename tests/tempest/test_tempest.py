@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 
-from tests.tempest.run import exclusion_lines, list_tests
+import pytest
+
+from tests.tempest.run import exclusion_lines, list_tests, run
 
 PASS_RATE = 0.95
 # Tempest decides skips itself; a config slip that skipped nearly everything would pass
@@ -25,3 +27,11 @@ def test_every_exclusion_names_tests_and_says_why() -> None:
         assert len(reason) >= 15, f"{regex}: the reason is missing or too short"
         pattern = re.compile(regex)
         assert any(pattern.search(test_id) for test_id in ids), f"{regex} matches no test"
+
+
+def test_tempest_compute_and_image_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run()
+    with capsys.disabled():
+        print("\n" + result.summary())
+    assert len(result.passed) >= MIN_PASSED, result.summary() + "\n" + result.output
+    assert result.pass_rate >= PASS_RATE, result.summary()
