@@ -123,6 +123,30 @@ class Settings(BaseSettings):
     console_timeout_seconds: float = Field(
         default=10.0, gt=0, description="how long the API waits for a host's console output"
     )
+    volume_dir: Path | None = Field(
+        default=None, description="file volume backend: its directory (default data_dir/volumes)"
+    )
+    volume_file_format: Literal["qcow2", "raw"] = Field(
+        default="qcow2", description="file volume backend: image format of new volumes"
+    )
+    volume_backends: dict[str, str] = Field(
+        default_factory=lambda: {"file": "file"},
+        description="volume backends the volume role serves: backend name -> driver (file)",
+    )
+    volume_default_backend: str = Field(
+        default="file", description="backend of volume types without volume_backend_name"
+    )
+    volume_availability_zone: str = Field(default="nova", description="volumes' zone")
+    volume_task_timeout_seconds: int = Field(
+        default=600, ge=1, description="a volume or snapshot -ing longer than this fails"
+    )
+    quota_volumes: int = 10
+    quota_snapshots: int = 10
+    quota_gigabytes: int = 1000
+    quota_backups: int = 10
+    quota_backup_gigabytes: int = 1000
+    quota_groups: int = 10
+    quota_per_volume_gigabytes: int = -1
 
     @classmethod
     def settings_customise_sources(
