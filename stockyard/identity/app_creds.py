@@ -62,9 +62,12 @@ async def role_refs(session: AsyncSession, names: list[str]) -> list[dict[str, s
 async def _resolve_roles(
     session: AsyncSession, ctx: RequestContext, asked: list[dict[str, str]] | None
 ) -> list[str]:
-    held = list(ctx.roles)
-    if not asked:
-        return held
+    if not asked:  # Keystone: the roles of the current token
+        return list(ctx.roles)
+    # Asked roles are checked against the user's assignments now, not the token's (a
+    # role granted after the token was issued may be delegated).
+    assert ctx.project_id is not None
+    held = with_implied(await assigned_role_names(session, ctx.user_id, project_id=ctx.project_id))
     names: list[str] = []
     for ref in asked:
         role: Role | None = None

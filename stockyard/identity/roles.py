@@ -24,73 +24,9 @@ from stockyard.db.models import (
     SystemRoleAssignment,
     User,
 )
-from stockyard.identity.errors import BadRequest, Conflict, NotFound
+from stockyard.identity.errors import BadRequest, NotFound
+from stockyard.identity.role_defs import group_member_ids
 from stockyard.identity.tokens import TokenService
-
-
-async def list_roles(session: AsyncSession, name: str | None = None) -> list[Role]:
-    stmt = select(Role).order_by(Role.name)
-    if name is not None:
-        stmt = stmt.where(Role.name == name)
-    return list(await session.scalars(stmt))
-
-
-async def get_role(session: AsyncSession, role_id: str) -> Role:
-    role = await session.get(Role, role_id)
-    if role is None:
-        raise NotFound(f"Could not find role: {role_id}.")
-    return role
-
-
-async def create_role(session: AsyncSession, fields: dict[str, Any]) -> Role:
-    if await session.scalar(select(Role.id).where(Role.name == fields["name"])):
-        raise Conflict(f"Conflict occurred attempting to store role - name {fields['name']}.")
-    role = Role(**fields)
-    session.add(role)
-    await session.flush()
-    return role
-
-
-async def _members(session: AsyncSession, group_id: str) -> list[str]:
-    stmt = select(GroupMember.user_id).where(GroupMember.group_id == group_id)
-    return list(await session.scalars(stmt))
-
-
-async def delete_role(session: AsyncSession, tokens: TokenService, role: Role) -> None:
-    """Revoke the tokens of everyone who held the role, then drop it and its grants."""
-    holders = await session.execute(
-        select(RoleAssignment.user_id, RoleAssignment.project_id).where(
-            RoleAssignment.role_id == role.id
-        )
-    )
-    for user_id, project_id in holders.all():
-        await tokens.revoke_user(session, user_id, project_id)
-    users: set[str | None] = set(
-        await session.scalars(
-            select(SystemRoleAssignment.user_id).where(
-                SystemRoleAssignment.role_id == role.id, SystemRoleAssignment.user_id.is_not(None)
-            )
-        )
-    )
-    groups: set[str | None] = set(
-        await session.scalars(
-            select(GroupRoleAssignment.group_id).where(GroupRoleAssignment.role_id == role.id)
-        )
-    ) | set(
-        await session.scalars(
-            select(SystemRoleAssignment.group_id).where(
-                SystemRoleAssignment.role_id == role.id, SystemRoleAssignment.group_id.is_not(None)
-            )
-        )
-    )
-    for group_id in groups:
-        if group_id is not None:
-            users.update(await _members(session, group_id))
-    for holder in users:
-        if holder is not None:
-            await tokens.revoke_user(session, holder)
-    await session.delete(role)
-    await session.flush()
 
 
 @dataclass(frozen=True)
@@ -221,7 +157,7 @@ async def revoke(
     if row is None:
         raise _missing(role_id, actor)
     await session.delete(row)
-    users = [actor.id] if actor.kind == "user" else await _members(session, actor.id)
+    users = [actor.id] if actor.kind == "user" else await group_member_ids(session, actor.id)
     for user_id in users:
         # Domain- and system-scoped tokens are not tracked per scope: revoke them all.
         await tokens.revoke_user(session, user_id, target.project_id)

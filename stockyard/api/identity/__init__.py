@@ -8,6 +8,7 @@ from stockyard.api.identity import (
     catalog,
     domains,
     groups,
+    project_tags,
     projects,
     roles,
     users,
@@ -19,7 +20,18 @@ PREFIX = "/identity"
 # The prefix goes on each include rather than on this router: the discovery route is the
 # bare prefix itself (path ""), which FastAPI only accepts with a prefix on the include.
 router = APIRouter()
-for _module in (versions, auth, catalog, domains, projects, users, groups, roles, app_creds):
+for _module in (
+    versions,
+    auth,
+    catalog,
+    domains,
+    projects,
+    project_tags,
+    users,
+    groups,
+    roles,
+    app_creds,
+):
     router.include_router(_module.router, prefix=PREFIX)
 
 __all__ = ["router"]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.deps import Ctx, SessionDep, StateDep
 from stockyard.api.identity.route import identity_router
 from stockyard.api.identity.schemas import AppCredCreateRequest
-from stockyard.api.identity.views import collection_links, iso, v3_url
+from stockyard.api.identity.views import collection_links, v3_url
 from stockyard.db.models.identity import ApplicationCredential
 from stockyard.identity import app_creds
 from stockyard.identity.errors import BadRequest
@@ -34,7 +34,8 @@ async def _view(
         "user_id": cred.user_id,
         "project_id": cred.project_id,
         "roles": [{**role, "domain_id": None} for role in roles],
-        "expires_at": iso(cred.expires_at) if cred.expires_at else None,
+        # Keystone answers the naive timestamp it was given (microseconds, no "Z").
+        "expires_at": cred.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f") if cred.expires_at else None,
         "unrestricted": cred.unrestricted,
         "access_rules": [],
         "links": {"self": v3_url(base_url, _path(cred.user_id, cred.id))},

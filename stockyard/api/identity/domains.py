@@ -1,4 +1,5 @@
-"""``/v3/domains``: admin CRUD; only a disabled domain may be deleted (Keystone)."""
+"""``/v3/domains``: admin CRUD (members read their project's domain); only a disabled
+domain may be deleted (Keystone)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from typing import Any
 
 from fastapi import Response
 
-from stockyard.api.deps import AdminCtx, SessionDep, StateDep
+from stockyard.api.deps import AdminCtx, Ctx, SessionDep, StateDep
 from stockyard.api.identity.filters import NameOps
 from stockyard.api.identity.route import identity_router
 from stockyard.api.identity.schemas import DomainCreateRequest, DomainUpdateRequest
 from stockyard.api.identity.views import collection_links, domain_view
+from stockyard.db.models import Project
 from stockyard.identity import service
+from stockyard.identity.errors import Forbidden
 
 router = identity_router()
 
@@ -44,8 +47,14 @@ async def create_domain(
 
 @router.get("/v3/domains/{domain_id}")
 async def show_domain(
-    domain_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
+    domain_id: str, ctx: Ctx, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
+    """Admins read any domain; others the domain of their token's project (Keystone's
+    ``identity:get_domain``)."""
+    if not ctx.is_admin:
+        project = await session.get(Project, ctx.project_id) if ctx.project_id else None
+        if project is None or project.domain_id != domain_id:
+            raise Forbidden("You are not authorized to perform the requested action.")
     domain = await service.get_domain(session, domain_id)
     return {"domain": domain_view(state.settings.base_url, domain)}
 

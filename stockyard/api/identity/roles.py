@@ -10,10 +10,10 @@ from fastapi import Depends, Query, Response
 
 from stockyard.api.deps import AdminCtx, SessionDep, StateDep
 from stockyard.api.identity.route import identity_router
-from stockyard.api.identity.schemas import RoleCreateRequest
+from stockyard.api.identity.schemas import RoleCreateRequest, RoleUpdateRequest
 from stockyard.api.identity.views import collection_links, role_view, v3_url
 from stockyard.db.models import Domain
-from stockyard.identity import roles, service
+from stockyard.identity import role_defs, roles, service
 from stockyard.identity.errors import BadRequest
 from stockyard.identity.roles import Actor, AssignmentQuery, AssignmentRow, Target
 
@@ -30,7 +30,7 @@ async def list_roles(
 ) -> dict[str, Any]:
     """Every role, or the one named; roles are global, so ``domain_id`` finds none."""
     base = state.settings.base_url
-    rows = [] if domain_id is not None else await roles.list_roles(session, name)
+    rows = [] if domain_id is not None else await role_defs.list_roles(session, name)
     return {"roles": [role_view(base, r) for r in rows], "links": collection_links(base, "roles")}
 
 
@@ -38,7 +38,7 @@ async def list_roles(
 async def create_role(
     body: RoleCreateRequest, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    role = await roles.create_role(session, body.role.model_dump(exclude={"domain_id"}))
+    role = await role_defs.create_role(session, body.role.model_dump(exclude={"domain_id"}))
     await session.commit()
     return {"role": role_view(state.settings.base_url, role)}
 
@@ -47,7 +47,18 @@ async def create_role(
 async def show_role(
     role_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    role = await roles.get_role(session, role_id)
+    role = await role_defs.get_role(session, role_id)
+    return {"role": role_view(state.settings.base_url, role)}
+
+
+@router.patch("/v3/roles/{role_id}")
+async def update_role(
+    role_id: str, body: RoleUpdateRequest, ctx: AdminCtx, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """Rename (revokes the holders' tokens) or re-describe a role."""
+    role = await role_defs.get_role(session, role_id)
+    await role_defs.update_role(session, state.tokens, role, body.role.changes())
+    await session.commit()
     return {"role": role_view(state.settings.base_url, role)}
 
 
@@ -56,8 +67,8 @@ async def delete_role(
     role_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> Response:
     """Removes the role's assignments and revokes the tokens that carried it."""
-    role = await roles.get_role(session, role_id)
-    await roles.delete_role(session, state.tokens, role)
+    role = await role_defs.get_role(session, role_id)
+    await role_defs.delete_role(session, state.tokens, role)
     await session.commit()
     return Response(status_code=204)
 

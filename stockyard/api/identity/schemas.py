@@ -228,6 +228,16 @@ class RoleCreateRequest(BaseModel):
     role: RoleCreate
 
 
+class RoleUpdate(_Patch):
+    not_null = ("name",)
+    name: Name | None = None
+    description: Text | None = None
+
+
+class RoleUpdateRequest(BaseModel):
+    role: RoleUpdate
+
+
 # ---- application credentials ----
 
 
