@@ -1,7 +1,7 @@
-"""The one ASGI app: identity, compute, image (and later stock) under path prefixes.
+"""The one ASGI app: identity, compute, image, network and stock under path prefixes.
 
-``/identity/v3``, ``/compute/v2.1``, ``/image/v2`` as DevStack lays them out, so one port
-serves the whole cloud and the service catalog points at these prefixes.
+``/identity/v3``, ``/compute/v2.1``, ``/image/v2``, ``/network/v2.0`` as DevStack lays them
+out, so one port serves the whole cloud and the service catalog points at these prefixes.
 """
 
 from __future__ import annotations
@@ -65,11 +65,13 @@ def create_app(state: APIState) -> FastAPI:
     from stockyard.api.compute import router as compute_router
     from stockyard.api.identity import router as identity_router
     from stockyard.api.image import router as image_router
+    from stockyard.api.network import router as network_router
     from stockyard.api.stock import router as stock_router
 
     app.include_router(identity_router)
     app.include_router(compute_router)
     app.include_router(image_router)
+    app.include_router(network_router)
     app.include_router(stock_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -28,6 +28,7 @@ SERVICES = (
     ServiceDef("identity", "keystone", "/identity", "Identity service (Keystone v3)"),
     ServiceDef("compute", "nova", "/compute/v2.1", "Compute service (Nova v2.1)"),
     ServiceDef("image", "glance", "/image", "Image service (Glance v2)"),
+    ServiceDef("network", "neutron", "/network", "Networking service (Neutron v2.0)"),
     ServiceDef("baremetal-stock", "stockyard-stock", "/stock/v1", "Baremetal stock (Stockyard)"),
 )
 

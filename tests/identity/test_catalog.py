@@ -16,12 +16,14 @@ async def test_token_catalog_has_every_service_region_and_interface(cloud: Cloud
         "identity": "keystone",
         "compute": "nova",
         "image": "glance",
+        "network": "neutron",
         "baremetal-stock": "stockyard-stock",
     }
     urls = {
         "identity": f"{BASE}/identity",
         "compute": f"{BASE}/compute/v2.1",
         "image": f"{BASE}/image",
+        "network": f"{BASE}/network",
         "baremetal-stock": f"{BASE}/stock/v1",
     }
     for service_type, svc in catalog.items():

@@ -30,6 +30,7 @@ async def test_issue_by_name_project_scoped(cloud: Cloud) -> None:
         "identity",
         "compute",
         "image",
+        "network",
         "baremetal-stock",
     }
     assert "demo-pw" not in resp.text and "argon2" not in resp.text

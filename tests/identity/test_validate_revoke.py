@@ -101,6 +101,7 @@ async def test_auth_projects_and_catalog(cloud: Cloud) -> None:
         "keystone",
         "nova",
         "glance",
+        "neutron",
         "stockyard-stock",
     }
     unscoped = await token(cloud, "demo", "demo-pw")

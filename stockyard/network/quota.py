@@ -1,0 +1,139 @@
+"""Counting quotas for the Networking resources, as Neutron's DbQuotaDriver.
+
+Usage is counted from the rows; limits are Neutron's defaults overridden per project in
+``network_quotas``. A check takes the project's ``project_locks`` row FOR UPDATE (the
+lock compute's quota checks use too), so two creates cannot both see 9 of 10; on SQLite
+the lock-row insert opens the write transaction and the writer gate serialises it. The
+caller inserts the counted row in the same transaction before committing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.db.models import (
+    Network,
+    NetworkQuota,
+    Port,
+    ProjectLock,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+)
+from stockyard.network.errors import invalid_attr, over_quota
+
+# Neutron's defaults (neutron/conf/quota.py).
+DEFAULTS: dict[str, int] = {
+    "network": 100,
+    "subnet": 100,
+    "port": 500,
+    "security_group": 10,
+    "security_group_rule": 100,
+}
+_MODELS: dict[str, Any] = {
+    "network": Network,
+    "subnet": Subnet,
+    "port": Port,
+    "security_group": SecurityGroup,
+    "security_group_rule": SecurityGroupRule,
+}
+
+
+async def limits(session: AsyncSession, project_id: str) -> dict[str, int]:
+    """The project's limits: defaults overridden by its rows."""
+    out = dict(DEFAULTS)
+    rows = await session.scalars(select(NetworkQuota).where(NetworkQuota.project_id == project_id))
+    for row in rows:
+        if row.resource in out:
+            out[row.resource] = row.hard_limit
+    return out
+
+
+async def usage(session: AsyncSession, project_id: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for resource, model in _MODELS.items():
+        count = await session.scalar(
+            select(func.count()).select_from(model).where(model.project_id == project_id)
+        )
+        out[resource] = int(count or 0)
+    return out
+
+
+async def _lock_project(session: AsyncSession, project_id: str) -> None:
+    dialect = (await session.connection()).dialect.name
+    lock_row = (
+        select(ProjectLock.project_id).where(ProjectLock.project_id == project_id).with_for_update()
+    )
+    values = {"project_id": project_id, "generation": 0}
+    if dialect == "postgresql":
+        ins: Any = pg_insert(ProjectLock).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        ins = sqlite_insert(ProjectLock).values(**values).on_conflict_do_nothing()
+    else:
+        ins = insert(ProjectLock).values(**values).prefix_with("IGNORE")
+    if dialect == "sqlite":
+        await session.execute(ins)
+        return
+    # Select first: on MariaDB an INSERT IGNORE of an existing row takes a shared lock
+    # that two waiters would both hold before asking for the exclusive one (a deadlock).
+    if await session.scalar(lock_row) is not None:
+        return
+    await session.execute(ins)
+    await session.execute(lock_row)
+
+
+async def check(session: AsyncSession, project_id: str, resource: str, delta: int = 1) -> None:
+    """409 OverQuota when ``delta`` more of ``resource`` would pass the project's limit."""
+    await _lock_project(session, project_id)
+    limit = (await limits(session, project_id))[resource]
+    if limit < 0:
+        return
+    model = _MODELS[resource]
+    count = await session.scalar(
+        select(func.count()).select_from(model).where(model.project_id == project_id)
+    )
+    if int(count or 0) + delta > limit:
+        raise over_quota(resource)
+
+
+def parse_update(body: Any) -> dict[str, int]:
+    """The ``quota`` object of a PUT: known resources, integers >= -1."""
+    out: dict[str, int] = {}
+    for key, value in body.items():
+        if key not in DEFAULTS:
+            raise invalid_attr(key, f"Unrecognized attribute(s) '{key}'")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise invalid_attr(key, f"'{value}' is not an integer") from None
+        if isinstance(value, bool) or number < -1:
+            raise invalid_attr(key, f"'{value}' should be non-negative or -1")
+        out[key] = number
+    return out
+
+
+async def set_limits(session: AsyncSession, project_id: str, values: dict[str, int]) -> None:
+    for resource, limit in values.items():
+        row = await session.scalar(
+            select(NetworkQuota).where(
+                NetworkQuota.project_id == project_id, NetworkQuota.resource == resource
+            )
+        )
+        if row is None:
+            session.add(NetworkQuota(project_id=project_id, resource=resource, hard_limit=limit))
+        else:
+            row.hard_limit = limit
+
+
+async def reset(session: AsyncSession, project_id: str) -> None:
+    await session.execute(delete(NetworkQuota).where(NetworkQuota.project_id == project_id))
+
+
+async def overridden_projects(session: AsyncSession) -> list[str]:
+    rows = await session.scalars(select(NetworkQuota.project_id).distinct())
+    return sorted(rows)
