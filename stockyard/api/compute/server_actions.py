@@ -23,6 +23,7 @@ from stockyard.api.compute.server_common import (
     load_server,
     member_groups,
     request_id,
+    server_host_status,
     start_action,
     view_context,
 )
@@ -115,7 +116,10 @@ async def server_action(
         faults = await latest_faults(session, [inst.uuid])
         vc = view_context(state, ctx, version)
         groups = await member_groups(session, inst.uuid)
-        server = server_update_view(vc, inst, faults.get(inst.uuid), groups, rebuild=True)
+        status = await server_host_status(session, vc, inst)
+        server = server_update_view(
+            vc, inst, faults.get(inst.uuid), groups, host_status=status, rebuild=True
+        )
         # Nova ([api] enable_instance_password, default on) returns the new password.
         server["adminPass"] = admin_pass
         return FastJSONResponse({"server": server}, status_code=202)

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.quota_engine import project_limits
+from stockyard.api.compute.server_host_status import host_statuses
 from stockyard.api.compute.server_views import ViewContext
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -60,12 +61,21 @@ async def hint_conductor(state: APIState, instance_uuid: str, rid: str) -> None:
     await state.bus.publish(contract.CONDUCTOR, contract.encode(hint))
 
 
+def ensure_unlocked(ctx: RequestContext, inst: Instance) -> None:
+    """Nova's ``check_instance_lock``: a locked server refuses changes by non-admins.
+
+    The one lock rule: ``start_action`` (every lifecycle action and delete) and the
+    metadata writes call it; lock is an attribute, not a state of the lifecycle table.
+    """
+    if inst.locked and not ctx.is_admin:
+        raise APIError(409, f"Instance {inst.uuid} is locked")
+
+
 def start_action(
     session: AsyncSession, ctx: RequestContext, inst: Instance, key: str, rid: str
 ) -> None:
     """Start ``key`` of the lifecycle's ACTIONS on ``inst``, or raise Nova's 409."""
-    if inst.locked and not ctx.is_admin:
-        raise APIError(409, f"Instance {inst.uuid} is locked")
+    ensure_unlocked(ctx, inst)
     try:
         row = begin_action(
             inst, key, request_id=rid, user_id=ctx.user_id, project_id=ctx.project_id or ""
@@ -74,6 +84,21 @@ def start_action(
         raise APIError(409, exc.message) from None
     if row is not None:
         session.add(row)
+
+
+async def server_host_statuses(
+    session: AsyncSession, vc: ViewContext, hosts: list[str | None]
+) -> dict[str, str]:
+    """``host_status`` per host for the servers about to be shown; no query when the
+    caller will not see the field (non-admin, or before 2.16)."""
+    if not (vc.is_admin and vc.version.at_least("2.16")):
+        return {}
+    return await host_statuses(session, hosts)
+
+
+async def server_host_status(session: AsyncSession, vc: ViewContext, inst: Instance) -> str:
+    """The ``host_status`` of one server (``""`` when the caller does not see it)."""
+    return (await server_host_statuses(session, vc, [inst.host])).get(inst.host or "", "")
 
 
 async def member_groups(session: AsyncSession, instance_uuid: str) -> list[str]:

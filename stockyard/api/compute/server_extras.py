@@ -10,7 +10,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from stockyard.api.compute.server_common import check_metadata_quota, load_server
+from stockyard.api.compute.server_common import (
+    check_metadata_quota,
+    ensure_unlocked,
+    load_server,
+)
 from stockyard.api.compute.server_schemas import MetadataBody, MetaItemBody
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
@@ -93,6 +97,7 @@ async def _write_metadata(
     replace: bool,
 ) -> dict[str, str]:
     inst = await load_server(session, ctx, server_id, for_update=True)
+    ensure_unlocked(ctx, inst)
     merged = dict(items) if replace else {**(inst.metadata_ or {}), **items}
     await check_metadata_quota(state, session, inst.project_id, len(merged))
     inst.metadata_ = merged
@@ -134,6 +139,7 @@ async def delete_metadata_item(
     server_id: str, key: str, request: Request, session: SessionDep, ctx: WriterCtx
 ) -> Response:
     inst = await load_server(session, ctx, server_id, for_update=True)
+    ensure_unlocked(ctx, inst)
     meta = dict(inst.metadata_ or {})
     if key not in meta:
         raise APIError(404, f"Metadata item was not found: {key}")

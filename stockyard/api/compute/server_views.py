@@ -81,10 +81,14 @@ def server_detail(
     vc: ViewContext,
     inst: Instance,
     fault: InstanceFault | None = None,
-    host_up: bool | None = None,
+    host_status: str = "",
     groups: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The full server body (GET /servers/{id}, /servers/detail)."""
+    """The full server body (GET /servers/{id}, /servers/detail).
+
+    ``host_status`` is :mod:`~stockyard.api.compute.server_host_status`'s answer for the
+    server's host (the caller looks it up, batched for lists); only admins see it.
+    """
     status = api_status(inst.vm_state, inst.task_state)
     body: dict[str, Any] = {
         "id": inst.uuid,
@@ -131,8 +135,8 @@ def server_detail(
             body["OS-EXT-SRV-ATTR:user_data"] = inst.user_data
     if vc.version.at_least("2.9"):
         body["locked"] = inst.locked
-    if vc.version.at_least("2.16") and vc.is_admin and inst.host:
-        body["host_status"] = "UP" if host_up in (None, True) else "DOWN"
+    if vc.version.at_least("2.16") and vc.is_admin:
+        body["host_status"] = host_status
     if vc.version.at_least("2.19"):
         body["description"] = inst.description
     if vc.version.at_least("2.26"):
@@ -162,6 +166,7 @@ def server_update_view(
     fault: InstanceFault | None = None,
     groups: list[str] | None = None,
     *,
+    host_status: str = "",
     rebuild: bool = False,
 ) -> dict[str, Any]:
     """The server of PUT /servers/{id} and of the rebuild action (server_groups from 2.71).
@@ -169,7 +174,13 @@ def server_update_view(
     A rebuild also answers key_name from 2.54 and user_data (top level, not the admin's
     OS-EXT-SRV-ATTR:user_data) from 2.57, as Nova's does.
     """
-    body = server_detail(vc, inst, fault, groups=groups if vc.version.at_least("2.71") else None)
+    body = server_detail(
+        vc,
+        inst,
+        fault,
+        host_status=host_status,
+        groups=groups if vc.version.at_least("2.71") else None,
+    )
     if not vc.version.at_least("2.75"):
         for key in list(body):
             if key in _NOT_BEFORE_2_75 or key.startswith(_PREFIXES_NOT_BEFORE_2_75):

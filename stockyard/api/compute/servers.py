@@ -17,6 +17,8 @@ from stockyard.api.compute.server_common import (
     load_server,
     member_groups,
     request_id,
+    server_host_status,
+    server_host_statuses,
     start_action,
     view_context,
 )
@@ -64,6 +66,16 @@ def _parse_time(field: str, value: str) -> datetime:
     return parsed
 
 
+def _bool_param(field: str, value: str) -> bool:
+    """oslo's strict ``bool_from_string``, as Nova parses boolean query parameters."""
+    lowered = value.strip().lower()
+    if lowered in ("1", "t", "true", "on", "y", "yes"):
+        return True
+    if lowered in ("0", "f", "false", "off", "n", "no"):
+        return False
+    raise APIError(400, f"Invalid input for query parameter {field}: {value!r}")
+
+
 async def _list(
     request: Request,
     state: StateDep,
@@ -109,6 +121,8 @@ async def _list(
     ):
         if value := params.get(field):
             query = query.where(column == value.rstrip("/").rsplit("/", 1)[-1])
+    if version.at_least("2.73") and (locked := params.get("locked")) is not None:
+        query = query.where(Instance.locked.is_(_bool_param("locked", locked)))
     if host := params.get("host"):
         if not ctx.is_admin:
             raise APIError(403, "Policy doesn't allow filtering by host for non-admin users.")
@@ -161,7 +175,13 @@ async def _list(
         faults = await latest_faults(
             session, [r.uuid for r in rows if r.vm_state in ("error", "deleted")]
         )
-        result = {"servers": [server_detail(vc, r, faults.get(r.uuid)) for r in rows]}
+        statuses = await server_host_statuses(session, vc, [r.host for r in rows])
+        result = {
+            "servers": [
+                server_detail(vc, r, faults.get(r.uuid), statuses.get(r.host or "", ""))
+                for r in rows
+            ]
+        }
     else:
         result = {"servers": [server_brief(vc, r) for r in rows]}
     if limit is not None and len(rows) == limit and rows:
@@ -202,7 +222,8 @@ async def show_server(
         ).all()
     )
     vc = view_context(state, ctx, version)
-    return {"server": server_detail(vc, inst, faults.get(inst.uuid), groups=groups)}
+    status = await server_host_status(session, vc, inst)
+    return {"server": server_detail(vc, inst, faults.get(inst.uuid), status, groups=groups)}
 
 
 @router.post("/servers", status_code=202)
@@ -263,7 +284,10 @@ async def update_server(
     faults = await latest_faults(session, [inst.uuid])
     vc = view_context(state, ctx, version)
     groups = await member_groups(session, inst.uuid)
-    return {"server": server_update_view(vc, inst, faults.get(inst.uuid), groups)}
+    status = await server_host_status(session, vc, inst)
+    return {
+        "server": server_update_view(vc, inst, faults.get(inst.uuid), groups, host_status=status)
+    }
 
 
 @router.delete("/servers/{server_id}", status_code=204)
