@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.base import utcnow
+from stockyard.db.heartbeat import service_host
 from stockyard.db.models import Instance, InstanceAction, InstanceActionEvent, InstanceFault
 from stockyard.lifecycle.states import (
     ACTIONS,
@@ -124,6 +125,44 @@ def reset_state(
         project_id=project_id,
         start_time=now,
         finish_time=now,
+    )
+
+
+async def record_api_action(
+    session: AsyncSession,
+    inst: Instance,
+    action: str,
+    *,
+    request_id: str,
+    user_id: str,
+    project_id: str,
+) -> None:
+    """Record ``action`` done by the API alone (Nova's lock, unlock): no task, so the
+    action is finished at once, with its one ``api_<action>`` event (Nova's
+    ``wrap_instance_event(prefix='api')``). Finished, it never becomes the
+    ``current_action`` a running task's events attach to."""
+    now = utcnow()
+    row = InstanceAction(
+        instance_uuid=inst.uuid,
+        action=action,
+        request_id=request_id,
+        user_id=user_id,
+        project_id=project_id,
+        start_time=now,
+        finish_time=now,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(
+        InstanceActionEvent(
+            action_id=row.id,
+            event=f"api_{action}",
+            start_time=now,
+            finish_time=now,
+            result="Success",
+            # Nova's API events carry the API service's host (its CONF.host).
+            host=service_host(),
+        )
     )
 
 

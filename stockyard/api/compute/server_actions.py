@@ -1,5 +1,5 @@
 """``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild, os-getConsoleOutput,
-os-resetState (admin).
+lock, unlock, os-resetState (admin).
 
 The API decides "409 or go" from the lifecycle's one table (``begin_action``) and writes
 the task it names; the conductor does the work.
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from stockyard.api.compute import console
+from stockyard.api.compute import console, server_lock
 from stockyard.api.compute.server_admin import RESET_STATE, reset_server_state
 from stockyard.api.compute.server_common import (
     check_metadata_quota,
@@ -68,6 +68,12 @@ async def server_action(
         return await console.console_output(
             state, session, ctx, server_id, value, request_id(request)
         )
+    if action == server_lock.LOCK:
+        await server_lock.lock_server(session, ctx, server_id, value, version, request_id(request))
+        return Response(status_code=202)
+    if action == server_lock.UNLOCK:
+        await server_lock.unlock_server(session, ctx, server_id, request_id(request))
+        return Response(status_code=202)
     if action == RESET_STATE:
         await reset_server_state(session, ctx, server_id, value, request_id(request))
         return Response(status_code=202)

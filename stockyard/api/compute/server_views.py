@@ -146,7 +146,7 @@ def server_detail(
     if vc.version.at_least("2.71") and groups is not None:
         body["server_groups"] = groups
     if vc.version.at_least("2.73"):
-        body["locked_reason"] = None
+        body["locked_reason"] = inst.locked_reason if inst.locked else None
     if fault is not None and status in ("ERROR", "DELETED"):
         body["fault"] = _fault(vc, fault)
     return body

@@ -61,6 +61,10 @@ class Instance(Base):
     reservation_id: Mapped[str] = mapped_column(String(32), default="")
     launch_index: Mapped[int] = mapped_column(Integer, default=0)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who locked it, as Nova's: "owner" (its project) or "admin"; an admin's lock can be
+    # lifted only by an admin. The reason (2.73) is the locker's free text.
+    locked_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    locked_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[list[Any]] = mapped_column(default=list)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
