@@ -10,7 +10,7 @@ URL = f"{V}/os-migrations"
 
 
 async def test_empty_list_at_each_schema_version(cloud: Cloud) -> None:
-    for mv in (None, "2.23", "2.59", "2.66", "2.79"):
+    for mv in (None, "2.23", "2.59", "2.66", "2.79", "2.80"):
         r = await cloud.client.get(URL, headers=cloud.headers(cloud.admin_token, mv))
         assert r.status_code == 200, (mv, r.text)
         assert r.json() == {"migrations": []}
@@ -39,6 +39,8 @@ async def test_query_validation(cloud: Cloud) -> None:
         ("changes-before=2020-01-01T00:00:00", "2.59"),
         ("marker=0b6b6c2f-3a39-4c68-9b63-27f0cbb8d3b7", "2.59"),
         ("changes-since=2020-01-02T00:00:00Z&changes-before=2020-01-01T00:00:00", "2.66"),
+        ("user_id=u1", "2.79"),
+        ("project_id=p1", "2.79"),
     ):
         r = await cloud.client.get(f"{URL}?{query}", headers=h(mv))
         assert r.status_code == 400, (query, mv, r.text)
@@ -47,3 +49,10 @@ async def test_query_validation(cloud: Cloud) -> None:
         headers=h("2.66"),
     )
     assert ok.status_code == 200 and ok.json() == {"migrations": []}
+
+
+async def test_owner_filters_from_2_80(cloud: Cloud) -> None:
+    r = await cloud.client.get(
+        f"{URL}?user_id=u1&project_id=p1", headers=cloud.headers(cloud.admin_token, "2.80")
+    )
+    assert r.status_code == 200 and r.json() == {"migrations": []}

@@ -40,7 +40,22 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
 
 
 @pytest.mark.parametrize(
-    "mv", ["2.1", "2.3", "2.11", "2.28", "2.33", "2.47", "2.53", "2.57", "2.63", "2.71", "2.79"]
+    "mv",
+    [
+        "2.1",
+        "2.3",
+        "2.11",
+        "2.28",
+        "2.33",
+        "2.47",
+        "2.53",
+        "2.57",
+        "2.63",
+        "2.71",
+        "2.73",
+        "2.79",
+        "2.80",
+    ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     _hook_on(cloud)
@@ -127,6 +142,13 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     actions = await _ok(cloud, "GET", f"{C}/servers/{sid}/os-instance-actions", a)
     req_id = actions["instanceActions"][0]["request_id"]
     await _ok(cloud, "GET", f"{C}/servers/{sid}/os-instance-actions/{req_id}", a)
+    act = f"{C}/servers/{sid}/action"
+    lock: Any = {"locked_reason": "walk"} if _mv(mv) >= (2, 73) else None
+    await _ok(cloud, "POST", act, a, json={"lock": lock})
+    locked = await _ok(cloud, "GET", f"{C}/servers/{sid}", a)
+    assert _mv(mv) < (2, 9) or locked["server"]["locked"] is True
+    await _ok(cloud, "GET", f"{C}/servers/detail?locked=true", a)
+    await _ok(cloud, "POST", act, a, json={"unlock": None})
     rebuilt = await _ok(
         cloud, "POST", f"{C}/servers/{sid}/action", a, json={"rebuild": {"imageRef": image_id}}
     )
@@ -140,6 +162,7 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     hv_id = hypervisors["hypervisors"][0]["id"]
     await _ok(cloud, "GET", f"{C}/os-hypervisors/{hv_id}", a)
     await _ok(cloud, "GET", f"{C}/os-services", a)
+    await _ok(cloud, "GET", f"{C}/os-migrations", a)
     await _ok(cloud, "GET", f"{C}/os-quota-class-sets/default", a)
     await _ok(cloud, "GET", "/compute/", a)
     await _ok(cloud, "GET", f"{C}/", a)

@@ -197,7 +197,7 @@ async def list_hypervisors_detail(
 
 @router.get("/os-hypervisors/statistics")
 async def hypervisor_statistics(session: SessionDep, ctx: AdminCtx) -> dict[str, Any]:
-    """Sums over every hypervisor (Nova removed this in 2.88; we serve up to 2.79)."""
+    """Sums over every hypervisor (Nova removed this in 2.88; we serve up to 2.80)."""
     hosts = (await session.scalars(select(Host))).all()
     stats = {
         "count": len(hosts),

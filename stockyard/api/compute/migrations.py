@@ -22,6 +22,7 @@ router = APIRouter()
 
 _BASE_PARAMS = {"hidden", "host", "instance_uuid", "source_compute", "status", "migration_type"}
 _PAGING_PARAMS = {"limit", "marker", "changes-since"}  # 2.59
+_OWNER_PARAMS = {"user_id", "project_id"}  # 2.80
 
 
 def _time(name: str, raw: str) -> datetime:
@@ -37,13 +38,17 @@ def _time(name: str, raw: str) -> datetime:
 
 def _check_query(request: Request, version: APIVersion) -> None:
     """Nova's list query schema: before 2.59 anything goes; from 2.59 only the known
-    parameters, a non-negative limit, ISO 8601 times; from 2.66 ``changes-before``."""
+    parameters, a non-negative limit, ISO 8601 times; from 2.66 ``changes-before``; from
+    2.80 ``user_id`` and ``project_id`` (the owner of the migrated server; 2.80 also adds
+    both to each migration, which an empty list has none of)."""
     if not version.at_least("2.59"):
         return
     params = request.query_params
     allowed = _BASE_PARAMS | _PAGING_PARAMS
     if version.at_least("2.66"):
         allowed = allowed | {"changes-before"}
+    if version.at_least("2.80"):
+        allowed = allowed | _OWNER_PARAMS
     for key in sorted(set(params) - allowed):
         raise APIError(
             400,
