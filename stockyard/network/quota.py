@@ -25,7 +25,7 @@ from stockyard.db.models import (
     SecurityGroupRule,
     Subnet,
 )
-from stockyard.network.errors import invalid_attr, over_quota
+from stockyard.network.errors import BadRequest, invalid_attr, over_quota
 
 # Neutron's defaults (neutron/conf/quota.py).
 DEFAULTS: dict[str, int] = {
@@ -101,10 +101,15 @@ async def check(session: AsyncSession, project_id: str, resource: str, delta: in
         raise over_quota(resource)
 
 
-def parse_update(body: Any) -> dict[str, int]:
-    """The ``quota`` object of a PUT: known resources, integers >= -1."""
+def parse_update(body: Any) -> tuple[dict[str, int], bool]:
+    """The ``quota`` object of a PUT: known resources, integers >= -1; and whether to
+    check the new limits against usage (``check_limit``, quota-check-limit; ``force``
+    turns it off)."""
     out: dict[str, int] = {}
+    check_limit = bool(body.get("check_limit")) and not bool(body.get("force"))
     for key, value in body.items():
+        if key in ("check_limit", "force"):
+            continue
         if key not in DEFAULTS:
             raise invalid_attr(key, f"Unrecognized attribute(s) '{key}'")
         try:
@@ -114,7 +119,19 @@ def parse_update(body: Any) -> dict[str, int]:
         if isinstance(value, bool) or number < -1:
             raise invalid_attr(key, f"'{value}' should be non-negative or -1")
         out[key] = number
-    return out
+    return out, check_limit
+
+
+async def check_limits(session: AsyncSession, project_id: str, values: dict[str, int]) -> None:
+    """400 when a new limit is below what the project already uses."""
+    used = await usage(session, project_id)
+    for resource, limit in values.items():
+        if 0 <= limit < used[resource]:
+            raise BadRequest(
+                f"Quota limit {limit} for {resource} must be greater than or equal to "
+                f"already used and reserved {used[resource]}.",
+                type="InvalidQuotaValue",
+            )
 
 
 async def set_limits(session: AsyncSession, project_id: str, values: dict[str, int]) -> None:

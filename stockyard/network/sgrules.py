@@ -102,19 +102,21 @@ def validate(body: dict[str, Any]) -> Rule:
             "Must also specify protocol if port range is given.",
             type="SecurityGroupProtocolRequiredWithPorts",
         )
-    if number in _PORTED:
-        if (low is None) != (high is None) or low == 0 or high == 0:
-            if low == 0 or high == 0:
-                raise BadRequest("Invalid value for port 0", type="SecurityGroupInvalidPortValue")
-        if low is not None and high is not None and low > high:
+    if number in _PORTED and (low is not None or high is not None):
+        if low == 0 or high == 0:
+            raise BadRequest("Invalid value for port 0", type="SecurityGroupInvalidPortValue")
+        # Neutron wants both ends, in order.
+        if low is None or high is None or low > high:
             raise BadRequest(
                 "For TCP/UDP protocols, port_range_min must be <= port_range_max",
                 type="SecurityGroupInvalidPortRange",
             )
     elif number in _ICMP:
-        for attr, value in (("type", low), ("code", high)):
+        for field, attr, value in (
+            ("type", "port-range-min", low),
+            ("code", "port-range-max", high),
+        ):
             if value is not None and value > 255:
-                field = "port_range_min" if attr == "type" else "port_range_max"
                 raise BadRequest(
                     f"Invalid value for ICMP {field} ({attr}) {value}. It must be 0 to 255.",
                     type="SecurityGroupInvalidIcmpValue",

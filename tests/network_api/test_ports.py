@@ -156,3 +156,21 @@ async def test_other_projects_port_is_not_found(cloud: Cloud) -> None:
     neutron_error(hidden, 404, "PortNotFound")
     listed = await cloud.client.get(f"{V2}/ports", headers=cloud.demo)
     assert listed.json()["ports"] == []
+
+
+async def test_bulk_create_is_all_or_nothing(cloud: Cloud) -> None:
+    net, _ = await _net_with_subnet(cloud)
+    two = {
+        "ports": [{"network_id": net["id"], "name": "a"}, {"network_id": net["id"], "name": "b"}]
+    }
+    resp = await cloud.client.post(f"{V2}/ports", json=two, headers=cloud.demo)
+    assert resp.status_code == 201
+    assert [p["name"] for p in resp.json()["ports"]] == ["a", "b"]
+    bad = {"ports": [{"network_id": net["id"], "name": "c"}, {"network_id": "missing"}]}
+    failed = await cloud.client.post(f"{V2}/ports", json=bad, headers=cloud.demo)
+    neutron_error(failed, 404, "NetworkNotFound")
+    names = [
+        p["name"]
+        for p in (await cloud.client.get(f"{V2}/ports", headers=cloud.demo)).json()["ports"]
+    ]
+    assert sorted(names) == ["a", "b"]

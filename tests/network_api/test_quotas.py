@@ -52,3 +52,17 @@ async def test_security_group_rule_quota(cloud: Cloud) -> None:
         f"{V2}/security-group-rules", json={"security_group_rule": body}, headers=cloud.demo
     )
     neutron_error(over, 409, "OverQuota")
+
+
+async def test_check_limit_refuses_limits_below_usage(cloud: Cloud) -> None:
+    demo = cloud.seeded.demo_project_id
+    for _ in range(2):
+        await create(cloud, "network", cloud.demo)
+    url = f"{V2}/quotas/{demo}"
+    low = {"quota": {"network": 1, "check_limit": True}}
+    refused = await cloud.client.put(url, json=low, headers=cloud.admin)
+    assert "already used and reserved 2" in neutron_error(refused, 400, "InvalidQuotaValue")
+    forced = await cloud.client.put(
+        url, json={"quota": {"network": 1, "force": True}}, headers=cloud.admin
+    )
+    assert forced.json()["quota"]["network"] == 1

@@ -55,6 +55,8 @@ async def test_rule_validation_and_duplicates(cloud: Cloud) -> None:
             "SecurityGroupInvalidPortRange",
         ),
         ({"protocol": "foo"}, "SecurityGroupRuleInvalidProtocol"),
+        ({"protocol": "tcp", "port_range_max": 6}, "SecurityGroupInvalidPortRange"),
+        ({"protocol": "icmp", "port_range_min": 300}, "SecurityGroupInvalidIcmpValue"),
         ({"port_range_min": 22, "port_range_max": 22}, "SecurityGroupProtocolRequiredWithPorts"),
         ({"protocol": "icmp", "port_range_max": 3}, "SecurityGroupMissingIcmpType"),
         (

@@ -154,6 +154,25 @@ async def read_body(request: Request, resource: str) -> dict[str, Any]:
     return inner
 
 
+async def read_many(request: Request, resource: str) -> tuple[list[dict[str, Any]], bool]:
+    """A create body, single (``{"port": {...}}``) or bulk (``{"ports": [...]}``); the
+    items and whether it was bulk. A bulk create is one transaction: all or nothing."""
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError:
+        raise BadRequest("Malformed request body") from None
+    plural = f"{resource}s"
+    if isinstance(body, dict) and isinstance(body.get(plural), list):
+        items = body[plural]
+        if not items or not all(isinstance(i, dict) for i in items):
+            raise BadRequest(f"Resources required: '{plural}' must be a list of objects")
+        return items, True
+    if not isinstance(body, dict) or not isinstance(body.get(resource), dict):
+        raise BadRequest(f"Unable to find '{resource}' in request body")
+    return [body[resource]], False
+
+
 def check(
     ctx: RequestContext, spec: Spec, body: dict[str, Any], *, action: str, resource: str
 ) -> dict[str, Any]:

@@ -26,17 +26,14 @@ async def list_networks(request: Request, session: SessionDep, ctx: Ctx) -> dict
 
 @router.post("/v2.0/networks", status_code=201)
 async def create_network(request: Request, session: SessionDep, ctx: WriterCtx) -> dict[str, Any]:
-    body = attrs.check(
-        ctx,
-        attrs.NETWORK,
-        await attrs.read_body(request, "network"),
-        action="create",
-        resource="network",
-    )
-    net = await networks.create(session, attrs.owner(ctx, body), body)
-    rendered = (await networks_(session, ctx, [net]))[0]
+    items, bulk = await attrs.read_many(request, "network")
+    created = []
+    for item in items:
+        body = attrs.check(ctx, attrs.NETWORK, item, action="create", resource="network")
+        created.append(await networks.create(session, attrs.owner(ctx, body), body))
+    rendered = await networks_(session, ctx, created)
     await session.commit()
-    return {"network": rendered}
+    return {"networks": rendered} if bulk else {"network": rendered[0]}
 
 
 @router.get("/v2.0/networks/{network_id}")

@@ -32,15 +32,18 @@ async def list_ports(request: Request, session: SessionDep, ctx: Ctx) -> dict[st
 
 @router.post("/v2.0/ports", status_code=201)
 async def create_port(request: Request, session: SessionDep, ctx: WriterCtx) -> dict[str, Any]:
-    body = attrs.check(
-        ctx, attrs.PORT, await attrs.read_body(request, "port"), action="create", resource="port"
-    )
-    if "network_id" not in body:
-        raise BadRequest("Failed to parse request. Required attribute 'network_id' not specified")
-    port = await ports.create(session, ctx, attrs.owner(ctx, body), body)
-    rendered = (await ports_(session, ctx, [port]))[0]
+    items, bulk = await attrs.read_many(request, "port")
+    created = []
+    for item in items:
+        body = attrs.check(ctx, attrs.PORT, item, action="create", resource="port")
+        if "network_id" not in body:
+            raise BadRequest(
+                "Failed to parse request. Required attribute 'network_id' not specified"
+            )
+        created.append(await ports.create(session, ctx, attrs.owner(ctx, body), body))
+    rendered = await ports_(session, ctx, created)
     await session.commit()
-    return {"port": rendered}
+    return {"ports": rendered} if bulk else {"port": rendered[0]}
 
 
 @router.get("/v2.0/ports/{port_id}")

@@ -63,7 +63,9 @@ async def show(project_id: str, session: SessionDep, ctx: Ctx) -> dict[str, Any]
 async def update(
     project_id: str, request: Request, session: SessionDep, ctx: AdminCtx
 ) -> dict[str, Any]:
-    values = quota.parse_update(await attrs.read_body(request, "quota"))
+    values, check_limit = quota.parse_update(await attrs.read_body(request, "quota"))
+    if check_limit:
+        await quota.check_limits(session, project_id, values)
     await quota.set_limits(session, project_id, values)
     await session.commit()
     return {"quota": await quota.limits(session, project_id)}

@@ -27,21 +27,19 @@ async def list_subnets(request: Request, session: SessionDep, ctx: Ctx) -> dict[
 
 @router.post("/v2.0/subnets", status_code=201)
 async def create_subnet(request: Request, session: SessionDep, ctx: WriterCtx) -> dict[str, Any]:
-    body = attrs.check(
-        ctx,
-        attrs.SUBNET,
-        await attrs.read_body(request, "subnet"),
-        action="create",
-        resource="subnet",
-    )
-    for required in ("network_id", "ip_version"):
-        if required not in body:
-            raise BadRequest(
-                f"Failed to parse request. Required attribute '{required}' not specified"
-            )
-    subnet = await subnets.create(session, ctx, attrs.owner(ctx, body), body)
+    items, bulk = await attrs.read_many(request, "subnet")
+    created = []
+    for item in items:
+        body = attrs.check(ctx, attrs.SUBNET, item, action="create", resource="subnet")
+        for required in ("network_id", "ip_version"):
+            if required not in body:
+                raise BadRequest(
+                    f"Failed to parse request. Required attribute '{required}' not specified"
+                )
+        created.append(await subnets.create(session, ctx, attrs.owner(ctx, body), body))
     await session.commit()
-    return {"subnet": views.subnet(subnet)}
+    rendered = [views.subnet(s) for s in created]
+    return {"subnets": rendered} if bulk else {"subnet": rendered[0]}
 
 
 @router.get("/v2.0/subnets/{subnet_id}")

@@ -71,6 +71,12 @@ EXTENSIONS = (
         "2012-07-29T10:00:00-00:00",
     ),
     (
+        "quota-check-limit",
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+        "2023-01-06T10:00:00-00:00",
+    ),
+    (
         "quota_details",
         "Quota details management support",
         "Expose functions for quotas usage statistics per project",
