@@ -52,6 +52,11 @@ def create_app(state: APIState) -> FastAPI:
                 response.headers["OpenStack-API-Version"] = f"compute {version}"
                 response.headers["X-OpenStack-Nova-API-Version"] = str(version)
                 response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
+        elif request.url.path.startswith("/volume"):
+            version = getattr(request.state, "volume_microversion", None)
+            if version is not None:
+                response.headers["OpenStack-API-Version"] = f"volume {version}"
+                response.headers["Vary"] = "OpenStack-API-Version"
         log.info(
             "%s %s %s %.1fms %s",
             request.method,
@@ -67,12 +72,14 @@ def create_app(state: APIState) -> FastAPI:
     from stockyard.api.image import router as image_router
     from stockyard.api.network import router as network_router
     from stockyard.api.stock import router as stock_router
+    from stockyard.api.volume import router as volume_router
 
     app.include_router(identity_router)
     app.include_router(compute_router)
     app.include_router(image_router)
     app.include_router(network_router)
     app.include_router(stock_router)
+    app.include_router(volume_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

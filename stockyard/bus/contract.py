@@ -20,6 +20,8 @@ Topics:
   (from an API process), for the agent of that host.
 - ``reply.<random>``: :class:`ConsoleOutput`, for one API process; short-lived (on
   RabbitMQ not durable, deleted a minute after its consumer is gone).
+- ``volume``: :class:`VolumeHint` (from the API, after a volume or snapshot entered an
+  -ing status), for any volume role.
 
 Agents hold no database credentials: they consume ``compute.<host>`` and publish to
 ``conductor`` and ``conductor.reports`` only. Driver calls are idempotent because an op
@@ -41,6 +43,7 @@ CONDUCTOR = "conductor"
 REPORTS = "conductor.reports"
 COMPUTE_PREFIX = "compute."
 REPLY_PREFIX = "reply."
+VOLUME = "volume"
 
 REPORTS_PER_MESSAGE = 500
 """Most host reports a :class:`HostReports` batch carries."""
@@ -205,6 +208,14 @@ class HostReports(_Message):
     reports: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class VolumeHint(_Message):
+    """A volume or snapshot row entered an -ing status: act on its row's current status."""
+
+    type: Literal["volume_task"] = "volume_task"
+    resource: Literal["volume", "snapshot"]
+    id: NonEmpty
+
+
 AnyMessage = (
     BuildHint
     | TaskHint
@@ -214,6 +225,7 @@ AnyMessage = (
     | ConsoleOutput
     | HostReport
     | HostReports
+    | VolumeHint
 )
 M = TypeVar("M", bound=_Message)
 
@@ -224,6 +236,7 @@ _BY_TYPE: dict[str, type[_Message]] = {
     "console_output": ConsoleOutput,
     "host_report": HostReport,
     "host_reports": HostReports,
+    "volume_task": VolumeHint,
 }
 
 

@@ -1,10 +1,10 @@
 """All roles in one process: what ``stockyard up`` runs.
 
 Order matters: schema, seed, lab enrollment, scheduler and conductor (they load host
-state), agents (they report to the conductor), then the API, so the first request finds
-a ready cloud. The backends are the settings' (SQLite + in-process bus by default;
-PostgreSQL/MariaDB + RabbitMQ when ``database_url``/``bus_url`` say so); the roles talk
-over the bus exactly as separate processes do.
+state), the volume role, agents (they report to the conductor), then the API, so the
+first request finds a ready cloud. The backends are the settings' (SQLite + in-process
+bus by default; PostgreSQL/MariaDB + RabbitMQ when ``database_url``/``bus_url`` say so);
+the roles talk over the bus exactly as separate processes do.
 """
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ class EmbeddedCloud:
         conductor = Conductor(self.db, self.bus, s, remote_scheduling=True)
         await conductor.start()
         self._stoppables.append(conductor)
+        from stockyard.volume.service import VolumeService
+
+        volumes = VolumeService(self.db, self.bus, s)
+        await volumes.start()
+        self._stoppables.append(volumes)
         from stockyard.lab.runtime import start_lab_agents
 
         pool = await start_lab_agents(lab, self.bus, s)

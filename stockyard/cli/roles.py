@@ -1,4 +1,5 @@
-"""One console command per role: ``api``, ``scheduler``, ``conductor``, ``agent``.
+"""One console command per role: ``api``, ``scheduler``, ``conductor``, ``agent``,
+``volume``.
 
 Each reads the same settings (``STOCKYARD_*`` environment / settings file); scheduler,
 conductor and agent serve ``/healthz`` and ``/readyz`` on ``--health-port`` when given
@@ -167,6 +168,32 @@ def register(app: typer.Typer) -> None:
             return svc, checks
 
         asyncio.run(_run("conductor", bus, make, health_port, health_host, db.dispose))
+
+    @app.command()
+    def volume(
+        health_port: int | None = HEALTH_PORT,
+        health_host: str = HEALTH_HOST,
+        log_json: bool | None = LOG_JSON,
+    ) -> None:
+        """Do the volume work (create, delete, extend, snapshots) of topic ``volume`` on the
+        backends of ``volume_backends``; its reconciler resumes or fails what is stuck."""
+        settings = _settings(log_json, "volume")
+        from stockyard.db.base import Database
+        from stockyard.placement.service import db_reachable
+        from stockyard.volume.service import VolumeService
+
+        db = Database(settings.effective_database_url)
+        bus = _bus(settings)
+
+        async def make() -> tuple[Role, Checks]:
+            svc = VolumeService(db, bus, settings)
+
+            async def checks() -> dict[str, bool]:
+                return {"database": await db_reachable(db), "bus": bus.healthy()}
+
+            return svc, checks
+
+        asyncio.run(_run("volume", bus, make, health_port, health_host, db.dispose))
 
     @app.command()
     def agent(

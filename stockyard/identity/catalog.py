@@ -29,6 +29,8 @@ SERVICES = (
     ServiceDef("compute", "nova", "/compute/v2.1", "Compute service (Nova v2.1)"),
     ServiceDef("image", "glance", "/image", "Image service (Glance v2)"),
     ServiceDef("network", "neutron", "/network", "Networking service (Neutron v2.0)"),
+    ServiceDef("block-storage", "cinder", "/volume/v3", "Block Storage service (Cinder v3)"),
+    ServiceDef("volumev3", "cinderv3", "/volume/v3", "Block Storage service (Cinder v3)"),
     ServiceDef("baremetal-stock", "stockyard-stock", "/stock/v1", "Baremetal stock (Stockyard)"),
 )
 

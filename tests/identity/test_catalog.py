@@ -17,6 +17,8 @@ async def test_token_catalog_has_every_service_region_and_interface(cloud: Cloud
         "compute": "nova",
         "image": "glance",
         "network": "neutron",
+        "block-storage": "cinder",
+        "volumev3": "cinderv3",
         "baremetal-stock": "stockyard-stock",
     }
     urls = {
@@ -24,6 +26,8 @@ async def test_token_catalog_has_every_service_region_and_interface(cloud: Cloud
         "compute": f"{BASE}/compute/v2.1",
         "image": f"{BASE}/image",
         "network": f"{BASE}/network",
+        "block-storage": f"{BASE}/volume/v3",
+        "volumev3": f"{BASE}/volume/v3",
         "baremetal-stock": f"{BASE}/stock/v1",
     }
     for service_type, svc in catalog.items():

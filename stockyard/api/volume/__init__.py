@@ -1,0 +1,45 @@
+"""Block Storage API v3 (Cinder-compatible) under ``/volume``.
+
+Every resource router is served at ``/volume/v3/...`` and, as Cinder's catalog URLs
+carry it, at ``/volume/v3/{project_id}/...``; each versioned route negotiates
+``OpenStack-API-Version: volume 3.x``.
+"""
+
+from fastapi import APIRouter, Depends
+
+from stockyard.api.volume.actions import router as actions_router
+from stockyard.api.volume.common import check_path_project
+from stockyard.api.volume.metadata import router as metadata_router
+from stockyard.api.volume.quotas import router as quotas_router
+from stockyard.api.volume.snapshots import router as snapshots_router
+from stockyard.api.volume.types import router as types_router
+from stockyard.api.volume.versions import list_versions, negotiate
+from stockyard.api.volume.versions import router as versions_router
+from stockyard.api.volume.volumes import router as volumes_router
+
+_subs = [
+    volumes_router,
+    actions_router,
+    metadata_router,
+    snapshots_router,
+    types_router,
+    quotas_router,
+]
+
+router = APIRouter(prefix="/volume")
+router.add_api_route("", list_versions, methods=["GET"], include_in_schema=False)
+router.add_api_route("/", list_versions, methods=["GET"], include_in_schema=False)
+router.include_router(versions_router)
+_negotiate = Depends(negotiate)
+for _sub in _subs:
+    router.include_router(_sub, prefix="/v3", dependencies=[_negotiate])
+# After the plain routes, so that a project-less URL never matches as a project id.
+for _sub in _subs:
+    router.include_router(
+        _sub,
+        prefix="/v3/{path_project_id}",
+        dependencies=[_negotiate, Depends(check_path_project)],
+        include_in_schema=False,
+    )
+
+__all__ = ["router"]

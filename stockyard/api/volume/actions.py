@@ -1,0 +1,140 @@
+"""``POST /volumes/{id}/action``: os-extend, os-reset_status (admin), os-set_bootable,
+os-update_readonly_flag. Attach/detach actions come with the attachments slice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.api.deps import SessionDep, StateDep, WriterCtx
+from stockyard.api.errors import APIError
+from stockyard.api.state import APIState
+from stockyard.api.volume.common import get_volume, hint, parse_bool
+from stockyard.db.base import utcnow
+from stockyard.db.models import Volume, VolumeType
+from stockyard.identity.context import RequestContext
+from stockyard.volume import quota
+from stockyard.volume.states import ATTACH_STATUSES, VOLUME_ACTIONS, VOLUME_RESET, may
+
+router = APIRouter()
+
+
+@router.post("/volumes/{volume_id}/action")
+async def volume_action(
+    volume_id: str,
+    ctx: WriterCtx,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    body: Any = Body(None),
+) -> Response:
+    if not isinstance(body, dict) or len(body) != 1:
+        raise APIError(400, "Invalid request body: exactly one action is expected.")
+    ((name, args),) = body.items()
+    volume = await get_volume(session, ctx, volume_id)
+    if name == "os-extend":
+        await _extend(volume, args, ctx, session, state, request)
+        return Response(status_code=202)
+    if name == "os-reset_status":
+        await _reset_status(volume, args, ctx, session)
+        return Response(status_code=202)
+    if name == "os-set_bootable":
+        if not isinstance(args, dict) or "bootable" not in args:
+            raise APIError(400, "Must specify bootable in request.")
+        volume.bootable = parse_bool(args["bootable"], "bootable")
+        volume.updated_at = utcnow()
+        await session.commit()
+        return Response(status_code=200)
+    if name == "os-update_readonly_flag":
+        if not isinstance(args, dict) or "readonly" not in args:
+            raise APIError(400, "Must specify readonly in request.")
+        readonly = parse_bool(args["readonly"], "readonly")
+        if volume.status != "available":
+            raise APIError(
+                400, "Invalid volume: Volume status must be available to update readonly flag."
+            )
+        volume.readonly = readonly
+        volume.updated_at = utcnow()
+        await session.commit()
+        return Response(status_code=202)
+    raise APIError(400, f"There is no such action: {name}")
+
+
+async def _extend(
+    volume: Volume,
+    args: Any,
+    ctx: RequestContext,
+    session: AsyncSession,
+    state: APIState,
+    request: Request,
+) -> None:
+    raw = args.get("new_size") if isinstance(args, dict) else None
+    try:
+        new_size = int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise APIError(400, f"Invalid input for field/attribute new_size. Value: {raw}.") from None
+    if not may(VOLUME_ACTIONS["extend"], volume.status):
+        raise APIError(
+            400,
+            f"Invalid volume: Volume {volume.id} status must be available to "
+            f"extend, but current status is: {volume.status}.",
+        )
+    if new_size <= volume.size:
+        raise APIError(
+            400,
+            f"Invalid input received: New size for extend must be greater than "
+            f"current size. (current: {volume.size}, extended: {new_size}).",
+        )
+    vtype = await session.get(VolumeType, volume.volume_type_id)
+    try:
+        await quota.check(
+            session,
+            state.settings,
+            volume.project_id,
+            vtype.name if vtype else "",
+            quota.Delta(gigabytes=new_size - volume.size),
+            volume_size=new_size,
+        )
+    except quota.QuotaExceeded as exc:
+        raise APIError(413, str(exc)) from None
+    volume.status = VOLUME_ACTIONS["extend"].target
+    volume.new_size = new_size
+    volume.task_started_at = utcnow()
+    volume.status_reason = None
+    volume.updated_at = utcnow()
+    await session.commit()
+    await hint(state, "volume", volume.id, request)
+
+
+async def _reset_status(
+    volume: Volume, args: Any, ctx: RequestContext, session: AsyncSession
+) -> None:
+    if not ctx.is_admin:
+        raise APIError(
+            403,
+            "Policy doesn't allow volume_extension:volume_admin_actions:"
+            "reset_status to be performed.",
+        )
+    if not isinstance(args, dict) or not args:
+        raise APIError(
+            400, "Must specify 'status', 'attach_status' or 'migration_status' for update."
+        )
+    status = args.get("status")
+    attach_status = args.get("attach_status")
+    if status is not None and status not in VOLUME_RESET:
+        raise APIError(400, "Must specify a valid status")
+    if attach_status is not None and attach_status not in ATTACH_STATUSES:
+        raise APIError(400, "Must specify a valid attach status")
+    if status is not None:
+        volume.status = status
+        # An admin takes the row back from whatever worker held it.
+        volume.lease_owner = None
+        volume.lease_expires = None
+        volume.task_started_at = utcnow()
+        volume.new_size = None if status != "extending" else volume.new_size
+    if attach_status is not None:
+        volume.attach_status = attach_status
+    volume.updated_at = utcnow()
+    await session.commit()

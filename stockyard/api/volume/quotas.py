@@ -1,0 +1,123 @@
+"""``os-quota-sets`` (volumes, gigabytes, snapshots, per type; ``?usage=true``),
+``/limits`` and ``os-availability-zone`` of the Block Storage API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.api.deps import AdminCtx, ProjectCtx, SessionDep, StateDep
+from stockyard.api.errors import APIError
+from stockyard.api.volume.common import parse_bool
+from stockyard.api.volume.types import default_type
+from stockyard.db.models import VolumeQuota
+from stockyard.identity.context import RequestContext
+from stockyard.volume import quota
+
+router = APIRouter()
+
+
+def _may_read(ctx: RequestContext, project_id: str) -> None:
+    if not ctx.is_admin and project_id != ctx.project_id:
+        raise APIError(403, "Policy doesn't allow volume_extension:quotas:show to be performed.")
+
+
+async def _with_default_type(session: AsyncSession) -> None:
+    """Every cloud has ``__DEFAULT__``, so its per-type keys are always listed."""
+    await default_type(session)
+    await session.commit()
+
+
+@router.get("/os-quota-sets/{project_id}/defaults")
+async def show_defaults(
+    project_id: str, ctx: ProjectCtx, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    _may_read(ctx, project_id)
+    await _with_default_type(session)
+    names = await quota.type_names(session)
+    limits = {r: quota.default_limit(state.settings, r) for r in quota.known_resources(names)}
+    return {"quota_set": {"id": project_id, **limits}}
+
+
+@router.get("/os-quota-sets/{project_id}")
+async def show_quotas(
+    project_id: str, ctx: ProjectCtx, session: SessionDep, state: StateDep, request: Request
+) -> dict[str, Any]:
+    _may_read(ctx, project_id)
+    await _with_default_type(session)
+    limits = await quota.limits(session, state.settings, project_id)
+    if not parse_bool(request.query_params.get("usage", "false"), "usage"):
+        return {"quota_set": {"id": project_id, **limits}}
+    used = await quota.usage(session, project_id)
+    detail = {
+        r: {"limit": limit, "in_use": used.get(r, 0), "reserved": 0} for r, limit in limits.items()
+    }
+    # per_volume_gigabytes is a bound, not a consumable: Cinder shows in_use 0 for it.
+    return {"quota_set": {"id": project_id, **detail}}
+
+
+@router.put("/os-quota-sets/{project_id}")
+async def update_quotas(
+    project_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep, body: Any = Body(None)
+) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("quota_set"), dict):
+        raise APIError(400, "Missing required element 'quota_set' in request body.")
+    await _with_default_type(session)
+    changes = {k: v for k, v in body["quota_set"].items() if k not in ("id", "tenant_id")}
+    known = set(quota.known_resources(await quota.type_names(session)))
+    if bad := sorted(set(changes) - known):
+        raise APIError(400, f"Bad key(s) in quota set: {','.join(bad)}")
+    for resource, value in changes.items():
+        try:
+            limit = int(value)
+        except (TypeError, ValueError):
+            raise APIError(400, f"Quota limit {value} for {resource} must be an integer.") from None
+        if limit < -1:
+            raise APIError(400, f"Quota limit {limit} for {resource} must be -1 or greater.")
+        row = await session.scalar(
+            select(VolumeQuota).where(
+                VolumeQuota.project_id == project_id, VolumeQuota.resource == resource
+            )
+        )
+        if row is None:
+            session.add(VolumeQuota(project_id=project_id, resource=resource, hard_limit=limit))
+        else:
+            row.hard_limit = limit
+    await session.commit()
+    return {"quota_set": await quota.limits(session, state.settings, project_id)}
+
+
+@router.delete("/os-quota-sets/{project_id}")
+async def reset_quotas(project_id: str, ctx: AdminCtx, session: SessionDep) -> None:
+    await session.execute(delete(VolumeQuota).where(VolumeQuota.project_id == project_id))
+    await session.commit()
+
+
+@router.get("/limits")
+async def show_limits(ctx: ProjectCtx, session: SessionDep, state: StateDep) -> dict[str, Any]:
+    assert ctx.project_id is not None
+    limits = await quota.limits(session, state.settings, ctx.project_id)
+    used = await quota.usage(session, ctx.project_id)
+    absolute = {
+        "maxTotalVolumes": limits["volumes"],
+        "maxTotalSnapshots": limits["snapshots"],
+        "maxTotalVolumeGigabytes": limits["gigabytes"],
+        "maxTotalBackups": limits["backups"],
+        "maxTotalBackupGigabytes": limits["backup_gigabytes"],
+        "totalVolumesUsed": used["volumes"],
+        "totalSnapshotsUsed": used["snapshots"],
+        "totalGigabytesUsed": used["gigabytes"],
+        # No backup service here: nothing can be in use.
+        "totalBackupsUsed": 0,
+        "totalBackupGigabytesUsed": 0,
+    }
+    return {"limits": {"rate": [], "absolute": absolute}}
+
+
+@router.get("/os-availability-zone")
+async def list_zones(ctx: ProjectCtx, state: StateDep) -> dict[str, Any]:
+    zone = state.settings.volume_availability_zone
+    return {"availabilityZoneInfo": [{"zoneName": zone, "zoneState": {"available": True}}]}

@@ -1,0 +1,197 @@
+"""Volume snapshots: create (``force`` for in-use volumes), list/detail, show, update,
+delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
+from stockyard.api.errors import APIError
+from stockyard.api.volume.common import (
+    apply_sort,
+    body_of,
+    check_metadata,
+    get_snapshot,
+    get_volume,
+    hint,
+    next_link,
+    page,
+    parse_bool,
+    parse_limit,
+    scope,
+    sort_keys,
+)
+from stockyard.api.volume.views import snapshot_view
+from stockyard.db.base import utcnow
+from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
+from stockyard.identity.context import RequestContext
+from stockyard.volume import quota
+from stockyard.volume.states import (
+    SNAPSHOT_ACTIONS,
+    VOLUME_ACTIONS,
+    SnapshotStatus,
+    VolumeStatus,
+    may,
+)
+
+router = APIRouter()
+SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "volume_id"}
+
+
+def _text(data: dict[str, Any], key: str, legacy: str) -> str | None:
+    value = data.get(key, data.get(legacy))
+    if value is not None and (not isinstance(value, str) or len(value) > 255):
+        raise APIError(400, f"Invalid input for field/attribute {key}: at most 255 characters.")
+    return value
+
+
+@router.post("/snapshots", status_code=202)
+async def create_snapshot(
+    ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request, body: Any = Body(None)
+) -> dict[str, Any]:
+    data = body_of(body, "snapshot")
+    volume_id = data.get("volume_id")
+    if not isinstance(volume_id, str) or not volume_id:
+        raise APIError(
+            400, "Invalid input for field/attribute volume_id: 'volume_id' is a required property"
+        )
+    force = parse_bool(data.get("force", False), "force")
+    name = _text(data, "name", "display_name")
+    description = _text(data, "description", "display_description")
+    metadata = check_metadata(data.get("metadata") or {})
+    volume = await get_volume(session, ctx, volume_id)
+    if volume.status == VolumeStatus.IN_USE and not force:
+        raise APIError(
+            400,
+            f"Invalid volume: Volume {volume.id} status must be available, "
+            f"but current status is: {volume.status}.",
+        )
+    action = VOLUME_ACTIONS["snapshot_force" if force else "snapshot"]
+    if not may(action, volume.status):
+        allowed = " or ".join(action.sources)
+        raise APIError(
+            400,
+            f"Invalid volume: Volume {volume.id} status must be {allowed}, "
+            f"but current status is: {volume.status}.",
+        )
+    vtype = await session.get(VolumeType, volume.volume_type_id)
+    assert ctx.project_id is not None
+    try:
+        await quota.check(
+            session,
+            state.settings,
+            volume.project_id,
+            vtype.name if vtype else "",
+            quota.Delta(snapshots=1, gigabytes=volume.size),
+        )
+    except quota.QuotaExceeded as exc:
+        raise APIError(413, str(exc)) from None
+    snap = VolumeSnapshot(
+        project_id=volume.project_id,
+        user_id=ctx.user_id,
+        volume_id=volume.id,
+        volume_type_id=volume.volume_type_id,
+        name=name,
+        description=description,
+        size=volume.size,
+        status=SnapshotStatus.CREATING,
+        metadata_=metadata,
+        task_started_at=utcnow(),
+    )
+    session.add(snap)
+    await session.commit()
+    await hint(state, "snapshot", snap.id, request)
+    # Cinder's extensions decorate show and detail only, not create and update.
+    return {"snapshot": snapshot_view(snap, extended=False)}
+
+
+async def _list(
+    ctx: RequestContext, session: AsyncSession, request: Request
+) -> tuple[list[VolumeSnapshot], int, bool]:
+    params = request.query_params
+    all_tenants = parse_bool(params.get("all_tenants", "false"), "all_tenants")
+    stmt = scope(select(VolumeSnapshot), VolumeSnapshot, ctx, all_tenants)
+    if ctx.is_admin and all_tenants and params.get("project_id"):
+        stmt = stmt.where(VolumeSnapshot.project_id == params["project_id"])
+    for key in ("name", "status", "volume_id"):
+        if (value := params.get(key)) is not None:
+            stmt = stmt.where(getattr(VolumeSnapshot, key) == value)
+    stmt = apply_sort(stmt, VolumeSnapshot, sort_keys(request, SORT_KEYS))
+    rows = list(await session.scalars(stmt))
+    limit = parse_limit(request)
+    return page(rows, params.get("marker"), limit), limit, "limit" in params
+
+
+@router.get("/snapshots")
+async def list_snapshots(ctx: ProjectCtx, session: SessionDep, request: Request) -> dict[str, Any]:
+    rows, limit, limited = await _list(ctx, session, request)
+    body: dict[str, Any] = {"snapshots": [snapshot_view(s, extended=False) for s in rows]}
+    if links := next_link(request, rows, limit, limited):
+        body["snapshots_links"] = links
+    return body
+
+
+@router.get("/snapshots/detail")
+async def list_snapshots_detail(
+    ctx: ProjectCtx, session: SessionDep, request: Request
+) -> dict[str, Any]:
+    rows, limit, limited = await _list(ctx, session, request)
+    body: dict[str, Any] = {"snapshots": [snapshot_view(s, extended=True) for s in rows]}
+    if links := next_link(request, rows, limit, limited):
+        body["snapshots_links"] = links
+    return body
+
+
+@router.get("/snapshots/{snapshot_id}")
+async def show_snapshot(snapshot_id: str, ctx: ProjectCtx, session: SessionDep) -> dict[str, Any]:
+    snap = await get_snapshot(session, ctx, snapshot_id)
+    return {"snapshot": snapshot_view(snap, extended=True)}
+
+
+@router.put("/snapshots/{snapshot_id}")
+async def update_snapshot(
+    snapshot_id: str, ctx: WriterCtx, session: SessionDep, body: Any = Body(None)
+) -> dict[str, Any]:
+    data = body_of(body, "snapshot")
+    if not data:
+        raise APIError(400, "Invalid input: name, description or metadata must be given.")
+    snap = await get_snapshot(session, ctx, snapshot_id)
+    if "name" in data or "display_name" in data:
+        snap.name = _text(data, "name", "display_name")
+    if "description" in data or "display_description" in data:
+        snap.description = _text(data, "description", "display_description")
+    if "metadata" in data:
+        snap.metadata_ = check_metadata(data["metadata"] or {})
+    snap.updated_at = utcnow()
+    await session.commit()
+    return {"snapshot": snapshot_view(snap, extended=False)}
+
+
+@router.delete("/snapshots/{snapshot_id}", status_code=202)
+async def delete_snapshot(
+    snapshot_id: str, ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request
+) -> None:
+    snap = await get_snapshot(session, ctx, snapshot_id)
+    if not may(SNAPSHOT_ACTIONS["delete"], snap.status):
+        raise APIError(
+            400,
+            "Invalid snapshot: Volume Snapshot status must be available or "
+            "error and must not be part of a group.",
+        )
+    making = await session.scalar(
+        select(func.count())
+        .select_from(Volume)
+        .where(Volume.snapshot_id == snap.id, Volume.status == VolumeStatus.CREATING)
+    )
+    if making:
+        raise APIError(400, "Invalid snapshot: a volume is being created from it.")
+    snap.status = SnapshotStatus.DELETING
+    snap.task_started_at = utcnow()
+    snap.status_reason = None
+    snap.updated_at = utcnow()
+    await session.commit()
+    await hint(state, "snapshot", snap.id, request)

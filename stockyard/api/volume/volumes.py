@@ -1,0 +1,286 @@
+"""Volumes: create (empty, from a snapshot, from a volume), list/detail with filters and
+paging, show, update and delete with Cinder's preconditions and ``cascade``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
+from stockyard.api.errors import APIError
+from stockyard.api.volume.common import (
+    apply_sort,
+    body_of,
+    check_metadata,
+    get_snapshot,
+    get_volume,
+    hint,
+    next_link,
+    page,
+    parse_bool,
+    parse_limit,
+    parse_metadata_filter,
+    scope,
+    sort_keys,
+)
+from stockyard.api.volume.types import default_type, find_type
+from stockyard.api.volume.views import volume_detail, volume_metadata, volume_summary
+from stockyard.db.base import utcnow
+from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
+from stockyard.identity.context import RequestContext
+from stockyard.volume import quota
+from stockyard.volume.states import VOLUME_ACTIONS, SnapshotStatus, VolumeStatus, may
+
+router = APIRouter()
+SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "availability_zone"}
+_DELETE_SOURCES = " or ".join(VOLUME_ACTIONS["delete"].sources)
+DELETE_REFUSED = (
+    f"Invalid volume: Volume status must be {_DELETE_SOURCES} and must not be migrating, "
+    "attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated "
+    "from snapshots after volume transfer."
+)
+
+
+async def type_names(session: AsyncSession) -> dict[str, str]:
+    return dict((await session.execute(select(VolumeType.id, VolumeType.name))).all())
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bool):
+        value = None
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        size = 0
+    if size <= 0 or str(value).strip() != str(size):
+        raise APIError(
+            400,
+            f"Invalid input received: Volume size '{value}' must be an integer and greater than 0",
+        )
+    return size
+
+
+def _text(data: dict[str, Any], key: str, legacy: str) -> str | None:
+    value = data.get(key, data.get(legacy))
+    if value is not None and (not isinstance(value, str) or len(value) > 255):
+        raise APIError(400, f"Invalid input for field/attribute {key}: at most 255 characters.")
+    return value
+
+
+@router.post("/volumes", status_code=202)
+async def create_volume(
+    ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request, body: Any = Body(None)
+) -> dict[str, Any]:
+    data = body_of(body, "volume")
+    settings = state.settings
+    name = _text(data, "name", "display_name")
+    description = _text(data, "description", "display_description")
+    if data.get("imageRef"):
+        raise APIError(
+            400,
+            "Invalid input received: creating a volume from an image is not "
+            "supported by this cloud yet.",
+        )
+    if data.get("backup_id"):
+        raise APIError(400, "Invalid input received: backups are not supported by this cloud.")
+    snap = source = None
+    vtype: VolumeType | None = None
+    if snapshot_id := data.get("snapshot_id"):
+        snap = await get_snapshot(session, ctx, str(snapshot_id))
+        if snap.status != SnapshotStatus.AVAILABLE:
+            raise APIError(
+                400,
+                f"Invalid snapshot: Originating snapshot status must be one of "
+                f"'available' values, but it is {snap.status}.",
+            )
+        vtype = await session.get(VolumeType, snap.volume_type_id)
+    elif source_volid := data.get("source_volid"):
+        source = await get_volume(session, ctx, str(source_volid))
+        if source.status not in (VolumeStatus.AVAILABLE, VolumeStatus.IN_USE):
+            raise APIError(
+                400, f"Invalid volume: Unable to clone volumes that are in {source.status} state."
+            )
+        vtype = await session.get(VolumeType, source.volume_type_id)
+    origin_size = snap.size if snap else source.size if source else None
+    raw_size = data.get("size")
+    size = _size(raw_size) if raw_size is not None or origin_size is None else origin_size
+    if snap is not None and size < snap.size:
+        raise APIError(
+            400,
+            f"Invalid input received: Volume size '{size}'GB cannot be smaller "
+            f"than the snapshot size {snap.size}GB. They must be >= original "
+            "snapshot size.",
+        )
+    if source is not None and size < source.size:
+        raise APIError(
+            400,
+            f"Invalid input received: Volume size '{size}'GB cannot be smaller "
+            f"than original volume size {source.size}GB. They must be >= original "
+            "volume size.",
+        )
+    if data.get("volume_type"):
+        vtype = await find_type(session, ctx, str(data["volume_type"]))
+    if vtype is None:
+        vtype = await default_type(session)
+    zone = data.get("availability_zone") or settings.volume_availability_zone
+    if zone != settings.volume_availability_zone:
+        raise APIError(400, f"Availability zone '{zone}' is invalid.")
+    metadata = check_metadata(data.get("metadata") or {})
+    assert ctx.project_id is not None
+    try:
+        await quota.check(
+            session,
+            settings,
+            ctx.project_id,
+            vtype.name,
+            quota.Delta(volumes=1, gigabytes=size),
+            volume_size=size,
+        )
+    except quota.QuotaExceeded as exc:
+        raise APIError(413, str(exc)) from None
+    multiattach = str((vtype.extra_specs or {}).get("multiattach", "")).lower() == "<is> true"
+    volume = Volume(
+        project_id=ctx.project_id,
+        user_id=ctx.user_id,
+        name=name,
+        description=description,
+        size=size,
+        status=VolumeStatus.CREATING,
+        volume_type_id=vtype.id,
+        availability_zone=zone,
+        metadata_=metadata,
+        snapshot_id=snap.id if snap else None,
+        source_volid=source.id if source else None,
+        bootable=bool(source and source.bootable),
+        multiattach=multiattach,
+        task_started_at=utcnow(),
+    )
+    session.add(volume)
+    await session.commit()
+    await hint(state, "volume", volume.id, request)
+    return {"volume": volume_detail(volume, vtype.name, ctx, settings.base_url, extended=False)}
+
+
+async def _list(
+    ctx: RequestContext, session: AsyncSession, request: Request
+) -> tuple[list[Volume], int, bool]:
+    params = request.query_params
+    all_tenants = parse_bool(params.get("all_tenants", "false"), "all_tenants")
+    stmt = scope(select(Volume), Volume, ctx, all_tenants)
+    if ctx.is_admin and all_tenants and params.get("project_id"):
+        stmt = stmt.where(Volume.project_id == params["project_id"])
+    for key in ("name", "status", "availability_zone"):
+        if (value := params.get(key)) is not None:
+            stmt = stmt.where(getattr(Volume, key) == value)
+    if (bootable := params.get("bootable")) is not None:
+        stmt = stmt.where(Volume.bootable.is_(parse_bool(bootable, "bootable")))
+    rows = list(await session.scalars(apply_sort(stmt, Volume, sort_keys(request, SORT_KEYS))))
+    if (raw := params.get("metadata")) is not None:
+        wanted = parse_metadata_filter(raw)
+        rows = [v for v in rows if all(volume_metadata(v).get(k) == x for k, x in wanted.items())]
+    limit = parse_limit(request)
+    return page(rows, params.get("marker"), limit), limit, "limit" in params
+
+
+@router.get("/volumes")
+async def list_volumes(
+    ctx: ProjectCtx, session: SessionDep, state: StateDep, request: Request
+) -> dict[str, Any]:
+    rows, limit, limited = await _list(ctx, session, request)
+    body: dict[str, Any] = {"volumes": [volume_summary(v, state.settings.base_url) for v in rows]}
+    if links := next_link(request, rows, limit, limited):
+        body["volumes_links"] = links
+    return body
+
+
+@router.get("/volumes/detail")
+async def list_volumes_detail(
+    ctx: ProjectCtx, session: SessionDep, state: StateDep, request: Request
+) -> dict[str, Any]:
+    rows, limit, limited = await _list(ctx, session, request)
+    names = await type_names(session)
+    base = state.settings.base_url
+    body: dict[str, Any] = {
+        "volumes": [volume_detail(v, names.get(v.volume_type_id), ctx, base) for v in rows]
+    }
+    if links := next_link(request, rows, limit, limited):
+        body["volumes_links"] = links
+    return body
+
+
+@router.get("/volumes/{volume_id}")
+async def show_volume(
+    volume_id: str, ctx: ProjectCtx, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    volume = await get_volume(session, ctx, volume_id)
+    vtype = await session.get(VolumeType, volume.volume_type_id)
+    name = vtype.name if vtype else None
+    return {"volume": volume_detail(volume, name, ctx, state.settings.base_url)}
+
+
+@router.put("/volumes/{volume_id}")
+async def update_volume(
+    volume_id: str,
+    ctx: WriterCtx,
+    session: SessionDep,
+    state: StateDep,
+    body: Any = Body(None),
+) -> dict[str, Any]:
+    data = body_of(body, "volume")
+    volume = await get_volume(session, ctx, volume_id)
+    if "name" in data or "display_name" in data:
+        volume.name = _text(data, "name", "display_name")
+    if "description" in data or "display_description" in data:
+        volume.description = _text(data, "description", "display_description")
+    if "metadata" in data:
+        volume.metadata_ = check_metadata(data["metadata"] or {})
+    volume.updated_at = utcnow()
+    await session.commit()
+    vtype = await session.get(VolumeType, volume.volume_type_id)
+    name = vtype.name if vtype else None
+    base = state.settings.base_url
+    return {"volume": volume_detail(volume, name, ctx, base, extended=False)}
+
+
+@router.delete("/volumes/{volume_id}", status_code=202)
+async def delete_volume(
+    volume_id: str, ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request
+) -> None:
+    cascade = parse_bool(request.query_params.get("cascade", "false"), "cascade")
+    volume = await get_volume(session, ctx, volume_id)
+    if not may(VOLUME_ACTIONS["delete"], volume.status) or volume.attach_status != "detached":
+        raise APIError(400, DELETE_REFUSED)
+    snaps = list(
+        await session.scalars(select(VolumeSnapshot).where(VolumeSnapshot.volume_id == volume.id))
+    )
+    if snaps and not cascade:
+        raise APIError(400, DELETE_REFUSED)
+    if busy := [s.id for s in snaps if s.status not in (SnapshotStatus.AVAILABLE, "error")]:
+        raise APIError(
+            400,
+            f"Invalid volume: Snapshot {busy[0]} must not be part of a group "
+            "and must be available or error to be deleted in a cascade.",
+        )
+    clones = await session.scalar(
+        select(func.count())
+        .select_from(Volume)
+        .where(
+            Volume.snapshot_id.in_([s.id for s in snaps]), Volume.status == VolumeStatus.CREATING
+        )
+    )
+    if clones:
+        raise APIError(400, "Invalid volume: a volume is being created from its snapshots.")
+    now = utcnow()
+    for snap in snaps:
+        snap.status = SnapshotStatus.DELETING
+        snap.updated_at = now
+    volume.status = VolumeStatus.DELETING
+    volume.cascade = bool(snaps)
+    volume.task_started_at = now
+    volume.status_reason = None
+    volume.updated_at = now
+    await session.commit()
+    await hint(state, "volume", volume.id, request)
