@@ -78,6 +78,8 @@ def test_role_boundaries() -> None:
     assert not _imports("hwmgr") & {"api", "conductor", "placement", "lifecycle", "compute"}
     # The data layer knows no flows and no HTTP.
     assert not _imports("db") & {"api", "conductor", "placement", "lifecycle", "scheduler"}
+    # The dashboard is a client of the public APIs only: nothing of Stockyard inside.
+    assert not _imports("dashboard"), _imports("dashboard")
 
 
 def test_the_cycle_finder_finds_cycles() -> None:

@@ -54,6 +54,7 @@ class EmbeddedCloud:
     clouds_yaml: str = ""
     _stoppables: list[Any] = field(default_factory=list)
     _server: uvicorn.Server | None = None
+    _dashboard: Any = None
 
     async def prepare(self) -> None:
         """Schema, seed, lab, scheduler, conductor and agents; the API is built, not serving.
@@ -117,6 +118,12 @@ class EmbeddedCloud:
 
         app = create_app(self.state)
         add_readyz(app, self.state)
+        from stockyard.dashboard.app import create_dashboard
+
+        # The dashboard calls the API over HTTP through the catalog, as it does when it
+        # runs alone (``stockyard dashboard``); it only shares the listening socket.
+        self._dashboard = create_dashboard(f"{self.settings.base_url}/identity/v3")
+        app.mount("/dashboard", self._dashboard)
         config = uvicorn.Config(
             app,
             host=self.settings.api_host,
@@ -139,6 +146,8 @@ class EmbeddedCloud:
         """Stop what was started, in reverse order; also after a partial ``prepare``."""
         if self._server is not None:
             self._server.should_exit = True
+        if self._dashboard is not None:
+            await self._dashboard.state.dashboard.aclose()
         stoppables, self._stoppables = self._stoppables, []
         for item in reversed(stoppables):
             try:

@@ -125,6 +125,7 @@ async def _up(settings: Settings, sock: socket.socket) -> None:
                 f"identity  {base}/identity/v3\n"
                 f"compute   {base}/compute/v2.1\n"
                 f"image     {base}/image/v2\n"
+                f"dashboard {base}/dashboard/\n"
                 f"volume    {base}/volume/v3\n"
                 f"regions   {', '.join(cloud.regions)}\n\n"
                 f"export OS_CLIENT_CONFIG_FILE={cloud.clouds_yaml}\n"

@@ -235,6 +235,38 @@ def register(app: typer.Typer) -> None:
 
         asyncio.run(_run("agent", bus, make, health_port, health_host))
 
+    @app.command()
+    def dashboard(
+        identity_url: str | None = typer.Option(
+            None, "--identity-url", help="Identity v3 URL (default: <public URL>/identity/v3)"
+        ),
+        port: int = typer.Option(8780, help="dashboard port"),
+        host: str = typer.Option("127.0.0.1", help="bind address"),
+        secure_cookies: bool = typer.Option(
+            False, "--secure-cookies/--plain-cookies", help="mark the session cookie Secure (HTTPS)"
+        ),
+        log_json: bool | None = LOG_JSON,
+    ) -> None:
+        """Serve the web dashboard at /dashboard, a client of the public APIs only.
+
+        One process: sessions live in its memory (see ``stockyard.dashboard.sessions``);
+        more replicas need sticky sessions or a shared session store.
+        """
+        import uvicorn
+
+        settings = _settings(log_json, "dashboard")
+        from stockyard.dashboard.app import standalone_app
+
+        url = identity_url or f"{settings.base_url}/identity/v3"
+        uvicorn.run(
+            standalone_app(url, secure_cookies=secure_cookies),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            log_config=None,
+        )
+
 
 class _OpLoggingBus:
     """The agent role's bus: logs each op it receives (with the request id bound)."""
