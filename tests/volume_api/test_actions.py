@@ -105,3 +105,51 @@ async def test_metadata_routes(cloud: Cloud, volumes: VolumeService) -> None:
     conform(schema.show_volume_metadata, await cloud.client.get(meta, headers=h))
     other = await cloud.client.get(meta, headers=vh(cloud.admin_token))
     assert other.status_code == 200  # admin reaches any project's volume
+
+
+async def test_force_delete_takes_a_stuck_volume(cloud: Cloud, volumes: VolumeService) -> None:
+    _, path = await _ready(cloud)
+    h, admin = vh(cloud.demo_token), vh(cloud.admin_token)
+    await cloud.client.post(
+        f"{path}/action", json={"os-reset_status": {"status": "error_deleting"}}, headers=admin
+    )
+    assert (await cloud.client.delete(path, headers=h)).status_code == 400
+    member = await cloud.client.post(f"{path}/action", json={"os-force_delete": {}}, headers=h)
+    assert member.status_code == 403
+    conform(
+        schema.force_delete_volume,
+        await cloud.client.post(f"{path}/action", json={"os-force_delete": {}}, headers=admin),
+    )
+    await wait_status(cloud, cloud.demo_token, path, "volume", "deleted")
+
+
+async def test_snapshot_admin_actions(cloud: Cloud, volumes: VolumeService) -> None:
+    from tempest.lib.api_schema.response.volume import snapshots
+
+    vid, _ = await _ready(cloud)
+    h, admin = vh(cloud.demo_token), vh(cloud.admin_token)
+    resp = await cloud.client.post(
+        f"{V3}/snapshots", json={"snapshot": {"volume_id": vid}}, headers=h
+    )
+    spath = f"{V3}/snapshots/{resp.json()['snapshot']['id']}"
+    await wait_status(cloud, cloud.demo_token, spath, "snapshot", "available")
+    member = await cloud.client.post(
+        f"{spath}/action", json={"os-reset_status": {"status": "error"}}, headers=h
+    )
+    assert member.status_code == 403
+    conform(
+        snapshots.reset_snapshot_status,
+        await cloud.client.post(
+            f"{spath}/action", json={"os-reset_status": {"status": "error"}}, headers=admin
+        ),
+    )
+    assert (await cloud.client.get(spath, headers=h)).json()["snapshot"]["status"] == "error"
+    bad = await cloud.client.post(
+        f"{spath}/action", json={"os-reset_status": {"status": "bogus"}}, headers=admin
+    )
+    assert bad.status_code == 400
+    conform(
+        snapshots.force_delete_snapshot,
+        await cloud.client.post(f"{spath}/action", json={"os-force_delete": {}}, headers=admin),
+    )
+    await wait_status(cloud, cloud.demo_token, spath, "snapshot", "deleted")

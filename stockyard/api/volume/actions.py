@@ -1,5 +1,5 @@
-"""``POST /volumes/{id}/action``: os-extend, os-reset_status (admin), os-set_bootable,
-os-update_readonly_flag. Attach/detach actions come with the attachments slice."""
+"""``POST /volumes/{id}/action``: os-extend, os-reset_status and os-force_delete (admin),
+os-set_bootable, os-update_readonly_flag. Attach/detach actions come with the attachments slice."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from stockyard.api.deps import SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.state import APIState
 from stockyard.api.volume.common import get_volume, hint, parse_bool
+from stockyard.api.volume.volumes import start_delete
 from stockyard.db.base import utcnow
 from stockyard.db.models import Volume, VolumeType
 from stockyard.identity.context import RequestContext
@@ -39,6 +40,13 @@ async def volume_action(
         return Response(status_code=202)
     if name == "os-reset_status":
         await _reset_status(volume, args, ctx, session)
+        return Response(status_code=202)
+    if name == "os-force_delete":
+        if not ctx.is_admin:
+            raise APIError(403, "Policy doesn't allow volume_extension:volume_admin_actions:"
+                           "force_delete to be performed.")  # fmt: skip
+        await start_delete(session, volume, cascade=False, force=True)
+        await hint(state, "volume", volume.id, request)
         return Response(status_code=202)
     if name == "os-set_bootable":
         if not isinstance(args, dict) or "bootable" not in args:

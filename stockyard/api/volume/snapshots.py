@@ -32,6 +32,7 @@ from stockyard.identity.context import RequestContext
 from stockyard.volume import quota
 from stockyard.volume.states import (
     SNAPSHOT_ACTIONS,
+    SNAPSHOT_RESET,
     VOLUME_ACTIONS,
     SnapshotStatus,
     VolumeStatus,
@@ -195,3 +196,40 @@ async def delete_snapshot(
     snap.updated_at = utcnow()
     await session.commit()
     await hint(state, "snapshot", snap.id, request)
+
+
+@router.post("/snapshots/{snapshot_id}/action", status_code=202)
+async def snapshot_action(
+    snapshot_id: str,
+    ctx: WriterCtx,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    body: Any = Body(None),
+) -> None:
+    """Admin actions: os-reset_status and os-force_delete."""
+    if not isinstance(body, dict) or len(body) != 1:
+        raise APIError(400, "Invalid request body: exactly one action is expected.")
+    ((name, args),) = body.items()
+    snap = await get_snapshot(session, ctx, snapshot_id)
+    if name not in ("os-reset_status", "os-force_delete"):
+        raise APIError(400, f"There is no such action: {name}")
+    if not ctx.is_admin:
+        raise APIError(403, f"Policy doesn't allow volume_extension:snapshot_admin_actions:"
+                       f"{name.removeprefix('os-')} to be performed.")  # fmt: skip
+    if name == "os-reset_status":
+        status = args.get("status") if isinstance(args, dict) else None
+        if status not in SNAPSHOT_RESET:
+            raise APIError(400, "Must specify a valid status")
+        snap.status = status
+    else:
+        snap.status = SnapshotStatus.DELETING
+        snap.status_reason = None
+    # An admin takes the row back from whatever worker held it.
+    snap.lease_owner = None
+    snap.lease_expires = None
+    snap.task_started_at = utcnow()
+    snap.updated_at = utcnow()
+    await session.commit()
+    if snap.status == SnapshotStatus.DELETING:
+        await hint(state, "snapshot", snap.id, request)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
@@ -251,7 +251,19 @@ async def delete_volume(
 ) -> None:
     cascade = parse_bool(request.query_params.get("cascade", "false"), "cascade")
     volume = await get_volume(session, ctx, volume_id)
-    if not may(VOLUME_ACTIONS["delete"], volume.status) or volume.attach_status != "detached":
+    await start_delete(session, volume, cascade=cascade, force=False)
+    await hint(state, "volume", volume.id, request)
+
+
+async def start_delete(
+    session: AsyncSession, volume: Volume, *, cascade: bool, force: bool
+) -> None:
+    """Move ``volume`` (and with ``cascade`` its snapshots) to deleting, or refuse as
+    Cinder does. ``force`` (admin's os-force_delete) skips the status check and takes the
+    row from any worker; attached volumes and snapshots still refuse."""
+    if volume.attach_status != "detached" or not (
+        force or may(VOLUME_ACTIONS["delete"], volume.status)
+    ):
         raise APIError(400, DELETE_REFUSED)
     snaps = list(
         await session.scalars(select(VolumeSnapshot).where(VolumeSnapshot.volume_id == volume.id))
@@ -264,15 +276,20 @@ async def delete_volume(
             f"Invalid volume: Snapshot {busy[0]} must not be part of a group "
             "and must be available or error to be deleted in a cascade.",
         )
-    clones = await session.scalar(
+    # A volume being copied from this one, or from its snapshots, still reads them.
+    copies = await session.scalar(
         select(func.count())
         .select_from(Volume)
         .where(
-            Volume.snapshot_id.in_([s.id for s in snaps]), Volume.status == VolumeStatus.CREATING
+            Volume.status == VolumeStatus.CREATING,
+            or_(
+                Volume.source_volid == volume.id,
+                Volume.snapshot_id.in_([s.id for s in snaps]),
+            ),
         )
     )
-    if clones:
-        raise APIError(400, "Invalid volume: a volume is being created from its snapshots.")
+    if copies:
+        raise APIError(400, "Invalid volume: a volume is being created from it.")
     now = utcnow()
     for snap in snaps:
         snap.status = SnapshotStatus.DELETING
@@ -282,5 +299,7 @@ async def delete_volume(
     volume.task_started_at = now
     volume.status_reason = None
     volume.updated_at = now
+    if force:
+        volume.lease_owner = None
+        volume.lease_expires = None
     await session.commit()
-    await hint(state, "volume", volume.id, request)
