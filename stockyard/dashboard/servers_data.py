@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from stockyard.dashboard.client import APIFailure, Cloud
+from stockyard.dashboard.client import APIFailure, Cloud, Unauthenticated
 from stockyard.dashboard.faults import PlainFault, plain_fault
 
 # Statuses that move on by themselves: the list keeps polling while one is shown.
@@ -162,9 +162,10 @@ async def _console(cloud: Cloud, server_id: str) -> tuple[str | None, str | None
         body = await cloud.compute(
             "POST", f"/servers/{server_id}/action", json={"os-getConsoleOutput": {"length": 50}}
         )
+    except Unauthenticated:
+        raise
     except APIFailure as exc:
-        if exc.status >= 500:
-            raise
+        # No console (not running, agent busy): the rest of the page still shows.
         return None, exc.message
     return str(body.get("output", "")), None
 

@@ -84,9 +84,14 @@ async def create(page: UserPage) -> Response:
 
 
 @router.get("/servers/{server_id}")
-async def detail(page: UserPage, server_id: str) -> Response:
+async def detail(page: UserPage, server_id: str, delay: float = Query(FIRST_DELAY)) -> Response:
+    """The server; while it is transitional the page's main part polls itself (htmx
+    picks ``#detail`` out of the same page), backing off as the list does."""
     info = await server_detail(page.api, server_id)
-    return page.render("server_detail.html", server=info, actions=ACTIONS)
+    now, after = _poll(delay)
+    return page.render(
+        "server_detail.html", server=info, actions=ACTIONS, delay=now, next_delay=after
+    )
 
 
 @router.get("/servers/{server_id}/confirm/{action}")

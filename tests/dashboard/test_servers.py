@@ -137,6 +137,8 @@ async def test_actions_go_through_a_confirmation_page(
     assert server["OS-EXT-STS:task_state"] == "powering-off"
     detail = await web.client.get(f"/dashboard/servers/{sid}")
     assert "Stop of web requested." in detail.text
+    # Powering off: the detail polls itself until the server is stable again.
+    assert 'hx-trigger="load delay:1.0s"' in detail.text and 'hx-select="#detail"' in detail.text
     # The API decides what is allowed: a second stop while powering off is its 409.
     again = await web.post(
         f"/dashboard/servers/{sid}/action", {"action": "stop", "name": "web"},
@@ -178,6 +180,7 @@ async def test_detail_shows_no_valid_host_per_filter_and_the_action_history(
         await session.commit()
     detail = await web.client.get(f"/dashboard/servers/{server['id']}")
     text = detail.text
+    assert "hx-trigger" not in text  # ERROR is stable: no polling
     assert "No host could take this server (big)." in text
     assert "12 hosts considered; turned away by:" in text
     assert (
