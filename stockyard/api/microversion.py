@@ -12,14 +12,13 @@ from stockyard.api.errors import APIError
 MIN_VERSION = (2, 1)
 # Highest version whose behaviour Stockyard honours: every microversion up to it is
 # implemented, or changes only an API Stockyard has in no microversion at all.
-MAX_VERSION = (2, 80)
+MAX_VERSION = (2, 81)
 #   2.80  os-migrations: user_id/project_id filters (and fields; the list is empty, nothing
 #         migrates); servers/{id}/migrations: no live migration, no route, nothing to do
-# Not raised past 2.80: each later microversion changes a response or a request, and a
-# client that asks for it validates against it. 2.81 is the gate: it needs a real
-# aggregate image precache on the hosts (compute driver work), not an accepted no-op.
-# What each would need here:
-#   2.81  POST /os-aggregates/{id}/images (image pre-caching on the aggregate's hosts)
+#   2.81  POST /os-aggregates/{id}/images: each host's agent fetches the images into its
+#         driver's image cache (libvirt: the base-image cache; baremetal: unsupported, logged)
+# Not raised further: each later microversion changes a response or a request, and a
+# client that asks for it validates against it. What each would need here:
 #   2.82  os-server-external-events: "accelerator-request-bound" event name
 #   2.83  non-admin server list filters (availability_zone, config_drive, key_name,
 #         created_at, launched_at, terminated_at, power_state, task_state, vm_state,

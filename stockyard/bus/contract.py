@@ -16,8 +16,8 @@ Topics:
 - ``conductor.reports``: :class:`HostReports`, an agent pool's batch per tick; its own
   queue, so that a report backlog never delays op results. The conductor accepts both
   report kinds on both topics.
-- ``compute.<host>``: :class:`OpRequest` (from a conductor) and :class:`ConsoleRequest`
-  (from an API process), for the agent of that host.
+- ``compute.<host>``: :class:`OpRequest` (from a conductor), :class:`ConsoleRequest`
+  and :class:`CacheImagesRequest` (from an API process), for the agent of that host.
 - ``reply.<random>``: :class:`ConsoleOutput`, for one API process; short-lived (on
   RabbitMQ not durable, deleted a minute after its consumer is gone).
 - ``volume``: :class:`VolumeHint` (from the API, after a volume or snapshot entered an
@@ -143,6 +143,17 @@ class ConsoleRequest(_Message):
     reply_id: str = ""
 
 
+class CacheImagesRequest(_Message):
+    """Fetch these images into the host's image cache (``POST /os-aggregates/{id}/images``).
+
+    Fire and forget, as in Nova: the agent logs per host what it cached; nobody waits.
+    """
+
+    type: Literal["cache_images"] = "cache_images"
+    aggregate_id: int | None = None
+    image_ids: list[NonEmpty] = Field(min_length=1)
+
+
 class OpResult(_Message):
     """Exactly one per :class:`OpRequest` received, also when the driver raised.
 
@@ -221,6 +232,7 @@ AnyMessage = (
     | TaskHint
     | OpRequest
     | ConsoleRequest
+    | CacheImagesRequest
     | OpResult
     | ConsoleOutput
     | HostReport
@@ -232,6 +244,7 @@ M = TypeVar("M", bound=_Message)
 _BY_TYPE: dict[str, type[_Message]] = {
     "build": BuildHint,
     "task": TaskHint,
+    "cache_images": CacheImagesRequest,
     "op_result": OpResult,
     "console_output": ConsoleOutput,
     "host_report": HostReport,

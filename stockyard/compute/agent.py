@@ -5,7 +5,8 @@ on ``conductor``. On its own it publishes a ``host_report`` on ``conductor`` at 
 then every ``report_interval``; in an ``AgentPool`` (thousands of agents in a process)
 the pool's one timer batches the agents' reports into ``host_reports`` messages on
 ``conductor.reports`` instead. Console requests are answered on their ``reply_to``
-topic. Message shapes: :mod:`stockyard.bus.contract`.
+topic; image pre-cache requests are answered by nobody (``image_cache``). Message
+shapes: :mod:`stockyard.bus.contract`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from stockyard.compute.drivers.base import (
     InstanceSpec,
     PowerState,
 )
+from stockyard.compute.image_cache import cache_images
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ class ComputeAgent:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._report_task: asyncio.Task[None] | None = None
         self._subscribed = False
+        # One pre-cache request at a time: downloads compete for the same disk and link.
+        self._caching = asyncio.Lock()
 
     @property
     def topic(self) -> str:
@@ -190,12 +194,17 @@ class ComputeAgent:
 
         A resent op (same ``op_id``) gets the result of the first run, published again,
         without touching the driver; one still running is waited for. A console request
-        is answered on its ``reply_to`` topic instead (``answer_console``). A malformed
+        is answered on its ``reply_to`` topic instead (``answer_console``); an image
+        pre-cache request returns each image's outcome and publishes nothing. A malformed
         or unexpected message is logged and dropped (``{}`` is returned).
         """
-        msg = contract.decode(message, (contract.OpRequest, contract.ConsoleRequest), self.topic)
+        accepted = (contract.OpRequest, contract.ConsoleRequest, contract.CacheImagesRequest)
+        msg = contract.decode(message, accepted, self.topic)
         if isinstance(msg, contract.ConsoleRequest):
             return await self.answer_console(msg)
+        if isinstance(msg, contract.CacheImagesRequest):
+            async with self._caching:
+                return await cache_images(self.driver, self.host, msg)
         if not isinstance(msg, contract.OpRequest):
             return {}
         op_id = msg.op_id

@@ -146,6 +146,8 @@ COMPUTE: list[ComputeRoute] = [
     ComputeRoute("PUT", rf"/os-aggregates/{_ID}", "update_aggregate", client=_AGGREGATES),
     ComputeRoute("DELETE", rf"/os-aggregates/{_ID}", "delete_aggregate", client=_AGGREGATES),
     ComputeRoute("POST", rf"/os-aggregates/{_ID}/action", "<aggregate-action>", client=_AGGREGATES),
+    # 2.81 image pre-cache: Tempest has no schema (nor client call); Nova's api-ref: 202.
+    ComputeRoute("POST", rf"/os-aggregates/{_ID}/images", "<status:202>"),
     # hypervisor_client
     ComputeRoute("GET", r"/os-hypervisors", "list_search_hypervisors", client=_HYPERVISORS),
     ComputeRoute("GET", r"/os-hypervisors/detail", "list_hypervisors_detail", client=_HYPERVISORS),

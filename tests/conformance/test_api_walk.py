@@ -55,6 +55,7 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
         "2.73",
         "2.79",
         "2.80",
+        "2.81",
     ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:
@@ -186,6 +187,9 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
         a,
         json={"set_metadata": {"metadata": {"k": "v"}}},
     )
+    if _mv(mv) >= (2, 81):
+        cache = {"cache": [{"id": image_id}]}
+        await _ok(cloud, "POST", f"{C}/os-aggregates/{agg_id}/images", a, json=cache)
     await _ok(cloud, "DELETE", f"{C}/os-aggregates/{agg_id}", a)
 
     await _ok(cloud, "DELETE", f"{C}/servers/{sid}", a)

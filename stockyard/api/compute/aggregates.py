@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Response
+from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.api.compute.aggregate_images import cache_images
 from stockyard.api.compute.common import commit_or_conflict, iso, parse_body, row_id
 from stockyard.api.compute.racks import check_rack, check_rack_host, place_hosts, rack_of
-from stockyard.api.deps import AdminCtx, Microversion, SessionDep
+from stockyard.api.compute.server_common import request_id
+from stockyard.api.deps import AdminCtx, Microversion, SessionDep, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
 from stockyard.db.base import utcnow
@@ -257,6 +259,23 @@ async def aggregate_action(
     result = await _full(session, agg, version)
     await session.commit()
     return result
+
+
+@router.post("/os-aggregates/{aggregate_id}/images")
+async def aggregate_images(
+    aggregate_id: str,
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    ctx: AdminCtx,
+    version: Microversion,
+    body: Annotated[Any, Body()] = None,
+) -> Response:
+    """2.81: ask the aggregate's hosts to pre-cache images; 202, nobody waits."""
+    if not version.at_least("2.81"):
+        raise APIError(404, "The resource could not be found.")
+    await cache_images(session, ctx, state.bus, aggregate_id, body, request_id(request))
+    return Response(status_code=202)
 
 
 async def _require_host(session: AsyncSession, name: str) -> None:

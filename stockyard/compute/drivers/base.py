@@ -154,5 +154,16 @@ class ComputeDriver(ABC):
         """
         return {}
 
+    async def cache_image(self, image_id: str) -> bool:
+        """Fetch image ``image_id`` into this host's image cache, so that a later spawn
+        from it does not wait for the download (aggregate image pre-caching, 2.81).
+
+        Returns ``True`` if the image was fetched now, ``False`` if it was cached already.
+        Raise ``DriverError`` if this image cannot be cached; a driver without an image
+        cache (baremetal: the node's deploy pulls the image itself) keeps this default,
+        and the agent logs the request as unsupported, as Nova's compute manager does.
+        """
+        raise DriverNotSupported(f"The {self.name or 'compute'} driver does not cache images.")
+
     async def close(self) -> None:  # noqa: B027  (optional hook, empty on purpose)
         """Release connections; called once when the agent stops."""

@@ -95,6 +95,8 @@ class FakeDriver(ComputeDriver):
         self.fail_spawn: bool | float = fail_spawn
         self._random = random.Random(seed)
         self.guests: dict[str, FakeGuest] = {}
+        # Image ids pre-cached on this host (2.81), in the order they were first cached.
+        self.cached_images: list[str] = []
 
     # -- failure injection -------------------------------------------------------------
 
@@ -217,3 +219,9 @@ class FakeDriver(ComputeDriver):
         if length is None:
             return text
         return "\n".join(text.split("\n")[-length:]) if length > 0 else ""
+
+    async def cache_image(self, image_id: str) -> bool:
+        if image_id in self.cached_images:
+            return False
+        self.cached_images.append(image_id)
+        return True

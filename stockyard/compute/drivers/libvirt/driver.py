@@ -292,6 +292,17 @@ class LibvirtDriver(ComputeDriver):
         if start:
             await self._run(self._start, dom)
 
+    async def cache_image(self, image_id: str) -> bool:
+        # The same base-image cache spawn uses: a later spawn from this image only makes
+        # its overlay. Kernel and ramdisk of an AMI-style image are cached with it.
+        source = await self.resolve_image(image_id)
+        fetched = False
+        for path in (source.path, source.kernel, source.ramdisk):
+            if path is not None:
+                _base, new = await self.disks.fetch_base(path)
+                fetched = fetched or new
+        return fetched
+
     async def get_resources(self) -> HostResources:
         def resources() -> HostResources:
             conn = self._connection()

@@ -152,6 +152,12 @@ class DiskManager:
 
     async def cached_base(self, src: Path) -> Path:
         """The cached base copy of image file ``src`` (made on first use)."""
+        base, _fetched = await self.fetch_base(src)
+        return base
+
+    async def fetch_base(self, src: Path) -> tuple[Path, bool]:
+        """:meth:`cached_base`, and whether this call made the copy (image pre-caching
+        reports fetched versus already cached per image)."""
         st = await asyncio.to_thread(os.stat, src)
         key = (str(src), st.st_size, st.st_mtime_ns)
         checksum = self._hashes.get(key)
@@ -160,12 +166,14 @@ class DiskManager:
             self._hashes[key] = checksum
         dest = self.base_dir / checksum
         lock = self._base_locks.setdefault(checksum, asyncio.Lock())
+        fetched = False
         async with lock:
             if not await asyncio.to_thread(dest.exists):
                 await asyncio.to_thread(self.base_dir.mkdir, parents=True, exist_ok=True)
                 await asyncio.to_thread(os.chmod, self.base_dir, 0o755)
                 await asyncio.to_thread(_install_base, src, dest)
-        return dest
+                fetched = True
+        return dest, fetched
 
     async def image_info(self, path: Path) -> dict[str, object]:
         out = await run(self.qemu_img, "info", "--output=json", str(path))
