@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stockyard.dashboard import views_auth, views_servers
 from stockyard.dashboard.client import TIMEOUT, APIFailure, Identity, Unauthenticated
@@ -106,6 +108,16 @@ def _handlers(app: FastAPI) -> None:
         session = dash.sessions.new()
         session.flash = "Your session has ended (the token expired or was revoked)."
         return redirect(request, "/login", session, dash)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # Unknown pages, wrong methods, bad query values: a page, not FastAPI's JSON.
+        message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
+        return _error_page(request, exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return _error_page(request, 400, "The address has a value the dashboard cannot read.")
 
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> Response:

@@ -166,3 +166,16 @@ async def test_switching_to_a_project_without_a_role_is_refused_by_the_api(
     page = await web.client.get("/dashboard/servers")
     assert "Could not switch project" in page.text
     assert page.status_code == 200  # still logged in, in demo
+
+
+async def test_unknown_pages_and_bad_values_are_pages_not_json(web: Browserless) -> None:
+    await web.login()
+    missing = await web.client.get("/dashboard/no-such-page")
+    assert missing.status_code == 404
+    assert "There is no such page." in missing.text and "<html" in missing.text
+    bad = await web.client.get("/dashboard/servers/table?delay=soon")
+    assert bad.status_code == 400 and "<html" in bad.text
+    gone = await web.client.get("/dashboard/servers/00000000-0000-0000-0000-000000000000")
+    assert gone.status_code == 404 and "could not be found" in gone.text
+    root = await web.client.get("/dashboard/")
+    assert root.status_code == 303 and root.headers["location"] == "/dashboard/servers"
