@@ -9,11 +9,12 @@ list carries no trigger at all, so an idle tab costs nothing.
 
 from __future__ import annotations
 
+import httpx
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from stockyard.dashboard import launch as launching
-from stockyard.dashboard.client import APIFailure
+from stockyard.dashboard.client import APIFailure, Unauthenticated
 from stockyard.dashboard.servers_data import ACTIONS, images, run_action, server_detail, server_list
 from stockyard.dashboard.web import Page, UserPage, checked_form
 
@@ -43,8 +44,16 @@ async def servers_page(page: UserPage) -> Response:
 
 @router.get("/servers/table")
 async def servers_table(page: UserPage, delay: float = Query(FIRST_DELAY)) -> Response:
-    """The list alone, what the polling swaps in."""
-    return await _table(page, delay, "_servers_table.html")
+    """The list alone, what the polling swaps in. A failed refresh says so and keeps
+    polling (an error status would make htmx drop the swap, and the polling with it)."""
+    try:
+        return await _table(page, delay, "_servers_table.html")
+    except Unauthenticated:
+        raise
+    except (APIFailure, httpx.HTTPError) as exc:
+        message = exc.message if isinstance(exc, APIFailure) else "the API did not answer"
+        now, after = _poll(delay)
+        return page.render("_servers_retry.html", message=message, delay=now, next_delay=after)
 
 
 async def _launch_form(

@@ -233,3 +233,26 @@ async def test_admins_see_host_and_rack_members_do_not(
     admin_page = await web.client.get("/dashboard/servers")
     assert '<th scope="col">Host</th><th scope="col">Rack</th>' in admin_page.text
     assert "<td>h1</td><td>az1/r1</td>" in admin_page.text
+
+
+async def test_a_failed_refresh_keeps_polling_and_recovers(
+    web: Browserless, seeded: dict[str, str]
+) -> None:
+    await web.login()
+    await _launch(web, seeded)
+    working = web.dash.http
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    web.dash.http = httpx.AsyncClient(transport=httpx.MockTransport(down))
+    try:
+        failed = await web.client.get("/dashboard/servers/table?delay=1.5")
+    finally:
+        await web.dash.http.aclose()
+        web.dash.http = working
+    assert failed.status_code == 200
+    assert "Could not refresh the list (the API did not answer)" in failed.text
+    assert 'hx-trigger="load delay:1.5s"' in failed.text  # still polling, backed off
+    again = await web.client.get("/dashboard/servers/table?delay=2.2")
+    assert 'data-status="BUILD"' in again.text
