@@ -103,3 +103,36 @@ async def test_snapshot_of_other_project_and_in_use(cloud: Cloud, volumes: Volum
     assert forced.status_code == 202
     gone = await cloud.client.delete(f"{V3}/volumes/{vol['id']}", headers=h)
     assert gone.status_code == 400  # in-use
+
+
+async def test_snapshot_metadata_routes(cloud: Cloud, volumes: VolumeService) -> None:
+    vol = await _available_volume(cloud)
+    h = vh(cloud.demo_token)
+    resp = await cloud.client.post(
+        f"{V3}/snapshots", json={"snapshot": {"volume_id": vol["id"]}}, headers=h
+    )
+    meta = f"{V3}/snapshots/{resp.json()['snapshot']['id']}/metadata"
+    created = conform(
+        schema.create_snapshot_metadata,
+        await cloud.client.post(meta, json={"metadata": {"a": "1"}}, headers=h),
+    )
+    assert created == {"metadata": {"a": "1"}}
+    conform(
+        schema.update_snapshot_metadata,
+        await cloud.client.put(meta, json={"metadata": {"b": "2"}}, headers=h),
+    )
+    shown = conform(schema.show_snapshot_metadata, await cloud.client.get(meta, headers=h))
+    assert shown == {"metadata": {"b": "2"}}
+    conform(
+        schema.update_snapshot_metadata_item,
+        await cloud.client.put(f"{meta}/b", json={"meta": {"b": "3"}}, headers=h),
+    )
+    item = conform(
+        schema.show_snapshot_metadata_item, await cloud.client.get(f"{meta}/b", headers=h)
+    )
+    assert item == {"meta": {"b": "3"}}
+    conform(schema.delete_snapshot_metadata_item, await cloud.client.delete(f"{meta}/b", headers=h))
+    admin = await cloud.client.get(meta, headers=vh(cloud.admin_token))
+    assert admin.status_code == 200  # an admin reaches any project's snapshot
+    missing = await cloud.client.get(f"{V3}/snapshots/nope/metadata", headers=h)
+    assert missing.status_code == 404
