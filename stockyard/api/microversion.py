@@ -12,14 +12,15 @@ from stockyard.api.errors import APIError
 MIN_VERSION = (2, 1)
 # Highest version whose behaviour Stockyard honours: every microversion up to it is
 # implemented, or changes only an API Stockyard has in no microversion at all.
-MAX_VERSION = (2, 81)
+MAX_VERSION = (2, 82)
 #   2.80  os-migrations: user_id/project_id filters (and fields; the list is empty, nothing
 #         migrates); servers/{id}/migrations: no live migration, no route, nothing to do
 #   2.81  POST /os-aggregates/{id}/images: each host's agent fetches the images into its
 #         driver's image cache (libvirt: the base-image cache; baremetal: unsupported, logged)
+#   2.82  os-server-external-events: "accelerator-request-bound" (tag required); with no
+#         accelerators nothing waits for it, as Nova's compute for a server without ARQs
 # Not raised further: each later microversion changes a response or a request, and a
 # client that asks for it validates against it. What each would need here:
-#   2.82  os-server-external-events: "accelerator-request-bound" event name
 #   2.83  non-admin server list filters (availability_zone, config_drive, key_name,
 #         created_at, launched_at, terminated_at, power_state, task_state, vm_state,
 #         progress, user_id)

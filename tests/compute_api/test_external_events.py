@@ -151,3 +151,33 @@ async def test_power_update_on_baremetal_changes_state(cloud: Cloud) -> None:
     async with cloud.state.db.session() as session:
         inst = await session.scalar(select(Instance).where(Instance.uuid == metal))
     assert inst is not None and (inst.vm_state, inst.power_state) == ("active", 1)
+
+
+async def test_accelerator_request_bound_from_2_82(cloud: Cloud) -> None:
+    """Nova's API answers it without looking at ARQs: tag required, then the usual codes.
+    Stockyard has no accelerators, so an accepted event changes nothing on the server."""
+    on_host = await _server(cloud, "hv-1")
+    no_host = await _server(cloud, None, vm_state="building")
+    event = {"name": "accelerator-request-bound", "server_uuid": on_host, "tag": "arq-1"}
+    r = await _post(cloud, [event], "2.81")
+    assert r.status_code == 400 and "accelerator-request-bound" in r.text
+    r = await _post(
+        cloud,
+        [
+            event,
+            {"name": "accelerator-request-bound", "server_uuid": on_host},
+            {**event, "server_uuid": no_host},
+            {**event, "server_uuid": str(uuid.uuid4())},
+        ],
+        "2.82",
+    )
+    assert r.status_code == 207, r.text
+    assert [e["code"] for e in r.json()["events"]] == [200, 400, 422, 404]
+    assert r.json()["events"][0]["status"] == "completed"
+    async with cloud.state.db.session() as session:
+        inst = await session.scalar(select(Instance).where(Instance.uuid == on_host))
+        assert inst is not None and (inst.vm_state, inst.task_state) == ("active", None)
+        actions = await session.scalars(
+            select(InstanceAction).where(InstanceAction.instance_uuid == on_host)
+        )
+        assert actions.all() == []

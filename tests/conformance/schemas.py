@@ -175,13 +175,16 @@ def _compute_schema(
 
 def _external_events_schema(mv: tuple[int, int]) -> tuple[str, dict[str, Any]]:
     """Tempest ships one schema (2.1 event names) for every microversion; Nova's api-ref
-    adds "volume-extended" at 2.51 and "power-update" at 2.76: the enum is widened so."""
+    adds "volume-extended" at 2.51, "power-update" at 2.76 and "accelerator-request-bound"
+    at 2.82: the enum is widened so."""
     schema = copy.deepcopy(_fixed_module("server_external_events").create)
     names = schema["response_body"]["properties"]["events"]["items"]["properties"]["name"]
     if mv >= (2, 51):
         names["enum"].append("volume-extended")
     if mv >= (2, 76):
         names["enum"].append("power-update")
+    if mv >= (2, 82):
+        names["enum"].append("accelerator-request-bound")
     return "v2_1.server_external_events.create (+api-ref names)", schema
 
 

@@ -56,6 +56,7 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
         "2.79",
         "2.80",
         "2.81",
+        "2.82",
     ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:
@@ -150,6 +151,10 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     assert _mv(mv) < (2, 9) or locked["server"]["locked"] is True
     await _ok(cloud, "GET", f"{C}/servers/detail?locked=true", a)
     await _ok(cloud, "POST", act, a, json={"unlock": None})
+    events = [{"name": "network-changed", "server_uuid": sid}]
+    if _mv(mv) >= (2, 82):
+        events.append({"name": "accelerator-request-bound", "server_uuid": sid, "tag": "arq"})
+    await _ok(cloud, "POST", f"{C}/os-server-external-events", a, json={"events": events})
     rebuilt = await _ok(
         cloud, "POST", f"{C}/servers/{sid}/action", a, json={"rebuild": {"imageRef": image_id}}
     )

@@ -12,6 +12,12 @@ What an accepted event does here:
   driver does. On a VM host Nova's driver ignores it, and so does Stockyard.
 - the network and volume events: acknowledged only. Stockyard has no Neutron port or
   Cinder volume whose change a compute host would have to pick up.
+- ``accelerator-request-bound`` (2.82; Cyborg's "the ARQ named by ``tag`` is bound"):
+  answered as Nova's API answers it (the tag is required: 400 without; 404 unknown
+  server; 422 no host; else 200), because Nova's API does not look at ARQs either. On
+  the compute host Nova hands it to a spawn waiting for its ARQs and logs it as
+  unexpected otherwise; Stockyard has no accelerators, so no spawn ever waits for one
+  and the event changes nothing.
 """
 
 from __future__ import annotations
@@ -44,8 +50,8 @@ _NETWORK_EVENTS = (
 )
 _STATUSES = ("failed", "completed", "in-progress")
 _FIELDS = {"server_uuid", "name", "status", "tag"}
-# Events that mean nothing without a tag (the volume, the power state).
-_TAG_REQUIRED = ("volume-extended", "power-update")
+# Events that mean nothing without a tag (the volume, the power state, the ARQ).
+_TAG_REQUIRED = ("volume-extended", "power-update", "accelerator-request-bound")
 # Nova's power_state codes (stockyard.compute.drivers.base.PowerState, which the API
 # layer does not import).
 _POWER_RUNNING = 1
@@ -62,6 +68,8 @@ def _event_names(version: APIVersion) -> tuple[str, ...]:
         names += ("volume-extended",)
     if version.at_least("2.76"):
         names += ("power-update",)
+    if version.at_least("2.82"):
+        names += ("accelerator-request-bound",)
     return names
 
 
