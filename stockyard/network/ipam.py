@@ -53,6 +53,20 @@ def _pools(subnet: Subnet) -> list[Pool]:
     ]
 
 
+def is_slaac(subnet: Subnet) -> bool:
+    """Addresses of this subnet are the guests' own EUI-64 ones, not picked from pools."""
+    return subnet.ip_version == 6 and subnet.ipv6_address_mode in ("slaac", "dhcpv6-stateless")
+
+
+def eui64(subnet: Subnet, mac: str) -> IPAddress:
+    """The modified EUI-64 address a guest with ``mac`` configures on ``subnet``."""
+    octets = [int(part, 16) for part in mac.split(":")]
+    octets[0] ^= 0x02
+    iid = [*octets[:3], 0xFF, 0xFE, *octets[3:]]
+    net = ipaddress.ip_network(subnet.cidr)
+    return ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(bytes(iid), "big"))
+
+
 async def _taken(session: AsyncSession, subnet_id: str) -> set[int]:
     rows = await session.scalars(
         select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id)
@@ -138,18 +152,20 @@ async def allocate(
     network_id: str,
     subnets: list[Subnet],
     requests: list[FixedIP] | None,
+    mac: str,
 ) -> list[tuple[str, str]]:
     """Allocate the port's fixed IPs; returns (subnet_id, ip) pairs.
 
-    ``requests`` None means automatic: one address from the first IPv4 subnet with room
-    and one from the first IPv6 subnet with room (no subnets: no addresses). Otherwise
-    each entry is honoured as Neutron does, or the whole call fails.
+    ``requests`` None means automatic: one address from the first IPv4 subnet with room,
+    one from the first stateful IPv6 subnet with room, and the EUI-64 address (from
+    ``mac``) on every SLAAC subnet (no subnets: no addresses). Otherwise each entry is
+    honoured as Neutron does, or the whole call fails.
     """
     by_id = {s.id: s for s in subnets}
     done: list[tuple[str, str]] = []
     if requests is None:
         for version in (4, 6):
-            candidates = [s for s in subnets if s.ip_version == version]
+            candidates = [s for s in subnets if s.ip_version == version and not is_slaac(s)]
             for candidate in candidates:
                 ip = await allocate_any(session, port_id, candidate)
                 if ip is not None:
@@ -158,6 +174,10 @@ async def allocate(
             else:
                 if candidates:
                     raise ip_generation_failure(network_id)
+        for auto in [s for s in subnets if is_slaac(s)]:
+            done.append(
+                (auto.id, await allocate_specific(session, port_id, auto, eui64(auto, mac)))
+            )
         return done
     for req in requests:
         subnet: Subnet | None
@@ -180,6 +200,13 @@ async def allocate(
         else:
             raise InvalidInput("Exceeded maximum amount of fixed ips per port.")
         assert subnet is not None
+        if is_slaac(subnet):
+            if address is not None and address != eui64(subnet, mac):
+                raise InvalidInput(
+                    f"IPv6 address {address} cannot be directly assigned to a port on subnet "
+                    f"{subnet.id} as the subnet is configured for automatic addresses"
+                )
+            address = eui64(subnet, mac)
         if address is not None:
             done.append((subnet.id, await allocate_specific(session, port_id, subnet, address)))
         else:

@@ -168,7 +168,12 @@ async def create(
     session.add(port)
     await session.flush()
     await ipam.allocate(
-        session, port.id, network.id, await subnets.of_network(session, network.id), requests
+        session,
+        port.id,
+        network.id,
+        await subnets.of_network(session, network.id),
+        requests,
+        port.mac_address,
     )
     await _set_groups(session, port.id, groups)
     await session.flush()
@@ -216,7 +221,7 @@ async def update(
         if todo:
             await ipam.allocate(
                 session, port.id, port.network_id,
-                await subnets.of_network(session, port.network_id), todo,
+                await subnets.of_network(session, port.network_id), todo, port.mac_address,
             )  # fmt: skip
     port_security = changes.get("port_security_enabled", port.port_security_enabled)
     if "security_groups" in changes or port_security != port.port_security_enabled:

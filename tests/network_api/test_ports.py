@@ -174,3 +174,24 @@ async def test_bulk_create_is_all_or_nothing(cloud: Cloud) -> None:
         for p in (await cloud.client.get(f"{V2}/ports", headers=cloud.demo)).json()["ports"]
     ]
     assert sorted(names) == ["a", "b"]
+
+
+async def test_slaac_subnet_gives_eui64_addresses(cloud: Cloud) -> None:
+    net, v4 = await _net_with_subnet(cloud)
+    v6 = await create(
+        cloud, "subnet", cloud.demo, network_id=net["id"], ip_version=6, cidr="2001:db8:1::/64",
+        ipv6_ra_mode="slaac", ipv6_address_mode="slaac",
+    )  # fmt: skip
+    port = await create(
+        cloud, "port", cloud.demo, network_id=net["id"], mac_address="fa:16:3e:12:34:56"
+    )
+    assert port["fixed_ips"] == [
+        {"subnet_id": v4["id"], "ip_address": "10.20.0.2"},
+        {"subnet_id": v6["id"], "ip_address": "2001:db8:1:0:f816:3eff:fe12:3456"},
+    ]
+    chosen = await cloud.client.post(
+        f"{V2}/ports",
+        json={"port": {"network_id": net["id"], "fixed_ips": [{"ip_address": "2001:db8:1::5"}]}},
+        headers=cloud.demo,
+    )
+    neutron_error(chosen, 400, "InvalidInput")
