@@ -57,6 +57,7 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
         "2.80",
         "2.81",
         "2.82",
+        "2.83",
     ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:
@@ -150,6 +151,9 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     locked = await _ok(cloud, "GET", f"{C}/servers/{sid}", a)
     assert _mv(mv) < (2, 9) or locked["server"]["locked"] is True
     await _ok(cloud, "GET", f"{C}/servers/detail?locked=true", a)
+    if _mv(mv) >= (2, 83):
+        d = cloud.headers(cloud.demo_token, mv)
+        await _ok(cloud, "GET", f"{C}/servers/detail?vm_state=active&power_state=1", d)
     await _ok(cloud, "POST", act, a, json={"unlock": None})
     events = [{"name": "network-changed", "server_uuid": sid}]
     if _mv(mv) >= (2, 82):

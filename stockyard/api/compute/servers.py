@@ -23,6 +23,7 @@ from stockyard.api.compute.server_common import (
     view_context,
 )
 from stockyard.api.compute.server_create import create_servers
+from stockyard.api.compute.server_filters import apply_column_filters
 from stockyard.api.compute.server_schemas import ServerCreateBody, ServerUpdateBody
 from stockyard.api.compute.server_views import server_brief, server_detail, server_update_view
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
@@ -111,16 +112,7 @@ async def _list(
         if vm_states is None:
             raise APIError(400, f"Invalid input for query parameter status: {status!r}")
         query = query.where(Instance.vm_state.in_(vm_states))
-    for field, column in (
-        ("image", Instance.image_ref),
-        ("flavor", Instance.flavor_id),
-        ("reservation_id", Instance.reservation_id),
-        ("availability_zone", Instance.availability_zone),
-        ("key_name", Instance.key_name),
-        ("user_id", Instance.user_id),
-    ):
-        if value := params.get(field):
-            query = query.where(column == value.rstrip("/").rsplit("/", 1)[-1])
+    query = apply_column_filters(query, params, ctx, version)
     if version.at_least("2.73") and (locked := params.get("locked")) is not None:
         query = query.where(Instance.locked.is_(_bool_param("locked", locked)))
     if host := params.get("host"):
