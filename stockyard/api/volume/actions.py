@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.deps import SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.state import APIState
-from stockyard.api.volume.common import get_volume, hint, parse_bool
+from stockyard.api.volume.common import get_volume, hint, parse_bool, strict_int
 from stockyard.api.volume.volumes import start_delete
 from stockyard.db.base import utcnow
 from stockyard.db.models import Volume, VolumeType
@@ -79,10 +79,9 @@ async def _extend(
     request: Request,
 ) -> None:
     raw = args.get("new_size") if isinstance(args, dict) else None
-    try:
-        new_size = int(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise APIError(400, f"Invalid input for field/attribute new_size. Value: {raw}.") from None
+    new_size = strict_int(raw)
+    if new_size is None:
+        raise APIError(400, f"Invalid input for field/attribute new_size. Value: {raw}.")
     if not may(VOLUME_ACTIONS["extend"], volume.status):
         raise APIError(
             400,
@@ -131,9 +130,11 @@ async def _reset_status(
         )
     status = args.get("status")
     attach_status = args.get("attach_status")
-    if status is not None and status not in VOLUME_RESET:
+    if status is not None and (not isinstance(status, str) or status not in VOLUME_RESET):
         raise APIError(400, "Must specify a valid status")
-    if attach_status is not None and attach_status not in ATTACH_STATUSES:
+    if attach_status is not None and (
+        not isinstance(attach_status, str) or attach_status not in ATTACH_STATUSES
+    ):
         raise APIError(400, "Must specify a valid attach status")
     if status is not None:
         volume.status = status

@@ -23,6 +23,22 @@ from stockyard.identity.context import RequestContext
 
 VolumeVersion = Annotated[APIVersion, Depends(negotiate)]
 MAX_LIMIT = 1000
+DB_MAX_INT = 0x7FFFFFFF
+"""Cinder's bound on sizes and quota limits (its schemas' ``DB_MAX_INT``)."""
+
+
+def strict_int(value: Any) -> int | None:
+    """``value`` as an int when it is one (or its decimal string) within the database's
+    range; ``None`` otherwise (booleans, floats, junk)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    else:
+        return None
+    return number if -DB_MAX_INT <= number <= DB_MAX_INT else None
 
 
 async def check_path_project(path_project_id: str, ctx: ProjectCtx) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import AdminCtx, ProjectCtx, SessionDep, StateDep
 from stockyard.api.errors import APIError
-from stockyard.api.volume.common import parse_bool
+from stockyard.api.volume.common import parse_bool, strict_int
 from stockyard.api.volume.types import default_type
 from stockyard.db.models import VolumeQuota
 from stockyard.identity.context import RequestContext
@@ -71,10 +71,9 @@ async def update_quotas(
     if bad := sorted(set(changes) - known):
         raise APIError(400, f"Bad key(s) in quota set: {','.join(bad)}")
     for resource, value in changes.items():
-        try:
-            limit = int(value)
-        except (TypeError, ValueError):
-            raise APIError(400, f"Quota limit {value} for {resource} must be an integer.") from None
+        limit = strict_int(value)
+        if limit is None:
+            raise APIError(400, f"Quota limit {value} for {resource} must be an integer.")
         if limit < -1:
             raise APIError(400, f"Quota limit {limit} for {resource} must be -1 or greater.")
         row = await session.scalar(

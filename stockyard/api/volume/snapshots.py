@@ -219,7 +219,7 @@ async def snapshot_action(
                        f"{name.removeprefix('os-')} to be performed.")  # fmt: skip
     if name == "os-reset_status":
         status = args.get("status") if isinstance(args, dict) else None
-        if status not in SNAPSHOT_RESET:
+        if not isinstance(status, str) or status not in SNAPSHOT_RESET:
             raise APIError(400, "Must specify a valid status")
         snap.status = status
     else:

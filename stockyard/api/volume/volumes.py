@@ -25,6 +25,7 @@ from stockyard.api.volume.common import (
     parse_metadata_filter,
     scope,
     sort_keys,
+    strict_int,
 )
 from stockyard.api.volume.types import default_type, find_type
 from stockyard.api.volume.views import volume_detail, volume_metadata, volume_summary
@@ -49,13 +50,8 @@ async def type_names(session: AsyncSession) -> dict[str, str]:
 
 
 def _size(value: Any) -> int:
-    if isinstance(value, bool):
-        value = None
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        size = 0
-    if size <= 0 or str(value).strip() != str(size):
+    size = strict_int(value)
+    if size is None or size <= 0:
         raise APIError(
             400,
             f"Invalid input received: Volume size '{value}' must be an integer and greater than 0",
