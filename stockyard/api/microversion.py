@@ -12,7 +12,7 @@ from stockyard.api.errors import APIError
 MIN_VERSION = (2, 1)
 # Highest version whose behaviour Stockyard honours: every microversion up to it is
 # implemented, or changes only an API Stockyard has in no microversion at all.
-MAX_VERSION = (2, 83)
+MAX_VERSION = (2, 84)
 #   2.80  os-migrations: user_id/project_id filters (and fields; the list is empty, nothing
 #         migrates); servers/{id}/migrations: no live migration, no route, nothing to do
 #   2.81  POST /os-aggregates/{id}/images: each host's agent fetches the images into its
@@ -22,9 +22,9 @@ MAX_VERSION = (2, 83)
 #   2.83  non-admin server list filters (availability_zone, config_drive, key_name,
 #         created_at, launched_at, terminated_at, power_state, task_state, vm_state,
 #         progress, user_id): ignored for users before, applied from it (server_filters)
+#   2.84  os-instance-actions events: "details" (the fault message of a failed step)
 # Not raised further: each later microversion changes a response or a request, and a
 # client that asks for it validates against it. What each would need here:
-#   2.84  os-instance-actions events: "details" (the fault message of a failed step)
 #   2.85  PUT servers/{id}/os-volume_attachments/{vol}: delete_on_termination update
 #   2.86  flavor extra spec validation (known namespaces strictly checked)
 #   2.87  rescue of volume-backed servers

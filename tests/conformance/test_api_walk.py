@@ -58,6 +58,7 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
         "2.81",
         "2.82",
         "2.83",
+        "2.84",
     ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:

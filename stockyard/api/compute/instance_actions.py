@@ -1,4 +1,11 @@
-"""``/servers/{id}/os-instance-actions``: what happened to a server, and when."""
+"""``/servers/{id}/os-instance-actions``: what happened to a server, and when.
+
+2.84 adds each event's ``details``: in Nova, the fault message of the failed step (the
+exception's user-facing message, cut to 255 characters), null for a step that did not
+fail. Stockyard keeps that message as the first line of the failed event's traceback
+(every failing path writes the user's error first, then the driver's details; see
+``stockyard.lifecycle.records``), so ``details`` is read from there: no extra column.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,15 @@ from stockyard.api.errors import APIError
 from stockyard.db.models import Instance, InstanceAction, InstanceActionEvent
 
 router = APIRouter()
+
+_DETAILS_MAX = 255  # Nova's fault message length (utils.safe_truncate)
+
+
+def _details(ev: InstanceActionEvent) -> str | None:
+    """Nova's ``details`` of an event: the failed step's user-facing message."""
+    if ev.result != "Error" or not ev.traceback:
+        return None
+    return ev.traceback.split("\n", 1)[0][:_DETAILS_MAX] or None
 
 
 async def _instance(session: SessionDep, ctx: ProjectCtx, server_id: str) -> Instance:
@@ -86,5 +102,7 @@ async def show_action(
             event["hostId"] = host_id(inst.project_id, ev.host)
             if ctx.is_admin:
                 event["host"] = ev.host
+        if version.at_least("2.84"):
+            event["details"] = _details(ev)
         body["events"].append(event)
     return {"instanceAction": body}
