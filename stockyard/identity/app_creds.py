@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -107,6 +107,9 @@ async def create(
             "An application credential is created with a project-scoped token: "
             "its project is the token's."
         )
+    if expires_at is not None and expires_at.tzinfo is not None:
+        # Stored naive UTC, as every timestamp here; "...Z" and "+05:00" are both valid.
+        expires_at = expires_at.astimezone(UTC).replace(tzinfo=None)
     if expires_at is not None and expires_at <= utcnow():
         raise BadRequest(
             "Invalid input for field/attribute application_credential.expires_at: "

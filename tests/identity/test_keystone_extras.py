@@ -109,3 +109,21 @@ async def test_app_cred_roles_granted_after_the_token_and_naive_expiry(cloud: Cl
     cred = made.json()["application_credential"]
     assert [r["name"] for r in cred["roles"]] == ["deployer"]
     assert cred["expires_at"] == "2099-01-02T03:04:05.678900"
+
+
+async def test_app_cred_expiry_with_a_zone_is_stored_as_utc(cloud: Cloud) -> None:
+    pid = cloud.seeded.demo_project_id
+    user = await create_user(cloud, "dave", "dave-pw-123")
+    member = await role_id(cloud, "member")
+    grant = f"{V3}/projects/{pid}/users/{user['id']}/roles/{member}"
+    assert (await cloud.client.put(grant, headers=cloud.admin)).status_code == 204
+    headers = {"X-Auth-Token": await token(cloud, "dave", "dave-pw-123", "demo")}
+    url = f"{V3}/users/{user['id']}/application_credentials"
+    for name, given, shown in (
+        ("z", "2099-01-01T00:00:00Z", "2099-01-01T00:00:00.000000"),
+        ("plus5", "2099-01-01T05:00:00+05:00", "2099-01-01T00:00:00.000000"),
+    ):
+        body = {"application_credential": {"name": name, "expires_at": given}}
+        made = await cloud.client.post(url, json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        assert made.json()["application_credential"]["expires_at"] == shown
