@@ -9,9 +9,11 @@ from fastapi import APIRouter, Body, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.api.compute.flavor_spec_rules import validate as validate_spec
 from stockyard.api.compute.flavors import get_flavor
-from stockyard.api.deps import AdminCtx, ProjectCtx, SessionDep
+from stockyard.api.deps import AdminCtx, Microversion, ProjectCtx, SessionDep
 from stockyard.api.errors import APIError
+from stockyard.api.microversion import APIVersion
 from stockyard.db.models import Flavor, FlavorAccess
 
 router = APIRouter()
@@ -34,7 +36,7 @@ def _spec_value(key: str, value: Any) -> str:
     )
 
 
-def _validated_specs(body: Any, root: str | None) -> dict[str, str]:
+def _validated_specs(body: Any, root: str | None, version: APIVersion) -> dict[str, str]:
     specs = body.get(root) if root and isinstance(body, dict) else body
     if not isinstance(specs, dict) or (root and set(body) != {root}):
         raise APIError(
@@ -51,6 +53,8 @@ def _validated_specs(body: Any, root: str | None) -> dict[str, str]:
                 "letters, digits, '-', '_', ':', '.', '/' or spaces.",
             )
         out[key] = _spec_value(key, value)
+        if version.at_least("2.86"):
+            validate_spec(key, out[key])
     return out
 
 
@@ -65,10 +69,11 @@ async def set_specs(
     flavor_id: str,
     session: SessionDep,
     ctx: AdminCtx,
+    version: Microversion,
     body: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
-    """Admin: merge the given specs into the flavor's."""
-    specs = _validated_specs(body, "extra_specs")
+    """Admin: merge the given specs into the flavor's (checked by Nova's rules from 2.86)."""
+    specs = _validated_specs(body, "extra_specs", version)
     flavor = await get_flavor(session, ctx, flavor_id)
     # A new dict, so the JSON column is seen as changed.
     flavor.extra_specs = {**(flavor.extra_specs or {}), **specs}
@@ -93,10 +98,11 @@ async def update_spec(
     key: str,
     session: SessionDep,
     ctx: AdminCtx,
+    version: Microversion,
     body: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
     """Admin: set one spec; the body holds exactly that key."""
-    specs = _validated_specs(body, None)
+    specs = _validated_specs(body, None, version)
     if set(specs) != {key}:
         raise APIError(400, "Request body and URI mismatch")
     flavor = await get_flavor(session, ctx, flavor_id)
