@@ -12,7 +12,7 @@ from stockyard.api.errors import APIError
 MIN_VERSION = (2, 1)
 # Highest version whose behaviour Stockyard honours: every microversion up to it is
 # implemented, or changes only an API Stockyard has in no microversion at all.
-MAX_VERSION = (2, 86)
+MAX_VERSION = (2, 88)
 #   2.80  os-migrations: user_id/project_id filters (and fields; the list is empty, nothing
 #         migrates); servers/{id}/migrations: no live migration, no route, nothing to do
 #   2.81  POST /os-aggregates/{id}/images: each host's agent fetches the images into its
@@ -27,13 +27,13 @@ MAX_VERSION = (2, 86)
 #         has no os-volume_attachments in any version (whoever adds it owes 2.85, 2.89
 #         and 2.93 their behaviour, or the max must come down)
 #   2.86  flavor extra spec validation (flavor_spec_rules: what is and is not checked)
-# Not raised further: each later microversion changes a response or a request, and a
-# client that asks for it validates against it. What each would need here:
-#   2.87  rescue of volume-backed servers
+#   2.87  rescue of volume-backed servers: nothing to do, no rescue action in any version
 #   2.88  os-hypervisors: capacity fields (vcpus*, memory_mb*, local_gb*, free_*,
 #         running_vms, current_workload, disk_available_least, cpu_info) gone from
-#         detail/show, uptime in show; /statistics, /{id}/uptime, /{p}/search and
-#         /{p}/servers removed
+#         detail/show, uptime in show; /statistics and /{id}/uptime 404 (/{p}/search and
+#         /{p}/servers are 404 from 2.53 already)
+# Not raised further: each later microversion changes a response or a request, and a
+# client that asks for it validates against it. What each would need here:
 #   2.89  os-volume_attachments: attachment_id and bdm_uuid instead of id
 #   2.90  "hostname" on server create/update/rebuild; OS-EXT-SRV-ATTR:hostname to users
 #   2.91  unshelve to a given host, or availability_zone null

@@ -91,3 +91,26 @@ async def test_search_and_servers_before_253(cloud: Cloud) -> None:
         h53 = cloud.headers(cloud.admin_token, "2.53")
         r = await cloud.client.get(f"{V}/os-hypervisors/node/{path}", headers=h53)
         assert r.status_code == 404
+
+
+async def test_views_from_2_88(cloud: Cloud) -> None:
+    """2.88: no capacity fields in detail/show, uptime in show, statistics and
+    /{id}/uptime gone; 2.87 still has all of it."""
+    h1 = await add_host(cloud, "hv-1", vcpus=8, memory_mb=1000, local_gb=100)
+    h88 = cloud.headers(cloud.admin_token, "2.88")
+    h87 = cloud.headers(cloud.admin_token, "2.87")
+    capacity = {"vcpus", "memory_mb", "local_gb", "free_ram_mb", "running_vms", "cpu_info"}
+    r = await cloud.client.get(f"{V}/os-hypervisors/detail", headers=h88)
+    first = r.json()["hypervisors"][0]
+    assert not capacity & set(first) and "uptime" not in first
+    assert first["hypervisor_type"] and first["service"]["host"] == "hv-1"
+    r = await cloud.client.get(f"{V}/os-hypervisors/{h1.uuid}", headers=h88)
+    shown = r.json()["hypervisor"]
+    assert not capacity & set(shown) and " up 0 days" in shown["uptime"]
+    for path in ("statistics", f"{h1.uuid}/uptime"):
+        r = await cloud.client.get(f"{V}/os-hypervisors/{path}", headers=h88)
+        assert r.status_code == 404, path
+        r = await cloud.client.get(f"{V}/os-hypervisors/{path}", headers=h87)
+        assert r.status_code == 200, path
+    r = await cloud.client.get(f"{V}/os-hypervisors/{h1.uuid}", headers=h87)
+    assert capacity <= set(r.json()["hypervisor"]) and "uptime" not in r.json()["hypervisor"]

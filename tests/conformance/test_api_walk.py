@@ -60,6 +60,7 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
         "2.83",
         "2.84",
         "2.86",
+        "2.88",
     ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:

@@ -2,6 +2,10 @@
 
 Every ``Host`` row (VM hypervisor or baremetal node) is one hypervisor, as in Nova with
 Ironic. Ids are the host UUID from 2.53 and the integer id before.
+
+From 2.88, as Nova: detail and show lose the capacity fields (``_CAPACITY``: placement,
+not the hypervisor, is the place to read them), show gains ``uptime``, and
+``/statistics`` and ``/{id}/uptime`` are gone (404).
 """
 
 from __future__ import annotations
@@ -27,6 +31,24 @@ from stockyard.db.models import Host, Instance
 router = APIRouter()
 
 _HYPERVISOR_VERSION = 1000000  # Nova shows an integer version; libvirt 1.0.0 style
+
+
+# Dropped from detail and show at 2.88.
+_CAPACITY = (
+    "vcpus",
+    "vcpus_used",
+    "memory_mb",
+    "memory_mb_used",
+    "local_gb",
+    "local_gb_used",
+    "free_ram_mb",
+    "free_disk_gb",
+    "disk_available_least",
+    "running_vms",
+    "current_workload",
+    "cpu_info",
+)
+_GONE = "The resource could not be found."
 
 
 def _id(host: Host, version: APIVersion) -> str | int:
@@ -82,6 +104,9 @@ def _detail(host: Host, version: APIVersion, now: datetime) -> dict[str, Any]:
             },
         }
     )
+    if version.at_least("2.88"):
+        for key in _CAPACITY:
+            del body[key]
     return body
 
 
@@ -196,8 +221,12 @@ async def list_hypervisors_detail(
 
 
 @router.get("/os-hypervisors/statistics")
-async def hypervisor_statistics(session: SessionDep, ctx: AdminCtx) -> dict[str, Any]:
-    """Sums over every hypervisor (Nova removed this in 2.88; we serve up to 2.80)."""
+async def hypervisor_statistics(
+    session: SessionDep, ctx: AdminCtx, version: Microversion
+) -> dict[str, Any]:
+    """Sums over every hypervisor (until 2.87: Nova removed it in 2.88)."""
+    if version.at_least("2.88"):
+        raise APIError(404, _GONE)
     hosts = (await session.scalars(select(Host))).all()
     stats = {
         "count": len(hosts),
@@ -240,26 +269,35 @@ async def show_hypervisor(
     with_servers: Q = None,
 ) -> dict[str, Any]:
     host = await _get(session, version, hypervisor_id)
-    body = _detail(host, version, utcnow())
+    now = utcnow()
+    body = _detail(host, version, now)
+    if version.at_least("2.88"):
+        body["uptime"] = _uptime(host, now)
     await _add_servers(session, version, [host], [body], with_servers)
     return {"hypervisor": body}
+
+
+def _uptime(host: Host, now: datetime) -> str:
+    """Uptime in the ``uptime(1)`` form that clients parse, counted from enrolment."""
+    seconds = int((now - host.created_at).total_seconds())
+    days, rest = divmod(seconds, 86400)
+    return (
+        f" {now:%H:%M:%S} up {days} days, {rest // 3600}:{rest % 3600 // 60:02d}, "
+        "0 users,  load average: 0.00, 0.00, 0.00"
+    )
 
 
 @router.get("/os-hypervisors/{hypervisor_id}/uptime")
 async def hypervisor_uptime(
     hypervisor_id: str, session: SessionDep, ctx: AdminCtx, version: Microversion
 ) -> dict[str, Any]:
-    """Uptime in the ``uptime(1)`` form that clients parse, counted from enrolment."""
+    """The hypervisor's uptime (until 2.87: from 2.88 it is part of show)."""
+    if version.at_least("2.88"):
+        raise APIError(404, _GONE)
     host = await _get(session, version, hypervisor_id)
     now = utcnow()
-    seconds = int((now - host.created_at).total_seconds())
-    days, rest = divmod(seconds, 86400)
-    text = (
-        f" {now:%H:%M:%S} up {days} days, {rest // 3600}:{rest % 3600 // 60:02d}, "
-        "0 users,  load average: 0.00, 0.00, 0.00"
-    )
     body = _summary(host, version, now)
-    body["uptime"] = text
+    body["uptime"] = _uptime(host, now)
     return {"hypervisor": body}
 
 
