@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 
 from stockyard.api.volume.actions import router as actions_router
 from stockyard.api.volume.common import check_path_project
+from stockyard.api.volume.messages import router as messages_router
 from stockyard.api.volume.metadata import router as metadata_router
 from stockyard.api.volume.quotas import router as quotas_router
 from stockyard.api.volume.snapshots import router as snapshots_router
@@ -24,6 +25,7 @@ _subs = [
     snapshots_router,
     types_router,
     quotas_router,
+    messages_router,
 ]
 
 router = APIRouter(prefix="/volume")

@@ -13,11 +13,13 @@ from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
 
 MIN_VERSION = APIVersion(3, 0)
-# The highest version whose behaviour is implemented. Not raised yet: each later version
-# announces an API or a shape a client then relies on. What the next ones need:
-#   3.1   os-volume_upload_image: visibility and protected (needs upload-to-image)
+# The highest version whose behaviour is implemented:
+#   3.1   os-volume_upload_image takes visibility and protected: that action is not
+#         served at any version yet (volume to image comes with the image slice)
 #   3.2   bootable filter in volume list
-#   3.3   user messages API (/messages): the natural home of status_reason
+#   3.3   user messages (/messages), derived from the rows' error reasons
+# Not raised further: each later version announces an API or a shape a client then
+# relies on. What the next ones need:
 #   3.4   glance_metadata filter in volume list
 #   3.7   cluster_name in os-services
 #   3.12  GET /volumes/summary
@@ -27,7 +29,7 @@ MIN_VERSION = APIVersion(3, 0)
 #   3.41  user_id in snapshot show; 3.48 shared_targets/service_uuid; 3.63 volume_type_id
 # Routes without {project_id} are served at every version, as Cinder does (3.67 only
 # announces that).
-MAX_VERSION = APIVersion(3, 0)
+MAX_VERSION = APIVersion(3, 3)
 UPDATED = "2026-12-06T00:00:00Z"
 
 
