@@ -153,3 +153,22 @@ async def test_snapshot_admin_actions(cloud: Cloud, volumes: VolumeService) -> N
         await cloud.client.post(f"{spath}/action", json={"os-force_delete": {}}, headers=admin),
     )
     await wait_status(cloud, cloud.demo_token, spath, "snapshot", "deleted")
+
+
+async def test_extend_waits_for_a_snapshot_being_made(cloud: Cloud) -> None:
+    # No volume role: the snapshot stays in creating while the extend is asked.
+    from sqlalchemy import update
+
+    from stockyard.db.models import Volume
+
+    vol = await create_volume(cloud, cloud.demo_token)
+    async with cloud.state.db.session() as s:
+        await s.execute(update(Volume).where(Volume.id == vol["id"]).values(status="available"))
+    h = vh(cloud.demo_token)
+    resp = await cloud.client.post(
+        f"{V3}/snapshots", json={"snapshot": {"volume_id": vol["id"]}}, headers=h
+    )
+    assert resp.status_code == 202
+    action = f"{V3}/volumes/{vol['id']}/action"
+    refused = await cloud.client.post(action, json={"os-extend": {"new_size": 2}}, headers=h)
+    assert refused.status_code == 400 and "is being copied" in refused.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import SessionDep, StateDep, WriterCtx
@@ -14,7 +15,7 @@ from stockyard.api.state import APIState
 from stockyard.api.volume.common import get_volume, hint, parse_bool, strict_int
 from stockyard.api.volume.volumes import start_delete
 from stockyard.db.base import utcnow
-from stockyard.db.models import Volume, VolumeType
+from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
 from stockyard.identity.context import RequestContext
 from stockyard.volume import quota
 from stockyard.volume.states import ATTACH_STATUSES, VOLUME_ACTIONS, VOLUME_RESET, may
@@ -93,6 +94,27 @@ async def _extend(
             400,
             f"Invalid input received: New size for extend must be greater than "
             f"current size. (current: {volume.size}, extended: {new_size}).",
+        )
+    # A snapshot or a copy being made reads the volume: growing it meanwhile would give
+    # them a torn image.
+    readers = await session.scalar(
+        select(func.count())
+        .select_from(VolumeSnapshot)
+        .where(VolumeSnapshot.volume_id == volume.id, VolumeSnapshot.status == "creating")
+    )
+    readers = (readers or 0) + (
+        await session.scalar(
+            select(func.count())
+            .select_from(Volume)
+            .where(Volume.source_volid == volume.id, Volume.status == "creating")
+        )
+        or 0
+    )
+    if readers:
+        raise APIError(
+            400,
+            f"Invalid volume: Volume {volume.id} is being copied (a snapshot or a volume is "
+            "being made from it); extend it when that is done.",
         )
     vtype = await session.get(VolumeType, volume.volume_type_id)
     try:
