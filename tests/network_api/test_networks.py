@@ -135,3 +135,16 @@ async def test_delete_network_with_ports_is_network_in_use(cloud: Cloud) -> None
     ).status_code == 204
     gone = await cloud.client.get(f"{V2}/subnets/{sub['id']}", headers=cloud.demo)
     neutron_error(gone, 404, "SubnetNotFound")
+
+
+async def test_list_filters_by_several_values_and_sorts(cloud: Cloud) -> None:
+    a = await create(cloud, "network", cloud.demo, name="a")
+    b = await create(cloud, "network", cloud.demo, name="b")
+    await create(cloud, "network", cloud.demo, name="c")
+    params = [("id", a["id"]), ("id", b["id"]), ("sort_key", "name"), ("sort_dir", "desc")]
+    listed = await cloud.client.get(f"{V2}/networks", params=params, headers=cloud.demo)
+    assert [n["name"] for n in listed.json()["networks"]] == ["b", "a"]
+    by_name = await cloud.client.get(f"{V2}/networks", params={"name": "c"}, headers=cloud.demo)
+    assert [n["name"] for n in by_name.json()["networks"]] == ["c"]
+    bad = await cloud.client.get(f"{V2}/networks", params={"sort_key": "nope"}, headers=cloud.demo)
+    neutron_error(bad, 400, "HTTPBadRequest")

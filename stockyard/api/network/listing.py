@@ -123,3 +123,18 @@ def select_fields(request: Request, item: dict[str, Any]) -> dict[str, Any]:
     if not wanted:
         return item
     return {k: v for k, v in item.items() if k in wanted}
+
+
+def prefilter(request: Request, columns: dict[str, Any]) -> list[Any]:
+    """SQL conditions for the query's filters on plain string columns.
+
+    An optimisation only: :func:`page` still applies every filter to the rendered items,
+    so this narrows the rows loaded (a project's ports among a region's) without
+    deciding anything on its own.
+    """
+    conditions = []
+    for key, column in columns.items():
+        values = request.query_params.getlist(key)
+        if values:
+            conditions.append(column.in_(values))
+    return conditions

@@ -10,17 +10,24 @@ from sqlalchemy import select
 from stockyard.api.deps import Ctx, SessionDep, WriterCtx
 from stockyard.api.network import attributes as attrs
 from stockyard.api.network.errors import NeutronRoute
-from stockyard.api.network.listing import page, select_fields
+from stockyard.api.network.listing import page, prefilter, select_fields
 from stockyard.api.network.render import networks_
 from stockyard.db.models import Network
 from stockyard.network import networks
 
 router = APIRouter(route_class=NeutronRoute)
+_COLUMNS = {
+    "id": Network.id,
+    "name": Network.name,
+    "project_id": Network.project_id,
+    "tenant_id": Network.project_id,
+}
 
 
 @router.get("/v2.0/networks")
 async def list_networks(request: Request, session: SessionDep, ctx: Ctx) -> dict[str, Any]:
-    rows = list(await session.scalars(select(Network).where(networks.visible(ctx))))
+    query = select(Network).where(networks.visible(ctx), *prefilter(request, _COLUMNS))
+    rows = list(await session.scalars(query))
     return page(request, "networks", await networks_(session, ctx, rows))
 
 

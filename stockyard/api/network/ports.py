@@ -10,22 +10,29 @@ from sqlalchemy import select
 from stockyard.api.deps import Ctx, SessionDep, WriterCtx
 from stockyard.api.network import attributes as attrs
 from stockyard.api.network.errors import NeutronRoute
-from stockyard.api.network.listing import page, select_fields
+from stockyard.api.network.listing import page, prefilter, select_fields
 from stockyard.api.network.render import ports_
 from stockyard.db.models import Port
 from stockyard.network import ports
 from stockyard.network.errors import BadRequest
 
 router = APIRouter(route_class=NeutronRoute)
+_COLUMNS = {
+    "id": Port.id,
+    "name": Port.name,
+    "network_id": Port.network_id,
+    "device_id": Port.device_id,
+    "device_owner": Port.device_owner,
+    "mac_address": Port.mac_address,
+    "project_id": Port.project_id,
+    "tenant_id": Port.project_id,
+}
 
 
 @router.get("/v2.0/ports")
 async def list_ports(request: Request, session: SessionDep, ctx: Ctx) -> dict[str, Any]:
-    query = select(Port).where(ports.visible(ctx))
     # The common filters go to SQL first: a server's or a network's ports are few of many.
-    for key, column in (("network_id", Port.network_id), ("device_id", Port.device_id)):
-        if key in request.query_params:
-            query = query.where(column.in_(request.query_params.getlist(key)))
+    query = select(Port).where(ports.visible(ctx), *prefilter(request, _COLUMNS))
     rows = list(await session.scalars(query))
     return page(request, "ports", await ports_(session, ctx, rows))
 

@@ -11,13 +11,26 @@ from stockyard.api.deps import Ctx, SessionDep, WriterCtx
 from stockyard.api.network import attributes as attrs
 from stockyard.api.network import views
 from stockyard.api.network.errors import NeutronRoute
-from stockyard.api.network.listing import page, select_fields
+from stockyard.api.network.listing import page, prefilter, select_fields
 from stockyard.api.network.render import groups_
 from stockyard.db.models import SecurityGroup, SecurityGroupRule
 from stockyard.network import secgroups
 from stockyard.network.errors import BadRequest
 
 router = APIRouter(route_class=NeutronRoute)
+_GROUP_COLUMNS = {
+    "id": SecurityGroup.id,
+    "name": SecurityGroup.name,
+    "project_id": SecurityGroup.project_id,
+    "tenant_id": SecurityGroup.project_id,
+}
+_RULE_COLUMNS = {
+    "id": SecurityGroupRule.id,
+    "security_group_id": SecurityGroupRule.security_group_id,
+    "direction": SecurityGroupRule.direction,
+    "project_id": SecurityGroupRule.project_id,
+    "tenant_id": SecurityGroupRule.project_id,
+}
 
 
 @router.get("/v2.0/security-groups")
@@ -27,7 +40,8 @@ async def list_groups(request: Request, session: SessionDep, ctx: Ctx) -> dict[s
         await secgroups.ensure_default(session, ctx.project_id)
         await session.commit()
     mine = true() if ctx.is_admin else SecurityGroup.project_id == ctx.project_id
-    rows = list(await session.scalars(select(SecurityGroup).where(mine)))
+    query = select(SecurityGroup).where(mine, *prefilter(request, _GROUP_COLUMNS))
+    rows = list(await session.scalars(query))
     return page(request, "security_groups", await groups_(session, rows))
 
 
@@ -85,7 +99,8 @@ async def delete_group(group_id: str, session: SessionDep, ctx: WriterCtx) -> Re
 @router.get("/v2.0/security-group-rules")
 async def list_rules(request: Request, session: SessionDep, ctx: Ctx) -> dict[str, Any]:
     mine = true() if ctx.is_admin else SecurityGroupRule.project_id == ctx.project_id
-    rows = await session.scalars(select(SecurityGroupRule).where(mine))
+    query = select(SecurityGroupRule).where(mine, *prefilter(request, _RULE_COLUMNS))
+    rows = await session.scalars(query)
     return page(request, "security_group_rules", [views.rule(r) for r in rows])
 
 

@@ -11,17 +11,25 @@ from stockyard.api.deps import Ctx, SessionDep, WriterCtx
 from stockyard.api.network import attributes as attrs
 from stockyard.api.network import views
 from stockyard.api.network.errors import NeutronRoute
-from stockyard.api.network.listing import page, select_fields
+from stockyard.api.network.listing import page, prefilter, select_fields
 from stockyard.db.models import Subnet
 from stockyard.network import subnets
 from stockyard.network.errors import BadRequest
 
 router = APIRouter(route_class=NeutronRoute)
+_COLUMNS = {
+    "id": Subnet.id,
+    "name": Subnet.name,
+    "network_id": Subnet.network_id,
+    "project_id": Subnet.project_id,
+    "tenant_id": Subnet.project_id,
+}
 
 
 @router.get("/v2.0/subnets")
 async def list_subnets(request: Request, session: SessionDep, ctx: Ctx) -> dict[str, Any]:
-    rows = await session.scalars(select(Subnet).where(subnets.visible(ctx)))
+    query = select(Subnet).where(subnets.visible(ctx), *prefilter(request, _COLUMNS))
+    rows = await session.scalars(query)
     return page(request, "subnets", [views.subnet(s) for s in rows])
 
 
