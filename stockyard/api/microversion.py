@@ -12,7 +12,7 @@ from stockyard.api.errors import APIError
 MIN_VERSION = (2, 1)
 # Highest version whose behaviour Stockyard honours: every microversion up to it is
 # implemented, or changes only an API Stockyard has in no microversion at all.
-MAX_VERSION = (2, 88)
+MAX_VERSION = (2, 94)
 #   2.80  os-migrations: user_id/project_id filters (and fields; the list is empty, nothing
 #         migrates); servers/{id}/migrations: no live migration, no route, nothing to do
 #   2.81  POST /os-aggregates/{id}/images: each host's agent fetches the images into its
@@ -32,14 +32,16 @@ MAX_VERSION = (2, 88)
 #         running_vms, current_workload, disk_available_least, cpu_info) gone from
 #         detail/show, uptime in show; /statistics and /{id}/uptime 404 (/{p}/search and
 #         /{p}/servers are 404 from 2.53 already)
+#   2.89  os-volume_attachments: attachment_id and bdm_uuid: nothing to do (see 2.85)
+#   2.90  "hostname" on server create/update/rebuild; OS-EXT-SRV-ATTR:hostname to users
+#         (server_hostname)
+#   2.91  unshelve to a host or availability_zone null: nothing to do, no shelve/unshelve
+#   2.92  os-keypairs: public_key required (no server-side generation), '@' in names
+#   2.93  rebuild of volume-backed servers: nothing to do, no volume-backed servers (no
+#         block_device_mapping boots from volume)
+#   2.94  hostname may be an FQDN
 # Not raised further: each later microversion changes a response or a request, and a
 # client that asks for it validates against it. What each would need here:
-#   2.89  os-volume_attachments: attachment_id and bdm_uuid instead of id
-#   2.90  "hostname" on server create/update/rebuild; OS-EXT-SRV-ATTR:hostname to users
-#   2.91  unshelve to a given host, or availability_zone null
-#   2.92  os-keypairs: public_key required (no server-side key generation)
-#   2.93  rebuild of volume-backed servers
-#   2.94  hostname may be an FQDN
 #   2.95  evacuate leaves the server stopped (target_state)
 #   2.96  server show/list: "pinned_availability_zone"
 # tests/compute_api/test_versions.py checks that no code asks for a version above this.

@@ -40,6 +40,8 @@ def test_no_code_asks_above_the_advertised_max() -> None:
         (int(major), int(minor))
         for path in root.rglob("*.py")
         for major, minor in re.findall(r'at_least\("(\d+)\.(\d+)"\)', path.read_text())
+        # Compute's versions are 2.x; Block Storage's own microversions are 3.x.
+        if major == "2"
     }
     assert asked and max(asked) <= MAX_VERSION, sorted(asked)[-3:]
 

@@ -16,6 +16,10 @@ from tests.conformance import schemas
 from tests.conftest import Cloud
 
 C = "/compute/v2.1"
+# An ed25519 public key (2.92 requires one to create a keypair).
+_PUBLIC_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl walk"
+)
 I2 = "/image/v2"
 
 
@@ -61,6 +65,9 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
         "2.84",
         "2.86",
         "2.88",
+        "2.90",
+        "2.92",
+        "2.94",
     ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:
@@ -104,7 +111,10 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     await _ok(cloud, "GET", f"{specs}/hw:cpu_policy", a)
     await _ok(cloud, "DELETE", f"{specs}/hw:cpu_policy", a)
 
-    kp = await _ok(cloud, "POST", f"{C}/os-keypairs", a, json={"keypair": {"name": "walk"}})
+    kp_body: dict[str, Any] = {"name": "walk"}
+    if _mv(mv) >= (2, 92):  # no server-side generation any more
+        kp_body["public_key"] = _PUBLIC_KEY
+    kp = await _ok(cloud, "POST", f"{C}/os-keypairs", a, json={"keypair": kp_body})
     assert kp["keypair"]["name"] == "walk"
     await _ok(cloud, "GET", f"{C}/os-keypairs", a)
     await _ok(cloud, "GET", f"{C}/os-keypairs/walk", a)
@@ -124,6 +134,8 @@ async def test_compute_walk(cloud: Cloud, mv: str) -> None:
     await _ok(cloud, "GET", f"{C}/os-server-groups/{gid}", a)
 
     server = {"name": "walk", "flavorRef": "walk1", "imageRef": image_id, "networks": "none"}
+    if _mv(mv) >= (2, 90):
+        server["hostname"] = "walk.example.org" if _mv(mv) >= (2, 94) else "walk-host"
     body: dict[str, Any] = {"server": server, "os:scheduler_hints": {"group": gid}}
     created = await _ok(cloud, "POST", f"{C}/servers", a, json=body)
     sid = created["server"]["id"]

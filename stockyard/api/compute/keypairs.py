@@ -30,6 +30,8 @@ router = APIRouter()
 
 # Nova's keypair name charset before 2.92: letters, digits, '.', '_', '-', inner spaces.
 _NAME = re.compile(r"^(?! )[a-zA-Z0-9. _-]+(?<! )$")
+# 2.92 adds '@' to the characters of a name (Nova's keypair_name_special_chars_292).
+_NAME_292 = re.compile(r"^(?! )[a-zA-Z0-9.@ _-]+(?<! )$")
 
 
 class KeypairCreate(BaseModel):
@@ -130,12 +132,19 @@ async def create_keypair(
     response: Response,
     body: Annotated[Any, Body()] = None,
 ) -> dict[str, Any]:
-    """Import ``public_key`` or generate a pair; a generated private key is returned once
-    and never stored."""
+    """Import ``public_key`` or (before 2.92) generate a pair; a generated private key is
+    returned once and never stored."""
     req = parse_body(KeypairCreateBody, body).keypair
     if req.type is not None and not version.at_least("2.2"):
         raise APIError(400, "Invalid input for field/attribute type: needs microversion 2.2.")
-    if not _NAME.match(req.name):
+    if req.public_key is None and version.at_least("2.92"):
+        # 2.92: no server-side generation any more; the user brings the key.
+        raise APIError(
+            400,
+            "Invalid input for field/attribute keypair. Value: {...}. "
+            "'public_key' is a required property",
+        )
+    if not (_NAME_292 if version.at_least("2.92") else _NAME).match(req.name):
         raise APIError(
             400,
             f"Invalid input for field/attribute name. Value: {req.name!r}. Keypair names may "

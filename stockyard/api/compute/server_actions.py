@@ -28,6 +28,7 @@ from stockyard.api.compute.server_common import (
     view_context,
 )
 from stockyard.api.compute.server_create import load_image
+from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import Reboot, Rebuild
 from stockyard.api.compute.server_views import server_update_view
 from stockyard.api.deps import Microversion, SessionDep, StateDep, WriterCtx
@@ -90,12 +91,15 @@ async def server_action(
         start_action(session, ctx, inst, _ACTIONS[action], rid)
     else:
         rebuild = _validated(Rebuild, "rebuild", value)
+        hostname = requested_hostname(rebuild.hostname, version, "rebuild")
         admin_pass = rebuild.adminPass or secrets.token_urlsafe(9)
         image = await load_image(session, ctx, rebuild.imageRef)
         start_action(session, ctx, inst, "rebuild", rid)
         inst.image_ref = image.id
         if rebuild.name:
             inst.name = rebuild.name
+        if hostname is not None:
+            inst.hostname = hostname
         if rebuild.metadata is not None:
             await check_metadata_quota(state, session, inst.project_id, len(rebuild.metadata))
             inst.metadata_ = rebuild.metadata

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.server_common import check_metadata_quota
+from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import ServerCreateBody
 from stockyard.api.errors import APIError
 from stockyard.api.image.access import get_visible_image
@@ -173,6 +174,9 @@ async def create_servers(
             raise APIError(400, "Invalid key_name provided.")
     if req.metadata:
         await check_metadata_quota(state, session, ctx.project_id or "", len(req.metadata))
+    hostname = requested_hostname(req.hostname, version)
+    if hostname is not None and (req.max_count or req.min_count) > 1:
+        raise APIError(400, "Cannot use the same hostname for multiple instances.")
     zone, forced_host = await _parse_az(session, ctx, req.availability_zone)
     if req.host or req.hypervisor_hostname:
         if not ctx.is_admin:
@@ -219,7 +223,7 @@ async def create_servers(
         name = f"{req.name}-{index + 1}" if max_count > 1 else req.name
         inst = Instance(
             name=name,
-            hostname=sanitize_hostname(name),
+            hostname=hostname or sanitize_hostname(name),
             project_id=ctx.project_id or "",
             user_id=ctx.user_id,
             flavor_id=flavor.flavorid,

@@ -98,6 +98,7 @@ class ServerCreate(_AccessIPs):
     disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
     host: str | None = None
     hypervisor_hostname: str | None = None
+    hostname: Any = None  # 2.90+: checked per microversion (server_hostname)
 
     @field_validator("name")
     @classmethod
@@ -140,6 +141,7 @@ class ServerUpdate(_AccessIPs):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=255)
     disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
+    hostname: Any = None  # 2.90+: checked per microversion (server_hostname)
 
     @field_validator("name")
     @classmethod
@@ -167,6 +169,7 @@ class Rebuild(_AccessIPs):
     key_name: str | None = None
     user_data: str | None = None
     preserve_ephemeral: bool = False
+    hostname: Any = None  # 2.90+: checked per microversion (server_hostname)
     disk_config: Literal["AUTO", "MANUAL"] | None = Field(default=None, alias="OS-DCF:diskConfig")
 
     @field_validator("metadata")

@@ -133,6 +133,9 @@ def server_detail(
             body["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
             body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
             body["OS-EXT-SRV-ATTR:user_data"] = inst.user_data
+    if vc.version.at_least("2.90"):
+        # Shown to users too from 2.90, where they may set it.
+        body["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
     if vc.version.at_least("2.9"):
         body["locked"] = inst.locked
     if vc.version.at_least("2.16") and vc.is_admin:

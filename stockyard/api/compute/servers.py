@@ -24,6 +24,7 @@ from stockyard.api.compute.server_common import (
 )
 from stockyard.api.compute.server_create import create_servers
 from stockyard.api.compute.server_filters import apply_column_filters
+from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import ServerCreateBody, ServerUpdateBody
 from stockyard.api.compute.server_views import server_brief, server_detail, server_update_view
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
@@ -262,8 +263,11 @@ async def update_server(
 ) -> dict[str, Any]:
     inst = await load_server(session, ctx, server_id)
     update = body.server
+    hostname = requested_hostname(update.hostname, version)
     if update.name is not None:
         inst.name = update.name
+    if hostname is not None:
+        inst.hostname = hostname
     if update.description is not None:
         if not version.at_least("2.19"):
             raise APIError(400, "Invalid input for field/attribute description (needs 2.19).")
