@@ -68,6 +68,7 @@ async def _ok(cloud: Cloud, method: str, url: str, h: dict[str, str], **kw: Any)
         "2.90",
         "2.92",
         "2.94",
+        "2.96",
     ],
 )
 async def test_compute_walk(cloud: Cloud, mv: str) -> None:

@@ -133,6 +133,9 @@ def server_detail(
             body["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
             body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
             body["OS-EXT-SRV-ATTR:user_data"] = inst.user_data
+    if vc.version.at_least("2.96"):
+        # The zone the scheduler is held to (asked for at create); null when unpinned.
+        body["pinned_availability_zone"] = inst.requested_az or None
     if vc.version.at_least("2.90"):
         # Shown to users too from 2.90, where they may set it.
         body["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
