@@ -8,10 +8,16 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import Network, Port, Subnet
+from stockyard.db.models import Host, Network, Port, Subnet
 from stockyard.identity.context import RequestContext
 from stockyard.network import quota
-from stockyard.network.errors import Conflict, InvalidInput, network_in_use, not_found
+from stockyard.network.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    network_in_use,
+    not_found,
+)
 
 MAX_MTU = 1500
 MIN_MTU = 68
@@ -90,9 +96,23 @@ def check_mtu(mtu: int) -> None:
         raise InvalidInput(f"Requested MTU is too small, minimum is {MIN_MTU}")
 
 
+async def check_zones(session: AsyncSession, hints: list[str]) -> None:
+    """Each hint must name an availability zone of the cloud's hosts (Neutron's agents'
+    zones; here the hosts carry them), or 404 AvailabilityZoneNotFound."""
+    if not hints:
+        return
+    known = set(await session.scalars(select(Host.az).distinct()))
+    for zone in hints:
+        if zone not in known:
+            raise NotFound(
+                f"AvailabilityZone {zone} could not be found.", type="AvailabilityZoneNotFound"
+            )
+
+
 async def create(session: AsyncSession, project_id: str, attrs: dict[str, Any]) -> Network:
     """A network from validated attributes (provider ones already admin-checked)."""
     net_type, physnet, seg_id, key = segment(attrs)
+    await check_zones(session, list(attrs.get("availability_zone_hints", [])))
     mtu = int(attrs.get("mtu", MAX_MTU))
     check_mtu(mtu)
     await quota.check(session, project_id, "network")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.compute_api.helpers import add_host
 from tests.conftest import Cloud
 from tests.network_api.helpers import V2, create, neutron_error
 
@@ -148,3 +149,27 @@ async def test_list_filters_by_several_values_and_sorts(cloud: Cloud) -> None:
     assert [n["name"] for n in by_name.json()["networks"]] == ["c"]
     bad = await cloud.client.get(f"{V2}/networks", params={"sort_key": "nope"}, headers=cloud.demo)
     neutron_error(bad, 400, "HTTPBadRequest")
+
+
+async def test_availability_zone_hints_name_known_zones(cloud: Cloud) -> None:
+    await add_host(cloud, "hv1", az="az-east")
+    net = await create(cloud, "network", cloud.demo, availability_zone_hints=["az-east"])
+    assert net["availability_zone_hints"] == ["az-east"]
+    unknown = await cloud.client.post(
+        f"{V2}/networks",
+        json={"network": {"availability_zone_hints": ["mars"]}},
+        headers=cloud.demo,
+    )
+    assert neutron_error(unknown, 404, "AvailabilityZoneNotFound") == (
+        "AvailabilityZone mars could not be found."
+    )
+
+
+async def test_availability_zones_list(cloud: Cloud) -> None:
+    await add_host(cloud, "hv1", az="az-b")
+    await add_host(cloud, "hv2", az="az-a")
+    listed = await cloud.client.get(f"{V2}/availability_zones", headers=cloud.demo)
+    assert listed.json()["availability_zones"] == [
+        {"name": "az-a", "resource": "network", "state": "available"},
+        {"name": "az-b", "resource": "network", "state": "available"},
+    ]

@@ -6,12 +6,12 @@ One module per resource, each with its own router, gathered here; every route us
 
 from fastapi import APIRouter
 
-from stockyard.api.network import networks, ports, quotas, secgroups, subnets, versions
+from stockyard.api.network import networks, ports, quotas, secgroups, subnets, versions, zones
 from stockyard.api.network.errors import NeutronRoute
 
 router = APIRouter(prefix="/network", route_class=NeutronRoute)
 router.add_api_route("", versions.root, methods=["GET"], include_in_schema=False)
-for _module in (versions, networks, subnets, ports, secgroups, quotas):
+for _module in (versions, networks, subnets, ports, secgroups, quotas, zones):
     router.include_router(_module.router)
 
 __all__ = ["router"]

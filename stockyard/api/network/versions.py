@@ -16,6 +16,12 @@ router = APIRouter(route_class=NeutronRoute)
 # neutron-lib's API definitions spell them.
 EXTENSIONS = (
     (
+        "availability_zone",
+        "Availability Zone",
+        "The availability zone extension.",
+        "2015-01-01T10:00:00-00:00",
+    ),
+    (
         "binding",
         "Port Binding",
         "Expose port bindings of a virtual port to external application",
