@@ -60,7 +60,9 @@ USER_FILTERS_2_83 = frozenset(_EXACT_2_83) | frozenset(_STATES) | frozenset(_TIM
 
 def _int(field: str, value: str) -> int:
     text = value.strip()
-    if not (text.removeprefix("-").isascii() and text.removeprefix("-").isdecimal()):
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdecimal()) or len(digits) > 18:
+        # Longer than any column's integer: 400 rather than a driver overflow.
         raise APIError(400, f"Invalid input for query parameter {field}: {value!r}")
     return int(text)
 
@@ -83,12 +85,12 @@ def _time_range(field: str, value: str) -> tuple[datetime, datetime]:
             day = datetime.fromisoformat(text)
             return day, day + timedelta(days=1)
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        if at.tzinfo is not None:
+            at = at.astimezone(UTC).replace(tzinfo=None)
+        at = at.replace(microsecond=0)
+        return at, at + timedelta(seconds=1)
+    except (ValueError, OverflowError):  # OverflowError: the last day or second of 9999
         raise APIError(400, f"Invalid input for query parameter {field}: {value!r}") from None
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC).replace(tzinfo=None)
-    at = at.replace(microsecond=0)
-    return at, at + timedelta(seconds=1)
 
 
 def user_may(field: str, ctx: RequestContext, version: APIVersion) -> bool:
