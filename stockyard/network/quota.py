@@ -11,20 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import (
     Network,
     NetworkQuota,
     Port,
-    ProjectLock,
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
 )
+from stockyard.db.project_lock import lock_project
 from stockyard.network.errors import BadRequest, invalid_attr, over_quota
 
 # Neutron's defaults (neutron/conf/quota.py).
@@ -64,32 +62,9 @@ async def usage(session: AsyncSession, project_id: str) -> dict[str, int]:
     return out
 
 
-async def _lock_project(session: AsyncSession, project_id: str) -> None:
-    dialect = (await session.connection()).dialect.name
-    lock_row = (
-        select(ProjectLock.project_id).where(ProjectLock.project_id == project_id).with_for_update()
-    )
-    values = {"project_id": project_id, "generation": 0}
-    if dialect == "postgresql":
-        ins: Any = pg_insert(ProjectLock).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        ins = sqlite_insert(ProjectLock).values(**values).on_conflict_do_nothing()
-    else:
-        ins = insert(ProjectLock).values(**values).prefix_with("IGNORE")
-    if dialect == "sqlite":
-        await session.execute(ins)
-        return
-    # Select first: on MariaDB an INSERT IGNORE of an existing row takes a shared lock
-    # that two waiters would both hold before asking for the exclusive one (a deadlock).
-    if await session.scalar(lock_row) is not None:
-        return
-    await session.execute(ins)
-    await session.execute(lock_row)
-
-
 async def check(session: AsyncSession, project_id: str, resource: str, delta: int = 1) -> None:
     """409 OverQuota when ``delta`` more of ``resource`` would pass the project's limit."""
-    await _lock_project(session, project_id)
+    await lock_project(session, project_id)
     limit = (await limits(session, project_id))[resource]
     if limit < 0:
         return

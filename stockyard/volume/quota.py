@@ -12,14 +12,12 @@ inserts or updates the counted row in the same transaction before committing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import ProjectLock, Volume, VolumeQuota, VolumeSnapshot, VolumeType
+from stockyard.db.models import Volume, VolumeQuota, VolumeSnapshot, VolumeType
+from stockyard.db.project_lock import lock_project
 from stockyard.settings import Settings
 
 BASE_RESOURCES = (
@@ -123,7 +121,7 @@ async def check(
     ``volume_size`` is the size of the one volume made or grown, checked against
     ``per_volume_gigabytes``. Call before writing anything else in the transaction.
     """
-    await _lock_project(session, project_id)
+    await lock_project(session, project_id)
     limit = await limits(session, settings, project_id)
     per_volume = limit["per_volume_gigabytes"]
     if volume_size is not None and 0 <= per_volume < volume_size:
@@ -154,28 +152,3 @@ async def check(
                     f"Maximum number of volumes allowed ({allowed}) exceeded for quota '{name}'."
                 )
             raise QuotaExceeded(f"Maximum number of snapshots allowed ({allowed}) exceeded")
-
-
-async def _lock_project(session: AsyncSession, project_id: str) -> None:
-    dialect = (await session.connection()).dialect.name
-    lock_row = (
-        select(ProjectLock.project_id).where(ProjectLock.project_id == project_id).with_for_update()
-    )
-    values = {"project_id": project_id, "generation": 0}
-    if dialect == "postgresql":
-        ins: Any = pg_insert(ProjectLock).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        ins = sqlite_insert(ProjectLock).values(**values).on_conflict_do_nothing()
-    else:
-        ins = insert(ProjectLock).values(**values).prefix_with("IGNORE")
-    if dialect == "sqlite":
-        # The insert opens the write transaction: the counts read next are current, and
-        # the writer gate serialises the next checker behind our commit.
-        await session.execute(ins)
-        return
-    # Select first: on MariaDB an INSERT IGNORE of an existing row takes a shared lock
-    # that two waiters would both hold before asking for the exclusive one (a deadlock).
-    if await session.scalar(lock_row) is not None:
-        return
-    await session.execute(ins)
-    await session.execute(lock_row)
