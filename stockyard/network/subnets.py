@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, true
+from sqlalchemy import ColumnElement, delete, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import IPAllocation, Network, Subnet
@@ -30,6 +30,7 @@ from stockyard.network.errors import (
     not_found,
     subnet_in_use,
 )
+from stockyard.network.ipam import is_slaac
 
 MAX_DNS = 5
 MAX_ROUTES = 20
@@ -208,6 +209,9 @@ async def remove(session: AsyncSession, ctx: RequestContext, subnet_id: str) -> 
     subnet = await get(session, ctx, subnet_id)
     if not (ctx.is_admin or subnet.project_id == ctx.project_id):
         raise PolicyNotAuthorized("delete_subnet")
+    if is_slaac(subnet):
+        # Guests configure these addresses themselves: Neutron takes them off the ports.
+        await session.execute(delete(IPAllocation).where(IPAllocation.subnet_id == subnet.id))
     used = await session.scalar(
         select(func.count()).select_from(IPAllocation).where(IPAllocation.subnet_id == subnet.id)
     )

@@ -195,3 +195,9 @@ async def test_slaac_subnet_gives_eui64_addresses(cloud: Cloud) -> None:
         headers=cloud.demo,
     )
     neutron_error(chosen, 400, "InvalidInput")
+    # A SLAAC subnet goes even with ports on it: its addresses leave the ports.
+    assert (
+        await cloud.client.delete(f"{V2}/subnets/{v6['id']}", headers=cloud.demo)
+    ).status_code == 204
+    shown = (await cloud.client.get(f"{V2}/ports/{port['id']}", headers=cloud.demo)).json()
+    assert shown["port"]["fixed_ips"] == [{"subnet_id": v4["id"], "ip_address": "10.20.0.2"}]
