@@ -6,6 +6,7 @@ Full-page screenshots of each step are written under the test's pytest tmp dir.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -68,7 +69,12 @@ def _assert_no_live_token(cloud: RunningCloud, texts: list[str]) -> None:
 
 def test_login_launch_and_watch_it_become_active(cloud: RunningCloud, tmp_path: Path) -> None:
     if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium; scripts/install-libvirt)")
+        # As the libvirt tests: a missing system tool skips on a developer's machine and
+        # fails in CI, where scripts/install-libvirt has installed it.
+        reason = f"{CHROMIUM} is missing (apt-get install chromium; scripts/install-libvirt)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
     shots = tmp_path / "screenshots"
     shots.mkdir()
     problems: list[str] = []
