@@ -31,6 +31,8 @@ async def test_issue_by_name_project_scoped(cloud: Cloud) -> None:
         "compute",
         "image",
         "network",
+        "block-storage",
+        "volumev3",
         "baremetal-stock",
     }
     assert "demo-pw" not in resp.text and "argon2" not in resp.text

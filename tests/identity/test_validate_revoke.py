@@ -102,6 +102,8 @@ async def test_auth_projects_and_catalog(cloud: Cloud) -> None:
         "nova",
         "glance",
         "neutron",
+        "cinder",
+        "cinderv3",
         "stockyard-stock",
     }
     unscoped = await token(cloud, "demo", "demo-pw")
