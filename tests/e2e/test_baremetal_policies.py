@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
+from tests.e2e.conftest import CAPACITY, RunningCloud, start_cloud, stop_cloud
 from tests.e2e.failure_domains import group_placement, member_domains, racks_by_host
 
 DEMO = "stockyard"
@@ -141,7 +141,7 @@ def _free_bm(c: RunningCloud) -> int:
     """demo's free stock, waiting for cleaning to hand deleted servers' nodes back."""
     deadline = time.monotonic() + 300
     while True:
-        nodes = c.os_json("hypervisor", "list", "--long")
+        nodes = c.os_json(*CAPACITY, "hypervisor", "list", "--long")
         busy = [n for n in nodes if n["Hypervisor Type"] == "baremetal" and n["vCPUs Used"]]
         if not busy or time.monotonic() > deadline:
             return BM_NODES - len(busy)

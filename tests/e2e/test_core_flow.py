@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import RunningCloud
+from tests.e2e.conftest import CAPACITY, RunningCloud
 from tests.e2e.failure_domains import racks_by_host
 
 
@@ -55,7 +55,7 @@ def test_core_tour(running_cloud: RunningCloud, tmp_path: Path) -> None:
     c.os("aggregate", "set", "--property", "ssd=true", "fast")
     agg = c.os_json("aggregate", "show", "fast")
     assert az2_host in agg["hosts"]
-    hyp = c.os_json("hypervisor", "show", az2_host)
+    hyp = c.os_json(*CAPACITY, "hypervisor", "show", az2_host)
     assert hyp["vcpus"] > 0
 
     # os-services through the openstack CLI: the real processes, and the old disable form.
@@ -122,7 +122,7 @@ def test_core_tour(running_cloud: RunningCloud, tmp_path: Path) -> None:
     c.os("server", "delete", "--wait", "web-1", "web-2", "web-3")
     remaining = {s["Name"] for s in c.os_json("server", "list")}
     assert not remaining & {"web-1", "web-2", "web-3"}
-    for h in c.os_json("hypervisor", "list", "--long"):
+    for h in c.os_json(*CAPACITY, "hypervisor", "list", "--long"):
         assert h.get("vCPUs Used", 0) == 0, h
 
 

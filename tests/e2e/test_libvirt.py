@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
+from tests.e2e.conftest import CAPACITY, RunningCloud, start_cloud, stop_cloud
 
 REPO = Path(__file__).resolve().parents[2]
 URI = "qemu:///system"
@@ -95,7 +95,7 @@ def vm_cloud() -> Iterator[RunningCloud]:
 
 
 def _qemu_host(cloud: RunningCloud) -> dict[str, Any]:
-    hypervisors = cloud.os_json("hypervisor", "list", "--long")
+    hypervisors = cloud.os_json(*CAPACITY, "hypervisor", "list", "--long")
     qemu = [h for h in hypervisors if h["Hypervisor Type"] == "QEMU"]
     assert len(qemu) == 1, hypervisors
     return qemu[0]
