@@ -198,3 +198,12 @@ def next_link(
     params["limit"] = str(limit)
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return [{"href": f"{str(request.url).split('?')[0]}?{query}", "rel": "next"}]
+
+
+def text_field(data: dict[str, Any], key: str, legacy: str) -> str | None:
+    """A name or description (``display_name``/``display_description`` before v2) of at
+    most 255 characters, or None."""
+    value = data.get(key, data.get(legacy))
+    if value is not None and (not isinstance(value, str) or len(value) > 255):
+        raise APIError(400, f"Invalid input for field/attribute {key}: at most 255 characters.")
+    return value

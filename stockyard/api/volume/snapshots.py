@@ -24,6 +24,7 @@ from stockyard.api.volume.common import (
     parse_limit,
     scope,
     sort_keys,
+    text_field,
 )
 from stockyard.api.volume.views import snapshot_view
 from stockyard.db.base import utcnow
@@ -43,13 +44,6 @@ router = APIRouter()
 SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "volume_id"}
 
 
-def _text(data: dict[str, Any], key: str, legacy: str) -> str | None:
-    value = data.get(key, data.get(legacy))
-    if value is not None and (not isinstance(value, str) or len(value) > 255):
-        raise APIError(400, f"Invalid input for field/attribute {key}: at most 255 characters.")
-    return value
-
-
 @router.post("/snapshots", status_code=202)
 async def create_snapshot(
     ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request, body: Any = Body(None)
@@ -61,8 +55,8 @@ async def create_snapshot(
             400, "Invalid input for field/attribute volume_id: 'volume_id' is a required property"
         )
     force = parse_bool(data.get("force", False), "force")
-    name = _text(data, "name", "display_name")
-    description = _text(data, "description", "display_description")
+    name = text_field(data, "name", "display_name")
+    description = text_field(data, "description", "display_description")
     metadata = check_metadata(data.get("metadata") or {})
     volume = await get_volume(session, ctx, volume_id)
     if volume.status == VolumeStatus.IN_USE and not force:
@@ -162,9 +156,9 @@ async def update_snapshot(
         raise APIError(400, "Invalid input: name, description or metadata must be given.")
     snap = await get_snapshot(session, ctx, snapshot_id)
     if "name" in data or "display_name" in data:
-        snap.name = _text(data, "name", "display_name")
+        snap.name = text_field(data, "name", "display_name")
     if "description" in data or "display_description" in data:
-        snap.description = _text(data, "description", "display_description")
+        snap.description = text_field(data, "description", "display_description")
     if "metadata" in data:
         snap.metadata_ = check_metadata(data["metadata"] or {})
     snap.updated_at = utcnow()

@@ -26,6 +26,7 @@ from stockyard.api.volume.common import (
     scope,
     sort_keys,
     strict_int,
+    text_field,
 )
 from stockyard.api.volume.types import default_type, find_type
 from stockyard.api.volume.views import volume_detail, volume_metadata, volume_summary
@@ -59,21 +60,14 @@ def _size(value: Any) -> int:
     return size
 
 
-def _text(data: dict[str, Any], key: str, legacy: str) -> str | None:
-    value = data.get(key, data.get(legacy))
-    if value is not None and (not isinstance(value, str) or len(value) > 255):
-        raise APIError(400, f"Invalid input for field/attribute {key}: at most 255 characters.")
-    return value
-
-
 @router.post("/volumes", status_code=202)
 async def create_volume(
     ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request, body: Any = Body(None)
 ) -> dict[str, Any]:
     data = body_of(body, "volume")
     settings = state.settings
-    name = _text(data, "name", "display_name")
-    description = _text(data, "description", "display_description")
+    name = text_field(data, "name", "display_name")
+    description = text_field(data, "description", "display_description")
     if data.get("imageRef"):
         raise APIError(
             400,
@@ -228,9 +222,9 @@ async def update_volume(
     data = body_of(body, "volume")
     volume = await get_volume(session, ctx, volume_id)
     if "name" in data or "display_name" in data:
-        volume.name = _text(data, "name", "display_name")
+        volume.name = text_field(data, "name", "display_name")
     if "description" in data or "display_description" in data:
-        volume.description = _text(data, "description", "display_description")
+        volume.description = text_field(data, "description", "display_description")
     if "metadata" in data:
         volume.metadata_ = check_metadata(data["metadata"] or {})
     volume.updated_at = utcnow()
