@@ -60,7 +60,19 @@ def new_reply_topic() -> str:
 
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
-Op = Literal["spawn", "destroy", "reboot", "power_on", "power_off", "rebuild"]
+Op = Literal[
+    "spawn",
+    "destroy",
+    "reboot",
+    "power_on",
+    "power_off",
+    "rebuild",
+    "attach_interface",
+    "detach_interface",
+    "update_ports",
+    "attach_volume",
+    "detach_volume",
+]
 CONSOLE_OP = "console"
 
 
@@ -69,6 +81,80 @@ class _Message(BaseModel):
 
     request_id: str = ""
     """The user's request id, carried into every role's logs."""
+
+
+class FixedIPSpec(BaseModel):
+    """One fixed address of a port, with what the guest needs to configure it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subnet_id: NonEmpty
+    ip_address: NonEmpty
+    cidr: NonEmpty
+    version: Literal[4, 6] = 4
+    gateway_ip: str | None = None
+    enable_dhcp: bool = True
+    dns_nameservers: list[str] = Field(default_factory=list)
+    host_routes: list[dict[str, str]] = Field(default_factory=list)
+    """Neutron's ``[{"destination", "nexthop"}]``."""
+    ipv6_address_mode: str | None = None
+
+
+class SecurityRuleSpec(BaseModel):
+    """One security group rule as a host enforces it.
+
+    The conductor resolves ``remote_group_id`` into the member ports' addresses:
+    ``remote_ips`` is ``None`` for "any address" (no remote prefix, no remote group) and a
+    list (maybe empty: a group without members matches nobody) otherwise.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    direction: Literal["ingress", "egress"]
+    ethertype: Literal["IPv4", "IPv6"] = "IPv4"
+    protocol: str | None = None
+    """Lower-case name (``tcp``, ``udp``, ``icmp``, ``ipv6-icmp``...) or IP protocol number."""
+    port_range_min: int | None = None
+    port_range_max: int | None = None
+    remote_ips: list[str] | None = None
+
+
+class PortSpec(BaseModel):
+    """A Networking v2 port bound to the instance's host: what the datapath plugs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: NonEmpty
+    network_id: NonEmpty
+    network_name: str = ""
+    mac_address: NonEmpty
+    fixed_ips: list[FixedIPSpec] = Field(default_factory=list)
+    mtu: int = 1500
+    network_type: str | None = None
+    """``flat``, ``vlan`` (provider networks) or ``None`` for a project network."""
+    physical_network: str | None = None
+    segmentation_id: int | None = None
+    admin_state_up: bool = True
+    port_security_enabled: bool = True
+    security_rules: list[SecurityRuleSpec] = Field(default_factory=list)
+    """Every rule of every group of the port (egress and ingress); empty with
+    ``port_security_enabled`` means: deny all ingress, as Neutron's empty group list."""
+
+
+class VolumeAttachmentSpec(BaseModel):
+    """A Block Storage volume attached (or to attach) to the instance."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    volume_id: NonEmpty
+    attachment_id: str = ""
+    device: str = ""
+    """Guest device name Nova reports (``/dev/vdb``); the driver may pick the next free."""
+    connection_info: dict[str, Any] = Field(default_factory=dict)
+    """The volume driver's ``ConnectionInfo.to_dict()``: ``driver_volume_type`` and ``data``."""
+    read_only: bool = False
+    boot_index: int | None = None
+    """0 for the root disk of a server booted from volume, else None."""
 
 
 class InstanceSpec(BaseModel):
@@ -92,6 +178,10 @@ class InstanceSpec(BaseModel):
     addresses: dict[str, Any] = Field(default_factory=dict)
     host: str | None = None
     node: str | None = None
+    ports: list[PortSpec] = Field(default_factory=list)
+    """The instance's ports, in interface order (Networking v2 is the source of truth)."""
+    volumes: list[VolumeAttachmentSpec] = Field(default_factory=list)
+    """Attached volumes (the boot volume first, ``boot_index`` 0)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InstanceSpec:
@@ -130,6 +220,12 @@ class OpRequest(_Message):
     op_id: NonEmpty
     reboot_type: Literal["SOFT", "HARD"] = "SOFT"
     instance: InstanceSpec
+    port: PortSpec | None = None
+    """``attach_interface``: the port to plug (also in ``instance.ports``)."""
+    port_id: str | None = None
+    """``detach_interface``: the port to unplug."""
+    volume: VolumeAttachmentSpec | None = None
+    """``attach_volume``/``detach_volume``: the attachment."""
 
 
 class ConsoleRequest(_Message):

@@ -43,8 +43,60 @@ def test_instance_spec_round_trips_the_contract_dict() -> None:
         "addresses": {"public": [{"addr": "10.10.0.5", "version": 4}]},
         "host": "hv1",
         "node": "hv1",
+        "ports": [
+            {
+                "id": "p1",
+                "network_id": "n1",
+                "network_name": "private",
+                "mac_address": "fa:16:3e:00:00:01",
+                "fixed_ips": [
+                    {
+                        "subnet_id": "s1",
+                        "ip_address": "10.1.0.5",
+                        "cidr": "10.1.0.0/24",
+                        "version": 4,
+                        "gateway_ip": "10.1.0.1",
+                        "enable_dhcp": True,
+                        "dns_nameservers": [],
+                        "host_routes": [],
+                        "ipv6_address_mode": None,
+                    }
+                ],
+                "mtu": 1450,
+                "network_type": None,
+                "physical_network": None,
+                "segmentation_id": None,
+                "admin_state_up": True,
+                "port_security_enabled": True,
+                "security_rules": [
+                    {
+                        "direction": "ingress",
+                        "ethertype": "IPv4",
+                        "protocol": "icmp",
+                        "port_range_min": None,
+                        "port_range_max": None,
+                        "remote_ips": ["10.1.0.6"],
+                    }
+                ],
+            }
+        ],
+        "volumes": [
+            {
+                "volume_id": "v1",
+                "attachment_id": "a1",
+                "device": "/dev/vdb",
+                "connection_info": {"driver_volume_type": "file", "data": {"path": "/x"}},
+                "read_only": False,
+                "boot_index": None,
+            }
+        ],
     }
     assert InstanceSpec.from_dict(data).to_dict() == data
+
+
+def test_an_older_producer_without_ports_or_volumes_is_accepted() -> None:
+    spec_ = InstanceSpec.from_dict({"uuid": "u1"})
+    assert spec_.ports == [] and spec_.volumes == []
 
 
 def test_instance_spec_requires_uuid() -> None:

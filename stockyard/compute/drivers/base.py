@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from stockyard.bus.contract import InstanceSpec
+from stockyard.bus.contract import InstanceSpec, PortSpec, VolumeAttachmentSpec
 
 __all__ = [
     "ComputeDriver",
@@ -28,7 +28,9 @@ __all__ = [
     "HostResources",
     "InstanceNotFound",
     "InstanceSpec",
+    "PortSpec",
     "PowerState",
+    "VolumeAttachmentSpec",
 ]
 
 
@@ -164,6 +166,40 @@ class ComputeDriver(ABC):
         and the agent logs the request as unsupported, as Nova's compute manager does.
         """
         raise DriverNotSupported(f"The {self.name or 'compute'} driver does not cache images.")
+
+    # -- networking: ``instance.ports`` are plugged by ``spawn``/``rebuild``; these verbs
+    # change a running guest. A driver without a datapath (emulated hosts) keeps the
+    # defaults that succeed: the API and IPAM are the same, nothing is plugged.
+
+    async def attach_interface(self, instance: InstanceSpec, port: PortSpec) -> None:  # noqa: B027
+        """Plug ``port`` into the guest (hot-plug); plugging a plugged port succeeds."""
+
+    async def detach_interface(self, instance: InstanceSpec, port_id: str) -> None:  # noqa: B027
+        """Unplug port ``port_id`` from the guest; an unknown port is a success."""
+
+    async def update_ports(self, instance: InstanceSpec) -> None:  # noqa: B027
+        """Re-apply ``instance.ports``' security rules and admin state on the host.
+
+        Called when a rule, a group's membership or a port changes. Raise ``DriverError``
+        when the host cannot apply it; the port is then reported ``DOWN`` with the reason.
+        """
+
+    # -- block storage: ``instance.volumes`` with ``boot_index`` 0 is the root disk at
+    # ``spawn``; the others are attached by ``spawn`` too (after a rebuild or a restart).
+
+    async def attach_volume(self, instance: InstanceSpec, volume: VolumeAttachmentSpec) -> None:
+        """Attach ``volume`` to the guest live; an attached volume is a success."""
+        raise DriverNotSupported(f"The {self.name or 'compute'} driver cannot attach volumes.")
+
+    async def detach_volume(
+        self, instance: InstanceSpec, volume: VolumeAttachmentSpec, wait_s: float
+    ) -> None:
+        """Detach ``volume``; wait up to ``wait_s`` seconds for the guest to release it.
+
+        A volume that is not attached is a success. Raise ``DriverError`` saying so when
+        the guest never releases the device (the volume stays attached, nothing is lost).
+        """
+        raise DriverNotSupported(f"The {self.name or 'compute'} driver cannot detach volumes.")
 
     async def close(self) -> None:  # noqa: B027  (optional hook, empty on purpose)
         """Release connections; called once when the agent stops."""
