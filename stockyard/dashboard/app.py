@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stockyard.dashboard import views_auth, views_servers
+from stockyard.dashboard import views_auth, views_groups, views_servers
 from stockyard.dashboard.client import TIMEOUT, APIFailure, Identity, Unauthenticated
 from stockyard.dashboard.sessions import COOKIE, SessionStore
 from stockyard.dashboard.web import (
@@ -69,6 +69,7 @@ def create_dashboard(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(views_auth.router)
     app.include_router(views_servers.router)
+    app.include_router(views_groups.router)
     _handlers(app)
 
     @app.middleware("http")

@@ -73,8 +73,9 @@ async def _launch_form(
 
 
 @router.get("/servers/new")
-async def create_form(page: UserPage) -> Response:
-    return await _launch_form(page, {"count": "1", "network": "auto"}, None)
+async def create_form(page: UserPage, group: str = Query("", max_length=64)) -> Response:
+    """The form; ``?group=`` preselects an HA group (an id, or ``new``)."""
+    return await _launch_form(page, {"count": "1", "network": "auto", "group": group}, None)
 
 
 @router.post("/servers")
