@@ -127,7 +127,7 @@ async def known_racks(cloud: Cloud) -> list[RackKey]:
     """Racks the user may know of: the project's stock racks, all rack aggregates if
     the API lets the user list aggregates."""
     stock, aggs = await asyncio.gather(
-        _optional(cloud.request("GET", "baremetal-stock", "/v1/stock"))
+        _optional(cloud.request("GET", "baremetal-stock", "/stock"))
         if cloud.has("baremetal-stock")
         else asyncio.sleep(0),
         _optional(cloud.compute("GET", "/os-aggregates")),

@@ -12,6 +12,7 @@ from stockyard.db.models import Instance
 from stockyard.lifecycle.records import add_fault
 from stockyard.scheduler.errors import NoValidHost, Rejection
 from tests.dashboard.conftest import Browserless
+from tests.stock.helpers import add_node
 
 NEW = "/dashboard/servers/new"
 
@@ -61,11 +62,13 @@ async def test_a_rack_anti_affinity_group_is_drawn_over_its_racks(
     assert building.text.count("not on a host yet") == 3
 
     await _place(web, {"db-1": "h0", "db-2": "h1", "db-3": "h2"})
+    # A rack of the project's stock is a domain the user knows: drawn, empty.
+    await add_node(web.cloud, "bm-9", rack="r9", owner=web.cloud.seeded.demo_project_id)
     page = (await web.client.get("/dashboard/groups")).text
     assert "hx-trigger" not in page
     assert "Hard anti-affinity per rack: must be spread, one rack per member." in page
     assert 'data-rule-met="true"' in page and "Rule met" in page
-    assert _racks(page) == {"r0": "1", "r1": "1", "r2": "1"}
+    assert _racks(page) == {"r0": "1", "r1": "1", "r2": "1", "r9": "0"}
     assert page.count('class="svg-rack svg-used"') == 3
     for name in ("db-1", "db-2", "db-3"):
         assert f'<tr data-member="{name}" data-rack="r' in page
@@ -81,13 +84,13 @@ async def test_a_rack_anti_affinity_group_is_drawn_over_its_racks(
     assert "3 by the server group anti-affinity (failure domains) check" in page
     assert "each rack holds a member" in page
     assert "Rule met</span> by the 3 placed members." in page
-    assert _racks(page) == {"r0": "1", "r1": "1", "r2": "1"}
+    assert _racks(page) == {"r0": "1", "r1": "1", "r2": "1", "r9": "0"}
 
     # Two members on one rack: the API says the rule is broken, the rack is marked.
     await _place(web, {"db-2": "h0"})
     page = (await web.client.get("/dashboard/groups")).text
     assert 'data-rule-met="false"' in page and "Rule broken" in page
-    assert _racks(page) == {"r0": "2", "r2": "1"}
+    assert _racks(page) == {"r0": "2", "r2": "1", "r9": "0"}
     assert page.count('class="svg-rack svg-crowded"') == 1
 
 

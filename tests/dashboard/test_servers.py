@@ -105,7 +105,13 @@ async def test_a_refused_create_shows_the_api_message_and_leaves_no_group(
 
 async def test_every_form_control_is_labelled(web: Browserless, seeded: dict[str, str]) -> None:
     await web.login()
-    for path in (NEW, "/dashboard/login", "/dashboard/servers"):
+    for path in (
+        NEW,
+        "/dashboard/login",
+        "/dashboard/servers",
+        "/dashboard/stock",
+        "/dashboard/groups",
+    ):
         html = (await web.client.get(path)).text
         ids = re.findall(
             r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html
