@@ -38,6 +38,8 @@ _REPORT_VIEW = frozenset({"spawn", "rebuild"})
 
 
 def _work_key(msg: contract.OpRequest) -> tuple[str, str, str]:
+    if msg.volume is not None:  # attaching volume A is not the same work as volume B
+        return (msg.instance.uuid, msg.op, msg.volume.volume_id)
     return (msg.instance.uuid, msg.op, msg.reboot_type)
 
 
@@ -81,12 +83,15 @@ class ComputeAgent:
         *,
         max_concurrent_ops: int = 32,
         result_cache_size: int = 1024,
+        volume_detach_timeout: float = 60.0,
     ) -> None:
         self.host = host
         self.driver = driver
         self.bus = bus
         self.report_interval = report_interval
         self._result_cache_size = result_cache_size
+        # How long a detach waits for the guest to release the device before it fails.
+        self.volume_detach_timeout = volume_detach_timeout
         # op_id -> the result already published for it; answers a resent op without
         # running the driver again.
         self._results: OrderedDict[str, Message] = OrderedDict()
@@ -303,6 +308,13 @@ class ComputeAgent:
             await d.power_on(spec)
         elif op == "power_off":
             await d.power_off(spec)
+        elif op in ("attach_volume", "detach_volume"):
+            if msg.volume is None:
+                raise DriverError(f"{op} of instance {spec.uuid} names no volume.")
+            if op == "attach_volume":
+                await d.attach_volume(spec, msg.volume)
+            else:
+                await d.detach_volume(spec, msg.volume, self.volume_detach_timeout)
         else:
             await d.rebuild(spec)
 

@@ -15,6 +15,7 @@ Networking modes:
 
 from __future__ import annotations
 
+import copy
 import uuid as uuidlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -52,7 +53,8 @@ class DomainConfig:
     display_name: str
     vcpus: int
     memory_mb: int
-    root_disk: Path
+    root_disk: Path | None
+    """The image overlay; None when the guest boots from a volume (``root_volume``)."""
     console_log: Path
     virt_type: str = "qemu"
     config_drive: Path | None = None
@@ -63,12 +65,18 @@ class DomainConfig:
     kernel_cmdline: str = "console=ttyS0,115200"
     image_ref: str = ""
     extra_metadata: dict[str, str] = field(default_factory=dict)
+    root_volume: ET.Element | None = None
+    """The boot volume's ``<disk>`` (``volumes.guest_disks``), first in boot order."""
+    volume_disks: list[ET.Element] = field(default_factory=list)
+    """``<disk>`` elements of the other attached volumes."""
 
     def __post_init__(self) -> None:
         if self.vcpus < 1:
             raise ValueError("flavor vcpus must be at least 1")
         if self.memory_mb < 16:
             raise ValueError("flavor ram must be at least 16 MB")
+        if (self.root_disk is None) == (self.root_volume is None):
+            raise ValueError("a guest boots from exactly one of an image disk and a volume")
         if self.network == "user" and self.ssh_port is None:
             raise ValueError("user-mode networking needs an ssh_port to forward")
 
@@ -115,8 +123,8 @@ def build_domain_xml(cfg: DomainConfig) -> str:
         if cfg.ramdisk is not None:
             _sub(os_el, "initrd", str(cfg.ramdisk))
         _sub(os_el, "cmdline", cfg.kernel_cmdline)
-    else:
-        _sub(os_el, "boot", dev="hd")
+    elif cfg.root_volume is None:
+        _sub(os_el, "boot", dev="hd")  # a boot volume names its own <boot order>
     features = _sub(dom, "features")
     _sub(features, "acpi")
     _sub(features, "apic")
@@ -128,16 +136,20 @@ def build_domain_xml(cfg: DomainConfig) -> str:
     _sub(dom, "on_crash", "destroy")
 
     dev = _sub(dom, "devices")
-    disk = _sub(dev, "disk", type="file", device="disk")
-    _sub(
-        disk,
-        "driver",
-        name="qemu",
-        type="qcow2",
-        cache="none" if cfg.virt_type == "kvm" else "writeback",
-    )
-    _sub(disk, "source", file=str(cfg.root_disk))
-    _sub(disk, "target", dev="vda", bus="virtio")
+    if cfg.root_disk is not None:
+        disk = _sub(dev, "disk", type="file", device="disk")
+        _sub(
+            disk,
+            "driver",
+            name="qemu",
+            type="qcow2",
+            cache="none" if cfg.virt_type == "kvm" else "writeback",
+        )
+        _sub(disk, "source", file=str(cfg.root_disk))
+        _sub(disk, "target", dev="vda", bus="virtio")
+    elif cfg.root_volume is not None:
+        dev.append(copy.deepcopy(cfg.root_volume))
+    dev.extend(copy.deepcopy(d) for d in cfg.volume_disks)
     if cfg.config_drive is not None:
         cd = _sub(dev, "disk", type="file", device="cdrom")
         _sub(cd, "driver", name="qemu", type="raw")

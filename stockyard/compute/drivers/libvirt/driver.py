@@ -12,7 +12,6 @@ Files live under ``<data_dir>/libvirt`` (see ``storage``).
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from stockyard.compute.drivers.base import (
     InstanceNotFound,
     InstanceSpec,
     PowerState,
+    VolumeAttachmentSpec,
 )
 from stockyard.compute.drivers.libvirt.configdrive import build_config_drive
 from stockyard.compute.drivers.libvirt.domain import (
@@ -38,12 +38,17 @@ from stockyard.compute.drivers.libvirt.domain import (
     mac_for,
     read_metadata,
 )
-from stockyard.compute.drivers.libvirt.host import choose_virt_type, free_loopback_port
+from stockyard.compute.drivers.libvirt.host import (
+    choose_virt_type,
+    disk_total_gb,
+    free_loopback_port,
+)
 from stockyard.compute.drivers.libvirt.storage import (
     DiskManager,
     ImageResolver,
     LocalImageResolver,
 )
+from stockyard.compute.drivers.libvirt.volumes import GuestVolumes, guest_disks
 
 T = TypeVar("T")
 
@@ -102,6 +107,7 @@ class LibvirtDriver(ComputeDriver):
         self.resolve_image: ImageResolver = image_resolver or LocalImageResolver(data / "images")
         self._conn: Any = None
         self._conn_lock = threading.Lock()
+        self.volumes = GuestVolumes(self._run, host, self.virt_type)
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -190,16 +196,19 @@ class LibvirtDriver(ComputeDriver):
             disk_gb = int(flavor.get("disk") or 0)
         except (TypeError, ValueError) as exc:
             raise DriverError(f"Flavor of instance {instance.uuid} is malformed: {exc}") from exc
-        if not instance.image_ref:
+        root_volume, volume_disks = guest_disks(instance, self.virt_type)
+        if root_volume is None and not instance.image_ref:
             raise DriverError(f"Instance {instance.uuid} has no image to boot from.")
         if self.uri.startswith("qemu") and self.uri.endswith("/system"):
             await self.disks.check_reachable()
         idir = await self.disks.ensure_instance_dir(instance.uuid)
-        source = await self.resolve_image(instance.image_ref)
-        base = await self.disks.cached_base(source.path)
-        root = await self.disks.create_overlay(base, idir / "disk.qcow2", disk_gb)
-        kernel = await self.disks.cached_base(source.kernel) if source.kernel else None
-        ramdisk = await self.disks.cached_base(source.ramdisk) if source.ramdisk else None
+        root = kernel = ramdisk = None
+        if root_volume is None:  # booted from a volume: no image disk, kernel or ramdisk
+            source = await self.resolve_image(instance.image_ref)
+            base = await self.disks.cached_base(source.path)
+            root = await self.disks.create_overlay(base, idir / "disk.qcow2", disk_gb)
+            kernel = await self.disks.cached_base(source.kernel) if source.kernel else None
+            ramdisk = await self.disks.cached_base(source.ramdisk) if source.ramdisk else None
         config_drive = await build_config_drive(instance, idir / "config.iso")
         if self.network == "user" and ssh_port is None:
             used = await self._run(self._used_ports)
@@ -219,6 +228,8 @@ class LibvirtDriver(ComputeDriver):
                 kernel=kernel,
                 ramdisk=ramdisk,
                 image_ref=instance.image_ref,
+                root_volume=root_volume,
+                volume_disks=volume_disks,
             )
         except ValueError as exc:
             raise DriverError(f"Cannot build instance {instance.uuid}: {exc}") from exc
@@ -292,6 +303,16 @@ class LibvirtDriver(ComputeDriver):
         if start:
             await self._run(self._start, dom)
 
+    async def attach_volume(self, instance: InstanceSpec, volume: VolumeAttachmentSpec) -> None:
+        await self.volumes.attach(await self._domain(instance), volume)
+
+    async def detach_volume(
+        self, instance: InstanceSpec, volume: VolumeAttachmentSpec, wait_s: float
+    ) -> None:
+        dom = await self._run(self._lookup, instance.uuid)
+        if dom is not None:  # a guest that is gone holds no volume
+            await self.volumes.detach(dom, instance, volume, wait_s)
+
     async def cache_image(self, image_id: str) -> bool:
         # The same base-image cache spawn uses: a later spawn from this image only makes
         # its overlay. Kernel and ramdisk of an AMI-style image are cached with it.
@@ -310,7 +331,7 @@ class LibvirtDriver(ComputeDriver):
             return HostResources(
                 vcpus=int(info[2]),
                 memory_mb=int(info[1]),
-                local_gb=_disk_gb(self.disks.state_dir),
+                local_gb=disk_total_gb(self.disks.state_dir),
                 hypervisor_type="QEMU",
                 hypervisor_version=int(conn.getVersion()),
             )
@@ -384,13 +405,6 @@ class LibvirtDriver(ComputeDriver):
                     self._conn = None
 
         await asyncio.to_thread(close)
-
-
-def _disk_gb(path: Path) -> int:
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return shutil.disk_usage(probe).total // 1024**3
 
 
 __all__ = ["LibvirtDriver"]

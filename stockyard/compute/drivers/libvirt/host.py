@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -43,3 +44,11 @@ def free_loopback_port(exclude: set[int] | frozenset[int] = frozenset()) -> int:
         if port not in exclude:
             return port
     raise OSError("no free loopback port")
+
+
+def disk_total_gb(path: Path) -> int:
+    """Size in GiB of the file system that holds (or will hold) ``path``."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).total // 1024**3
