@@ -37,10 +37,20 @@ log = logging.getLogger(__name__)
 _REPORT_VIEW = frozenset({"spawn", "rebuild"})
 
 
-def _work_key(msg: contract.OpRequest) -> tuple[str, str, str]:
-    if msg.volume is not None:  # attaching volume A is not the same work as volume B
-        return (msg.instance.uuid, msg.op, msg.volume.volume_id)
-    return (msg.instance.uuid, msg.op, msg.reboot_type)
+def _work_key(msg: contract.OpRequest) -> tuple[str, str, str, str]:
+    """Ops with one key are one piece of work (a resend joins the running one).
+
+    Volume and interface ops are per volume / port (attaching A is not attaching B); an
+    ``update_ports`` carries the newest rules, so it never joins an older one still
+    running (its op id makes it unique).
+    """
+    if msg.volume is not None:
+        detail = msg.volume.volume_id
+    elif msg.op == "update_ports":
+        detail = msg.op_id
+    else:
+        detail = msg.port.id if msg.port is not None else (msg.port_id or "")
+    return (msg.instance.uuid, msg.op, msg.reboot_type, detail)
 
 
 class _KeyedLocks:
@@ -99,7 +109,7 @@ class ComputeAgent:
         # (instance, op, reboot type) -> the run in flight: a resend of the same work
         # under a new op id (the conductor's lease ran out while a slow op ran) joins
         # it instead of queueing a second full run whose result would be stale too.
-        self._work: dict[tuple[str, str, str], asyncio.Future[Message]] = {}
+        self._work: dict[tuple[str, str, str, str], asyncio.Future[Message]] = {}
         self._locks = _KeyedLocks()
         self._slots = asyncio.Semaphore(max_concurrent_ops)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -315,6 +325,18 @@ class ComputeAgent:
                 await d.attach_volume(spec, msg.volume)
             else:
                 await d.detach_volume(spec, msg.volume, self.volume_detach_timeout)
+        elif op == "attach_interface":
+            port = msg.port or next((p for p in spec.ports if p.id == msg.port_id), None)
+            if port is None:
+                raise DriverError(f"attach_interface on {spec.uuid} names no port.")
+            await d.attach_interface(spec, port)
+        elif op == "detach_interface":
+            port_id = msg.port_id or (msg.port.id if msg.port else None)
+            if not port_id:
+                raise DriverError(f"detach_interface on {spec.uuid} names no port.")
+            await d.detach_interface(spec, port_id)
+        elif op == "update_ports":
+            await d.update_ports(spec)
         else:
             await d.rebuild(spec)
 

@@ -3,6 +3,7 @@
 Layout (as Nova writes it with ``force_config_drive``)::
 
     openstack/latest/meta_data.json   uuid, name, hostname, public_keys, keys, meta, ...
+    openstack/latest/network_data.json  links/networks/services of the instance's ports
     openstack/latest/user_data        only when the instance has user data
 
 The ISO is written by ``xorriso`` (Debian package ``xorriso``) in a subprocess, into a
@@ -23,6 +24,7 @@ from typing import Any
 
 from stockyard.children import child_options
 from stockyard.compute.drivers.base import DriverError, InstanceSpec
+from stockyard.compute.netdp.netdata import network_data
 
 LABEL = "config-2"
 DEFAULT_KEY_NAME = "default"
@@ -61,6 +63,8 @@ def write_tree(instance: InstanceSpec, root: Path) -> None:
     latest = root / "openstack" / "latest"
     latest.mkdir(parents=True, exist_ok=True)
     (latest / "meta_data.json").write_text(json.dumps(meta_data(instance), indent=2) + "\n")
+    netdata = json.dumps(network_data(instance.ports), indent=2)
+    (latest / "network_data.json").write_text(netdata + "\n")
     if instance.user_data:
         (latest / "user_data").write_bytes(_user_data_bytes(instance.user_data))
 

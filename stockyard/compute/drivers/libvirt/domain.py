@@ -11,6 +11,10 @@ Networking modes:
   to QEMU with ``<qemu:commandline>`` (the domain is tagged "custom-argv" by libvirt). The
   forward binds to loopback only and dies with the QEMU process.
 - ``network:<name>``: a NIC on a libvirt network; ``bridge:<name>``: on a host bridge.
+
+The instance's Networking v2 ports come after that NIC: one ``<interface type='ethernet'>``
+each, on the tap the datapath (``stockyard.compute.netdp``) made and filters, with the
+port's MAC and MTU.
 """
 
 from __future__ import annotations
@@ -45,6 +49,51 @@ def mac_for(instance_uuid: str) -> str:
     return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
 
 
+@dataclass(frozen=True, slots=True)
+class PortNic:
+    """A port's NIC: the tap the datapath plugged, the port's MAC and MTU."""
+
+    tap: str
+    mac: str
+    mtu: int = 1500
+
+
+def port_interface(nic: PortNic) -> ET.Element:
+    """The ``<interface>`` of a port: libvirt opens the existing tap (``managed='no'``)."""
+    el = ET.Element("interface", type="ethernet")
+    _sub(el, "mac", address=nic.mac.lower())
+    _sub(el, "target", dev=nic.tap, managed="no")
+    _sub(el, "model", type="virtio")
+    _sub(el, "mtu", size=str(nic.mtu))
+    return el
+
+
+def port_interface_xml(nic: PortNic) -> str:
+    """:func:`port_interface` as text (for hot-plug)."""
+    return ET.tostring(port_interface(nic), encoding="unicode")
+
+
+def port_taps(xml: str) -> list[str]:
+    """Taps of the port NICs in a domain's XML (Stockyard's ``tap`` names)."""
+    root = ET.fromstring(xml)
+    taps = []
+    for iface in root.iterfind("devices/interface[@type='ethernet']"):
+        target = iface.find("target")
+        if target is not None and target.get("dev", "").startswith("tap"):
+            taps.append(target.get("dev", ""))
+    return taps
+
+
+def interface_of_tap(xml: str, tap: str) -> str | None:
+    """The ``<interface>`` element (as text) on ``tap`` in a domain's XML, if any."""
+    root = ET.fromstring(xml)
+    for iface in root.iterfind("devices/interface"):
+        target = iface.find("target")
+        if target is not None and target.get("dev") == tap:
+            return ET.tostring(iface, encoding="unicode")
+    return None
+
+
 @dataclass(slots=True)
 class DomainConfig:
     """Everything the domain XML is made of."""
@@ -69,6 +118,7 @@ class DomainConfig:
     """The boot volume's ``<disk>`` (``volumes.guest_disks``), first in boot order."""
     volume_disks: list[ET.Element] = field(default_factory=list)
     """``<disk>`` elements of the other attached volumes."""
+    ports: list[PortNic] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.vcpus < 1:
@@ -164,6 +214,8 @@ def build_domain_xml(cfg: DomainConfig) -> str:
         _sub(nic, "model", type="virtio")
     elif kind != "user":
         raise ValueError(f"unknown network {cfg.network!r}: use user, network:NAME or bridge:NAME")
+    for port in cfg.ports:
+        dev.append(port_interface(port))
     serial = _sub(dev, "serial", type="file")
     _sub(serial, "source", path=str(cfg.console_log), append="on")
     _sub(serial, "target", port="0")

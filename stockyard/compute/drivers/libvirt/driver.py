@@ -43,12 +43,14 @@ from stockyard.compute.drivers.libvirt.host import (
     disk_total_gb,
     free_loopback_port,
 )
+from stockyard.compute.drivers.libvirt.ports import PortsMixin
 from stockyard.compute.drivers.libvirt.storage import (
     DiskManager,
     ImageResolver,
     LocalImageResolver,
 )
 from stockyard.compute.drivers.libvirt.volumes import GuestVolumes, guest_disks
+from stockyard.compute.netdp import Datapath
 
 T = TypeVar("T")
 
@@ -76,12 +78,13 @@ def _power_state(dom: Any) -> PowerState:
     return _POWER_STATES.get(state, PowerState.NOSTATE)
 
 
-class LibvirtDriver(ComputeDriver):
+class LibvirtDriver(PortsMixin, ComputeDriver):
     """Guests of the hypervisor at ``uri``, with disks under ``<data_dir>/libvirt``.
 
     ``network``: ``user`` (QEMU user networking, ssh forwarded from a 127.0.0.1 port),
     ``network:<libvirt network>`` or ``bridge:<host bridge>``. ``virt_type``: ``auto``
-    (KVM when the host validates, else TCG), ``kvm`` or ``qemu``.
+    (KVM when the host validates, else TCG), ``kvm`` or ``qemu``. The instance's ports
+    are NICs after that one, on taps of ``datapath`` (see ``ports``).
     """
 
     name = "libvirt"
@@ -96,6 +99,7 @@ class LibvirtDriver(ComputeDriver):
         virt_type: str = "auto",
         image_resolver: ImageResolver | None = None,
         shutdown_timeout: float = 30.0,
+        datapath: Datapath | None = None,
     ) -> None:
         data = Path(data_dir).resolve()
         self.host = host
@@ -105,6 +109,7 @@ class LibvirtDriver(ComputeDriver):
         self.shutdown_timeout = shutdown_timeout
         self.disks = DiskManager(data / "libvirt")
         self.resolve_image: ImageResolver = image_resolver or LocalImageResolver(data / "images")
+        self.datapath = datapath or Datapath(host)
         self._conn: Any = None
         self._conn_lock = threading.Lock()
         self.volumes = GuestVolumes(self._run, host, self.virt_type)
@@ -210,6 +215,7 @@ class LibvirtDriver(ComputeDriver):
             kernel = await self.disks.cached_base(source.kernel) if source.kernel else None
             ramdisk = await self.disks.cached_base(source.ramdisk) if source.ramdisk else None
         config_drive = await build_config_drive(instance, idir / "config.iso")
+        nics = await self._plug_ports(instance)
         if self.network == "user" and ssh_port is None:
             used = await self._run(self._used_ports)
             ssh_port = free_loopback_port(used)
@@ -230,22 +236,26 @@ class LibvirtDriver(ComputeDriver):
                 image_ref=instance.image_ref,
                 root_volume=root_volume,
                 volume_disks=volume_disks,
+                ports=nics,
             )
         except ValueError as exc:
             raise DriverError(f"Cannot build instance {instance.uuid}: {exc}") from exc
         return build_domain_xml(cfg)
 
-    async def _cleanup(self, instance_uuid: str) -> None:
+    async def _cleanup(self, instance: InstanceSpec) -> None:
         try:
-            await self._run(self._undefine_if_exists, instance_uuid)
+            xml = await self._run(self._xml_of, instance.uuid)
+            await self._run(self._undefine_if_exists, instance.uuid)
+            await self._unplug_all(instance, xml)
         finally:
-            await self.disks.remove_instance_dir(instance_uuid)
+            await self.disks.remove_instance_dir(instance.uuid)
 
     # -- the contract ------------------------------------------------------------------
 
     async def spawn(self, instance: InstanceSpec) -> None:
         dom = await self._run(self._lookup, instance.uuid)
         if dom is not None:
+            await self._plug_ports(instance)  # a host restart took the taps
             await self._run(self._start, dom)
             return
         try:
@@ -254,11 +264,11 @@ class LibvirtDriver(ComputeDriver):
             await self._run(self._start, dom)
         except BaseException:
             # Leave no debris, so a reschedule to another host starts clean.
-            await asyncio.shield(self._cleanup(instance.uuid))
+            await asyncio.shield(self._cleanup(instance))
             raise
 
     async def destroy(self, instance: InstanceSpec) -> None:
-        await self._cleanup(instance.uuid)
+        await self._cleanup(instance)
 
     async def reboot(self, instance: InstanceSpec, hard: bool) -> None:
         dom = await self._domain(instance)
