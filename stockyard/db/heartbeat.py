@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 SCHEDULER_BINARY = "nova-scheduler"
 CONDUCTOR_BINARY = "nova-conductor"
+CINDER_SCHEDULER_BINARY = "cinder-scheduler"
+CINDER_VOLUME_BINARY = "cinder-volume"
+CINDER_BINARIES = (CINDER_SCHEDULER_BINARY, CINDER_VOLUME_BINARY)
+"""Rows of the volume role: Cinder's os-services lists them, Nova's does not."""
 HEARTBEAT_SECONDS = 10.0
 """How often a process refreshes its row (Nova's report_interval); well under the 60 s
 after which the API shows it down."""

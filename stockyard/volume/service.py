@@ -22,6 +22,12 @@ from sqlalchemy import and_, or_, select
 from stockyard.bus import contract
 from stockyard.bus.base import Bus
 from stockyard.db.base import Database, utcnow
+from stockyard.db.heartbeat import (
+    CINDER_SCHEDULER_BINARY,
+    CINDER_VOLUME_BINARY,
+    ServiceHeartbeat,
+    service_host,
+)
 from stockyard.db.models import Volume, VolumeSnapshot
 from stockyard.settings import Settings
 from stockyard.volume import leases
@@ -54,6 +60,13 @@ class VolumeService:
         self.worker_id = f"volume:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[tuple[str, str]] = set()
+        # os-services in the Block Storage API: this role schedules (picks the backend
+        # from the type) and serves each configured backend.
+        host = service_host()
+        self.heartbeats = [ServiceHeartbeat(db, CINDER_SCHEDULER_BINARY, host=host)] + [
+            ServiceHeartbeat(db, CINDER_VOLUME_BINARY, host=f"{host}@{name}")
+            for name in self.backends
+        ]
 
     async def start(self, *, background: bool = True) -> None:
         """Check the backends, subscribe, start the reconciler (unless ``background``
@@ -66,11 +79,15 @@ class VolumeService:
                 # the reason instead of waiting forever.
                 log.error("volume backend %s unavailable: %s", name, exc)
                 self.steps.broken[name] = str(exc)
+        for heartbeat in self.heartbeats:
+            await heartbeat.start(loop=background)
         await self.bus.subscribe(contract.VOLUME, self.handle, concurrency=8)
         if background:
             self._tasks.append(asyncio.create_task(self._reconcile_forever(), name="volumes"))
 
     async def stop(self) -> None:
+        for heartbeat in self.heartbeats:
+            await heartbeat.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

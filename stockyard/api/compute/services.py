@@ -31,6 +31,7 @@ from stockyard.api.deps import AdminCtx, Microversion, SessionDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
 from stockyard.db.base import utcnow
+from stockyard.db.heartbeat import CINDER_BINARIES
 from stockyard.db.models import AggregateHost, Allocation, Host, Instance
 from stockyard.db.models.compute import Service
 
@@ -90,7 +91,8 @@ async def list_services(
     now = utcnow()
     out: list[dict[str, Any]] = []
     if binary is None or binary != COMPUTE_BINARY:
-        query = select(Service).order_by(Service.id)
+        # The volume role's rows (cinder-*) are Block Storage's os-services.
+        query = select(Service).where(Service.binary.not_in(CINDER_BINARIES)).order_by(Service.id)
         if host is not None:
             query = query.where(Service.host == host)
         if binary is not None:

@@ -8,10 +8,12 @@ carry it, at ``/volume/v3/{project_id}/...``; each versioned route negotiates
 from fastapi import APIRouter, Depends
 
 from stockyard.api.volume.actions import router as actions_router
+from stockyard.api.volume.attachments import router as attachments_router
 from stockyard.api.volume.common import check_path_project
 from stockyard.api.volume.messages import router as messages_router
 from stockyard.api.volume.metadata import router as metadata_router
 from stockyard.api.volume.quotas import router as quotas_router
+from stockyard.api.volume.services import router as services_router
 from stockyard.api.volume.snapshots import router as snapshots_router
 from stockyard.api.volume.types import router as types_router
 from stockyard.api.volume.versions import list_versions, negotiate
@@ -21,11 +23,13 @@ from stockyard.api.volume.volumes import router as volumes_router
 _subs = [
     volumes_router,
     actions_router,
+    attachments_router,
     metadata_router,
     snapshots_router,
     types_router,
     quotas_router,
     messages_router,
+    services_router,
 ]
 
 router = APIRouter(prefix="/volume")

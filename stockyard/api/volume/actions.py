@@ -1,5 +1,6 @@
 """``POST /volumes/{id}/action``: os-extend, os-reset_status and os-force_delete (admin),
-os-set_bootable, os-update_readonly_flag. Attach/detach actions come with the attachments slice."""
+os-set_bootable, os-update_readonly_flag; the attach/detach actions are in
+:mod:`attach_actions`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.deps import SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.state import APIState
+from stockyard.api.volume import attach_actions
 from stockyard.api.volume.common import get_volume, hint, parse_bool, strict_int
 from stockyard.api.volume.volumes import start_delete
 from stockyard.db.base import utcnow
@@ -36,6 +38,8 @@ async def volume_action(
         raise APIError(400, "Invalid request body: exactly one action is expected.")
     ((name, args),) = body.items()
     volume = await get_volume(session, ctx, volume_id)
+    if name in attach_actions.NAMES:
+        return await attach_actions.run(name, args, volume, session, state.settings)
     if name == "os-extend":
         await _extend(volume, args, ctx, session, state, request)
         return Response(status_code=202)

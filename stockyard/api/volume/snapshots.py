@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
+from stockyard.api.microversion import APIVersion
 from stockyard.api.volume.common import (
+    VolumeVersion,
     apply_sort,
     body_of,
     check_metadata,
@@ -22,6 +24,7 @@ from stockyard.api.volume.common import (
     page,
     parse_bool,
     parse_limit,
+    parse_metadata_filter,
     scope,
     sort_keys,
     text_field,
@@ -105,7 +108,7 @@ async def create_snapshot(
 
 
 async def _list(
-    ctx: RequestContext, session: AsyncSession, request: Request
+    ctx: RequestContext, session: AsyncSession, request: Request, version: APIVersion
 ) -> tuple[list[VolumeSnapshot], int, bool]:
     params = request.query_params
     all_tenants = parse_bool(params.get("all_tenants", "false"), "all_tenants")
@@ -117,14 +120,21 @@ async def _list(
             stmt = stmt.where(getattr(VolumeSnapshot, key) == value)
     stmt = apply_sort(stmt, VolumeSnapshot, sort_keys(request, SORT_KEYS))
     rows = list(await session.scalars(stmt))
+    if version >= APIVersion(3, 22) and (raw := params.get("metadata")) is not None:
+        wanted = parse_metadata_filter(raw)
+        rows = [r for r in rows if all((r.metadata_ or {}).get(k) == v for k, v in wanted.items())]
     limit = parse_limit(request)
     return page(rows, params.get("marker"), limit), limit, "limit" in params
 
 
 @router.get("/snapshots")
-async def list_snapshots(ctx: ProjectCtx, session: SessionDep, request: Request) -> dict[str, Any]:
-    rows, limit, limited = await _list(ctx, session, request)
-    body: dict[str, Any] = {"snapshots": [snapshot_view(s, extended=False) for s in rows]}
+async def list_snapshots(
+    ctx: ProjectCtx, session: SessionDep, request: Request, version: VolumeVersion
+) -> dict[str, Any]:
+    rows, limit, limited = await _list(ctx, session, request, version)
+    body: dict[str, Any] = {
+        "snapshots": [snapshot_view(s, extended=False, version=version) for s in rows]
+    }
     if links := next_link(request, rows, limit, limited):
         body["snapshots_links"] = links
     return body
@@ -132,19 +142,23 @@ async def list_snapshots(ctx: ProjectCtx, session: SessionDep, request: Request)
 
 @router.get("/snapshots/detail")
 async def list_snapshots_detail(
-    ctx: ProjectCtx, session: SessionDep, request: Request
+    ctx: ProjectCtx, session: SessionDep, request: Request, version: VolumeVersion
 ) -> dict[str, Any]:
-    rows, limit, limited = await _list(ctx, session, request)
-    body: dict[str, Any] = {"snapshots": [snapshot_view(s, extended=True) for s in rows]}
+    rows, limit, limited = await _list(ctx, session, request, version)
+    body: dict[str, Any] = {
+        "snapshots": [snapshot_view(s, extended=True, version=version) for s in rows]
+    }
     if links := next_link(request, rows, limit, limited):
         body["snapshots_links"] = links
     return body
 
 
 @router.get("/snapshots/{snapshot_id}")
-async def show_snapshot(snapshot_id: str, ctx: ProjectCtx, session: SessionDep) -> dict[str, Any]:
+async def show_snapshot(
+    snapshot_id: str, ctx: ProjectCtx, session: SessionDep, version: VolumeVersion
+) -> dict[str, Any]:
     snap = await get_snapshot(session, ctx, snapshot_id)
-    return {"snapshot": snapshot_view(snap, extended=True)}
+    return {"snapshot": snapshot_view(snap, extended=True, version=version)}
 
 
 @router.put("/snapshots/{snapshot_id}")

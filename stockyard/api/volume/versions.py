@@ -13,23 +13,56 @@ from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
 
 MIN_VERSION = APIVersion(3, 0)
-# The highest version whose behaviour is implemented:
-#   3.1   os-volume_upload_image takes visibility and protected: that action is not
-#         served at any version yet (volume to image comes with the image slice)
+# What each version is here. "Not served" are APIs of features this cloud does not run
+# (backups, generic groups, manage/unmanage, replication, log levels): their routes
+# answer 404 at every version, as Cinder's do when the service behind them is absent.
+#   3.1   os-volume_upload_image's visibility/protected: the action is not served
 #   3.2   bootable filter in volume list
-#   3.3   user messages (/messages), derived from the rows' error reasons
-# Not raised further: each later version announces an API or a shape a client then
-# relies on. What the next ones need:
-#   3.4   glance_metadata filter in volume list
-#   3.7   cluster_name in os-services
+#   3.3   user messages (/messages)
+#   3.4   glance_metadata filter in volume list (no volume carries image metadata yet:
+#         the filter matches none)
+#   3.5   messages paging: served (limit, marker, sort) at every version
+#   3.6   consistency group update: not served
+#   3.7   cluster (null, no clusters) in os-services
+#   3.8   manageable volume lists: not served
+#   3.9   backup update: not served
+#   3.10  group_id filter in volume list (no groups: matches none)
+#   3.11  group types: not served
 #   3.12  GET /volumes/summary
-#   3.13  groups (and group_id in volume detail)
-#   3.21  provider_id in volume and snapshot detail for admins
-#   3.27  the attachments API (next slice, with Nova's os-volume_attachments)
-#   3.41  user_id in snapshot show; 3.48 shared_targets/service_uuid; 3.63 volume_type_id
+#   3.13  group_id (null) in volume detail; groups API not served
+#   3.14  group snapshots: not served
+#   3.15  ETags on volume metadata: If-Match is not required, none sent
+#   3.16-3.20  migrate/manage to cluster, backup project, group reset: not served
+#   3.21  provider_id (null) in volume detail for admins
+#   3.22  metadata filter in snapshot list
+#   3.23  DELETE /volumes/{id}?force=true (admin)
+#   3.24  workers cleanup: not served
+#   3.25  volumes in group detail: not served
+#   3.26  replication failover of clusters: not served
+#   3.27  the attachments API (create/show/list/update/delete)
+#   3.28  pool filter in scheduler-stats: not served
+#   3.29  group snapshot paging: not served
+#   3.30  snapshot list sorted by name
+#   3.31  filters validated against resource_filters: unknown filters are ignored, as
+#         with an empty resource filter file
+#   3.32  log levels: not served
+#   3.33  resource_filters API: not served
+#   3.34  "~" (like) filters on name, status, availability_zone in volume list
+#   3.35  volume_type filter (pool) in get-pools: not served
+#   3.36  metadata in volume summary
+#   3.37  backup sort by name: not served
+#   3.38  group replication: not served
+#   3.39  project_id in limits for admins: limits stay the caller's
+#   3.40  revert to snapshot: not served (os-revert answers "no such action")
+#   3.41  user_id in snapshot show and list
+#   3.42  extend of in-use volumes: refused (400) as no backend here grows online
+#   3.43  backup metadata: not served
+#   3.44  os-complete on an attachment
+# What the next ones need: 3.45 count in lists, 3.46 Nova image volumes, 3.48
+# shared_targets/service_uuid, 3.50 multiattach, 3.54 attachment mode argument.
 # Routes without {project_id} are served at every version, as Cinder does (3.67 only
 # announces that).
-MAX_VERSION = APIVersion(3, 3)
+MAX_VERSION = APIVersion(3, 44)
 UPDATED = "2026-12-06T00:00:00Z"
 
 

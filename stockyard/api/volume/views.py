@@ -1,12 +1,17 @@
-"""Cinder's response shapes at 3.0: volumes, snapshots, volume types."""
+"""Cinder's response shapes: volumes, snapshots, volume types (``version`` adds what
+later microversions add)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from stockyard.api.microversion import APIVersion
 from stockyard.api.volume.common import iso
-from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
+from stockyard.db.models import Volume, VolumeAttachment, VolumeSnapshot, VolumeType
 from stockyard.identity.context import RequestContext
+from stockyard.volume.attachments import attached_view
+
+BASE = APIVersion(3, 0)
 
 
 def _links(base_url: str, project_id: str, kind: str, row_id: str) -> list[dict[str, str]]:
@@ -24,6 +29,12 @@ def volume_metadata(volume: Volume) -> dict[str, str]:
     return metadata
 
 
+def _loaded_attachments(volume: Volume) -> list[VolumeAttachment]:
+    # Rows read from the database come with their attachments (selectin); a volume
+    # created in this request has none, and a lazy load would need IO here.
+    return list(volume.__dict__.get("attachments") or [])
+
+
 def volume_summary(volume: Volume, base_url: str) -> dict[str, Any]:
     return {
         "id": volume.id,
@@ -39,6 +50,7 @@ def volume_detail(
     base_url: str,
     *,
     extended: bool = True,
+    version: APIVersion = BASE,
 ) -> dict[str, Any]:
     """Cinder's detail view; ``extended`` adds what its API extensions add to show and
     list (tenant attribute; host and migration attributes for admins), which create and
@@ -50,8 +62,11 @@ def volume_detail(
         "availability_zone": volume.availability_zone,
         "created_at": iso(volume.created_at),
         "updated_at": iso(volume.updated_at),
-        # Attachments come with the attachments API (next slice): none can exist yet.
-        "attachments": [],
+        "attachments": [
+            attached_view(a, iso)
+            for a in _loaded_attachments(volume)
+            if a.attach_status == "attached"
+        ],
         "name": volume.name,
         "description": volume.description,
         "volume_type": type_name,
@@ -66,6 +81,10 @@ def volume_detail(
         "consistencygroup_id": None,
         "multiattach": volume.multiattach,
     }
+    if version >= APIVersion(3, 13):
+        body["group_id"] = None  # no generic volume groups here
+    if version >= APIVersion(3, 21) and ctx.is_admin:
+        body["provider_id"] = None
     if not extended:
         return body
     body["os-vol-tenant-attr:tenant_id"] = volume.project_id
@@ -78,7 +97,9 @@ def volume_detail(
     return body
 
 
-def snapshot_view(snap: VolumeSnapshot, *, extended: bool) -> dict[str, Any]:
+def snapshot_view(
+    snap: VolumeSnapshot, *, extended: bool, version: APIVersion = BASE
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": snap.id,
         "created_at": iso(snap.created_at),
@@ -90,6 +111,8 @@ def snapshot_view(snap: VolumeSnapshot, *, extended: bool) -> dict[str, Any]:
         "size": snap.size,
         "metadata": dict(snap.metadata_ or {}),
     }
+    if version >= APIVersion(3, 41):
+        body["user_id"] = snap.user_id
     if extended:
         body["os-extended-snapshot-attributes:progress"] = snap.progress
         body["os-extended-snapshot-attributes:project_id"] = snap.project_id

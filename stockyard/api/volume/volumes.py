@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
+from stockyard.api.microversion import APIVersion
 from stockyard.api.volume.common import (
+    VolumeVersion,
     apply_sort,
     body_of,
     check_metadata,
@@ -37,6 +39,7 @@ from stockyard.volume import quota
 from stockyard.volume.states import VOLUME_ACTIONS, SnapshotStatus, VolumeStatus, may
 
 router = APIRouter()
+LIKE_FILTER = APIVersion(3, 34)
 SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "availability_zone"}
 _DELETE_SOURCES = " or ".join(VOLUME_ACTIONS["delete"].sources)
 DELETE_REFUSED = (
@@ -62,7 +65,12 @@ def _size(value: Any) -> int:
 
 @router.post("/volumes", status_code=202)
 async def create_volume(
-    ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request, body: Any = Body(None)
+    ctx: WriterCtx,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    version: VolumeVersion,
+    body: Any = Body(None),
 ) -> dict[str, Any]:
     data = body_of(body, "volume")
     settings = state.settings
@@ -151,11 +159,12 @@ async def create_volume(
     session.add(volume)
     await session.commit()
     await hint(state, "volume", volume.id, request)
-    return {"volume": volume_detail(volume, vtype.name, ctx, settings.base_url, extended=False)}
+    base = settings.base_url
+    return {"volume": volume_detail(volume, vtype.name, ctx, base, extended=False, version=version)}
 
 
 async def _list(
-    ctx: RequestContext, session: AsyncSession, request: Request
+    ctx: RequestContext, session: AsyncSession, request: Request, version: APIVersion
 ) -> tuple[list[Volume], int, bool]:
     params = request.query_params
     all_tenants = parse_bool(params.get("all_tenants", "false"), "all_tenants")
@@ -165,6 +174,14 @@ async def _list(
     for key in ("name", "status", "availability_zone"):
         if (value := params.get(key)) is not None:
             stmt = stmt.where(getattr(Volume, key) == value)
+        if version >= LIKE_FILTER and (value := params.get(f"{key}~")) is not None:
+            stmt = stmt.where(getattr(Volume, key).contains(value, autoescape=True))
+    # No volume here carries image metadata (3.4) or belongs to a group (3.10): those
+    # filters match nothing rather than being ignored.
+    if version >= APIVersion(3, 4) and params.get("glance_metadata"):
+        stmt = stmt.where(false())
+    if version >= APIVersion(3, 10) and params.get("group_id"):
+        stmt = stmt.where(false())
     if (bootable := params.get("bootable")) is not None:
         stmt = stmt.where(Volume.bootable.is_(parse_bool(bootable, "bootable")))
     rows = list(await session.scalars(apply_sort(stmt, Volume, sort_keys(request, SORT_KEYS))))
@@ -177,9 +194,9 @@ async def _list(
 
 @router.get("/volumes")
 async def list_volumes(
-    ctx: ProjectCtx, session: SessionDep, state: StateDep, request: Request
+    ctx: ProjectCtx, session: SessionDep, state: StateDep, request: Request, version: VolumeVersion
 ) -> dict[str, Any]:
-    rows, limit, limited = await _list(ctx, session, request)
+    rows, limit, limited = await _list(ctx, session, request, version)
     body: dict[str, Any] = {"volumes": [volume_summary(v, state.settings.base_url) for v in rows]}
     if links := next_link(request, rows, limit, limited):
         body["volumes_links"] = links
@@ -188,27 +205,49 @@ async def list_volumes(
 
 @router.get("/volumes/detail")
 async def list_volumes_detail(
-    ctx: ProjectCtx, session: SessionDep, state: StateDep, request: Request
+    ctx: ProjectCtx, session: SessionDep, state: StateDep, request: Request, version: VolumeVersion
 ) -> dict[str, Any]:
-    rows, limit, limited = await _list(ctx, session, request)
+    rows, limit, limited = await _list(ctx, session, request, version)
     names = await type_names(session)
     base = state.settings.base_url
     body: dict[str, Any] = {
-        "volumes": [volume_detail(v, names.get(v.volume_type_id), ctx, base) for v in rows]
+        "volumes": [
+            volume_detail(v, names.get(v.volume_type_id), ctx, base, version=version) for v in rows
+        ]
     }
     if links := next_link(request, rows, limit, limited):
         body["volumes_links"] = links
     return body
 
 
+@router.get("/volumes/summary")
+async def volumes_summary(
+    ctx: ProjectCtx, session: SessionDep, request: Request, version: VolumeVersion
+) -> dict[str, Any]:
+    """3.12: count and total size of the volumes the caller sees (3.36: their metadata)."""
+    if version < APIVersion(3, 12):
+        raise APIError(404, "Volume summary could not be found.")
+    all_tenants = parse_bool(request.query_params.get("all_tenants", "false"), "all_tenants")
+    rows = list(await session.scalars(scope(select(Volume), Volume, ctx, all_tenants)))
+    body: dict[str, Any] = {"total_size": sum(v.size for v in rows), "total_count": len(rows)}
+    if version >= APIVersion(3, 36):
+        metadata: dict[str, list[str]] = {}
+        for v in rows:
+            for key, value in (v.metadata_ or {}).items():
+                if str(value) not in metadata.setdefault(str(key), []):
+                    metadata[str(key)].append(str(value))
+        body["metadata"] = metadata
+    return {"volume-summary": body}
+
+
 @router.get("/volumes/{volume_id}")
 async def show_volume(
-    volume_id: str, ctx: ProjectCtx, session: SessionDep, state: StateDep
+    volume_id: str, ctx: ProjectCtx, session: SessionDep, state: StateDep, version: VolumeVersion
 ) -> dict[str, Any]:
     volume = await get_volume(session, ctx, volume_id)
     vtype = await session.get(VolumeType, volume.volume_type_id)
     name = vtype.name if vtype else None
-    return {"volume": volume_detail(volume, name, ctx, state.settings.base_url)}
+    return {"volume": volume_detail(volume, name, ctx, state.settings.base_url, version=version)}
 
 
 @router.put("/volumes/{volume_id}")
@@ -217,6 +256,7 @@ async def update_volume(
     ctx: WriterCtx,
     session: SessionDep,
     state: StateDep,
+    version: VolumeVersion,
     body: Any = Body(None),
 ) -> dict[str, Any]:
     data = body_of(body, "volume")
@@ -232,16 +272,26 @@ async def update_volume(
     vtype = await session.get(VolumeType, volume.volume_type_id)
     name = vtype.name if vtype else None
     base = state.settings.base_url
-    return {"volume": volume_detail(volume, name, ctx, base, extended=False)}
+    return {"volume": volume_detail(volume, name, ctx, base, extended=False, version=version)}
 
 
 @router.delete("/volumes/{volume_id}", status_code=202)
 async def delete_volume(
-    volume_id: str, ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request
+    volume_id: str,
+    ctx: WriterCtx,
+    session: SessionDep,
+    state: StateDep,
+    request: Request,
+    version: VolumeVersion,
 ) -> None:
     cascade = parse_bool(request.query_params.get("cascade", "false"), "cascade")
+    force = False
+    if version >= APIVersion(3, 23) and "force" in request.query_params:
+        force = parse_bool(request.query_params["force"], "force")
+        if force and not ctx.is_admin:
+            raise APIError(403, "Policy doesn't allow volume:force_delete to be performed.")
     volume = await get_volume(session, ctx, volume_id)
-    await start_delete(session, volume, cascade=cascade, force=False)
+    await start_delete(session, volume, cascade=cascade, force=force)
     await hint(state, "volume", volume.id, request)
 
 

@@ -46,7 +46,13 @@ from stockyard.db.models.network import (
     Subnet,
 )
 from stockyard.db.models.stock import StockRequest
-from stockyard.db.models.volume import Volume, VolumeQuota, VolumeSnapshot, VolumeType
+from stockyard.db.models.volume import (
+    Volume,
+    VolumeAttachment,
+    VolumeQuota,
+    VolumeSnapshot,
+    VolumeType,
+)
 
 __all__ = [
     "AddressAllocation",
@@ -88,6 +94,7 @@ __all__ = [
     "Token",
     "User",
     "Volume",
+    "VolumeAttachment",
     "VolumeQuota",
     "VolumeSnapshot",
     "VolumeType",

@@ -1,5 +1,5 @@
-"""Block Storage v3 tables (Cinder-compatible): volume types, volumes, snapshots and the
-per-project volume quota overrides.
+"""Block Storage v3 tables (Cinder-compatible): volume types, volumes, snapshots,
+attachments and the per-project volume quota overrides.
 
 ``volumes`` and ``volume_snapshots`` are the lifecycle tables of DESIGN.md: the API
 decides "400 or go" from ``status`` and writes the requested -ing status; only the volume
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stockyard.db.base import Base, new_uuid, utcnow
 
@@ -76,6 +76,12 @@ class Volume(_Lifecycle, Base):
     cascade: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True, onupdate=utcnow)
+    # Read-only view for the API's volume views; writers change VolumeAttachment rows.
+    attachments: Mapped[list[VolumeAttachment]] = relationship(
+        lazy="selectin",
+        viewonly=True,
+        order_by="VolumeAttachment.created_at",
+    )
 
 
 class VolumeSnapshot(_Lifecycle, Base):
@@ -108,3 +114,42 @@ class VolumeQuota(Base):
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     resource: Mapped[str] = mapped_column(String(300))
     hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class VolumeAttachment(Base):
+    """One attachment of a volume to a server (Cinder's ``volume_attachment`` and Nova's
+    block device mapping in one row).
+
+    ``attach_status`` is Cinder's: ``reserved`` (held, no connector yet), ``attaching``
+    (connection made, the host is attaching), ``attached``, ``detaching`` (the host is
+    detaching). A finished detach deletes the row. ``lease_owner``/``lease_expires`` mark
+    the conductor op driving an attach or detach on the server's host, so that a lost op
+    is found and ended by the reconciler; ``status_reason`` says why the last one failed.
+    Nova's fields: ``tag`` (2.49), ``delete_on_termination`` (2.79), ``boot_index`` (0 for
+    the root disk of a server booted from volume).
+    """
+
+    __tablename__ = "volume_attachments"
+    __table_args__ = (
+        Index("ix_volume_attachments_status_lease", "attach_status", "lease_expires"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    volume_id: Mapped[str] = mapped_column(ForeignKey("volumes.id"), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    instance_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    attached_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    mountpoint: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attach_mode: Mapped[str] = mapped_column(String(8), default="rw")
+    attach_status: Mapped[str] = mapped_column(String(32))
+    connector: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    tag: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    boot_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lease_expires: Mapped[datetime | None] = mapped_column(nullable=True)
+    attach_time: Mapped[datetime | None] = mapped_column(nullable=True)
+    detach_time: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True, onupdate=utcnow)
