@@ -79,6 +79,15 @@ async def _run(
         await on_stop()
 
 
+def _refuse_unknown_schema(settings: Settings) -> None:
+    """Stop with one line when the schema is not this code's (see ``check_database_schema``)."""
+    from stockyard.cli.startup import check_database_schema, check_drivers
+
+    # A missing driver is named first: without it the schema cannot even be read.
+    check_drivers(settings)
+    check_database_schema(settings)
+
+
 def _bus(settings: Settings) -> Bus:
     from stockyard.cli.embedded import make_bus
 
@@ -101,10 +110,11 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         settings = _settings(log_json, "api", api_port=port, api_host=host)
-        from stockyard.cli.startup import check_drivers
+        from stockyard.cli.startup import check_database_schema, check_drivers
 
         # In the parent, before the workers: a missing driver is one line, not N tracebacks.
         check_drivers(settings)
+        check_database_schema(settings)
         # Workers are fresh processes that read the settings from the environment.
         if log_json is not None:
             os.environ["STOCKYARD_LOG_JSON"] = "true" if log_json else "false"
@@ -128,6 +138,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Place builds from topic ``scheduler`` (claims are atomic in the database)."""
         settings = _settings(log_json, "scheduler")
+        _refuse_unknown_schema(settings)
         from stockyard.db.base import Database
         from stockyard.placement.service import SchedulerService, db_reachable
 
@@ -152,6 +163,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Drive instances' tasks, apply op results and host reports, run the reconciler."""
         settings = _settings(log_json, "conductor")
+        _refuse_unknown_schema(settings)
         from stockyard.conductor.service import Conductor
         from stockyard.db.base import Database
         from stockyard.placement.service import db_reachable
@@ -178,6 +190,7 @@ def register(app: typer.Typer) -> None:
         """Do the volume work (create, delete, extend, snapshots) of topic ``volume`` on the
         backends of ``volume_backends``; its reconciler resumes or fails what is stuck."""
         settings = _settings(log_json, "volume")
+        _refuse_unknown_schema(settings)
         from stockyard.db.base import Database
         from stockyard.placement.service import db_reachable
         from stockyard.volume.service import VolumeService

@@ -2,6 +2,8 @@
 succeed stops at once with one line (:class:`StartupError`, :class:`MissingExtra`):
 
 - :func:`check_drivers`: the drivers the database and bus URLs name are installed;
+- :func:`check_database_schema`: the database's schema is the one this code knows (roles
+  do not migrate; ``stockyard db upgrade`` does, and ``stockyard up`` runs it itself);
 - :func:`hold_data_dir`: an exclusive ``flock`` on ``<data_dir>/stockyard.lock`` for the
   life of the process (a second ``stockyard up`` on the same data directory refuses);
 - :func:`bind_api_socket`: the API's listening socket, bound before any child process or
@@ -43,6 +45,19 @@ def check_drivers(settings: Settings, *, database: bool = True, bus: bool = True
             make_bus(settings.bus_url)  # builds, does not connect
         except ValueError as exc:
             raise StartupError(str(exc)) from exc
+
+
+def check_database_schema(settings: Settings) -> None:
+    """:class:`StartupError` unless the database's schema is this code's Alembic head."""
+    import asyncio
+
+    from stockyard.db.migrate import SchemaMismatch, check_schema
+
+    try:
+        asyncio.run(check_schema(settings.effective_database_url))
+    except SchemaMismatch as exc:
+        where = settings.effective_database_url.split("@")[-1]
+        raise StartupError(f"{exc} (database {where})") from None
 
 
 class DataDirLock:

@@ -117,15 +117,8 @@ class Cluster:
         """Start one role process; wait until it answers /readyz."""
         n = sum(1 for p in self.procs if p.role == role)
         log_path = self.tmp / f"{role}-{n}-{len(self.procs)}.log"
-        health: int | None = None
-        args = [role, *extra]
-        if role == "api":
-            health = self.port
-        else:
-            health = free_port()
-            args += ["--health-port", str(health)]
-        if role == "agent":
-            args += ["--lab", str(self.lab), "--report-interval", "2"]
+        health = self.port if role == "api" else free_port()
+        args = role_args(role, *extra, health_port=health, lab=self.lab)
         log = log_path.open("wb")
         proc = subprocess.Popen(
             [str(VENV_BIN / "stockyard"), *args],
@@ -192,6 +185,23 @@ class Cluster:
             await engine.dispose()
 
 
+def role_args(role: str, *extra: str, health_port: int, lab: Path) -> list[str]:
+    """The command line (after ``stockyard``) the suite starts ``role`` with: the options
+    deploy/'s manifests start it with, with this machine's values (tests/deploy checks
+    that both use the same options)."""
+    args = [role, *extra]
+    if role != "api":  # the API serves /healthz and /readyz on its own port
+        args += ["--health-port", str(health_port), "--health-host", "127.0.0.1"]
+    if role == "agent":
+        args += ["--lab", str(lab), "--report-interval", "2"]
+    return args
+
+
+def upgrade_args(lab: Path) -> list[str]:
+    """``stockyard db upgrade`` as the deployment's upgrade Job runs it."""
+    return ["db", "upgrade", "--lab", str(lab)]
+
+
 def make_cluster(tmp: Path, backend: str, lab: Path, **env: str) -> Cluster:
     """Fresh database + queue prefix, schema and seed; no process started yet."""
     require_services(backend)
@@ -213,7 +223,7 @@ def make_cluster(tmp: Path, backend: str, lab: Path, **env: str) -> Cluster:
     )
     base.update(env)
     cluster = Cluster(tmp, backend, base, lab, port, db_url, prefix)
-    cluster.run("db", "upgrade")
+    cluster.run(*upgrade_args(lab))
     return cluster
 
 
