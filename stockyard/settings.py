@@ -131,7 +131,13 @@ class Settings(BaseSettings):
     )
     volume_backends: dict[str, str] = Field(
         default_factory=lambda: {"file": "file"},
-        description="volume backends the volume role serves: backend name -> driver (file)",
+        description="volume backends the volume role serves: backend name -> driver (file, lvm)",
+    )
+    volume_lvm_group: str = Field(
+        default="stockyard-volumes", description="lvm volume backend: its volume group"
+    )
+    volume_lvm_clear: Literal["zero", "none"] = Field(
+        default="zero", description="lvm volume backend: zero a volume's extents on delete"
     )
     volume_default_backend: str = Field(
         default="file", description="backend of volume types without volume_backend_name"

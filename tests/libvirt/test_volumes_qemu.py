@@ -1,6 +1,6 @@
 """Volumes on real QEMU guests: live attach and detach, a marker carried from one VM to
-another, attachments kept across a hard reboot, boot from a volume, and a guest that
-never releases a volume.
+another (file and lvm backends), attachments kept across a hard reboot, boot from a
+volume, and a guest that never releases a volume.
 
 Same prerequisites as ``test_qemu_boot`` (libvirtd with QEMU, the stockyard-tiny image);
 skips without them, except with CI=true and ``STOCKYARD_LIBVIRT_URI`` set. The tiny guest
@@ -26,8 +26,10 @@ from stockyard.compute.drivers.base import InstanceSpec
 from stockyard.compute.drivers.libvirt.volumes import volume_disks_in
 from stockyard.volume.drivers.base import Connector, VolumeRef
 from stockyard.volume.drivers.file import FileDriver
+from stockyard.volume.drivers.lvm import LvmDriver
 from tests.libvirt import test_qemu_boot as boot
 from tests.libvirt.conftest import make_spec
+from tests.lvm_group import NO_DM, device_mapper, loop_volume_group
 
 # The fixtures of the boot test, shared (pytest finds fixtures by module attribute).
 tiny_image = boot.tiny_image
@@ -179,3 +181,36 @@ async def test_boot_from_volume_with_a_second_volume(
     # Destroying the server leaves its volumes' data where the backend keeps it.
     await drv.destroy(spec)
     assert await asyncio.to_thread(Path(path).exists)
+
+
+async def test_lvm_volume_marker_moves_between_guests(
+    qemu_driver: Any, vm_data_dir: Path, ssh_key: Path
+) -> None:
+    if not device_mapper():
+        pytest.skip(NO_DM)
+    drv = qemu_driver
+    with loop_volume_group(2) as group:
+        backend = LvmDriver("lvm", group)
+        await backend.check()
+        ref = VolumeRef(str(uuid.uuid4()), 1)
+        ref = VolumeRef(ref.id, 1, await backend.create(ref))
+        info = await backend.initialize_connection(ref, Connector(host="local"))
+        assert info.driver_volume_type == "local"
+        volume = VolumeAttachmentSpec(
+            volume_id=ref.id, device="/dev/vdb", connection_info=info.to_dict()
+        )
+        (vm1, port1), (vm2, port2) = await asyncio.gather(
+            _boot(drv, ssh_key, "lvm1"), _boot(drv, ssh_key, "lvm2")
+        )
+        await drv.attach_volume(vm1, volume)
+        assert await _guest_serial(ssh_key, port1, "vdb", True) == ref.id[:20]
+        await boot.ssh(ssh_key, port1, f"echo {MARK} | dd of=/dev/vdb bs=4k conv=fsync")
+        await drv.detach_volume(vm1, volume, 60)
+        assert await _guest_serial(ssh_key, port1, "vdb", False) == ""
+        await drv.attach_volume(vm2, volume)
+        assert MARK in await boot.ssh(ssh_key, port2, "head -c 64 /dev/vdb")
+        await drv.detach_volume(vm2, volume, 60)
+        assert _attached(drv, vm2) == (set(), set())
+        for spec in (vm1, vm2):
+            await drv.destroy(spec)
+        await backend.delete(ref)

@@ -100,3 +100,25 @@ def test_backends_from_settings(tmp_path: Path) -> None:
     assert backends["gold"].directory == (tmp_path / "volumes").resolve()
     with pytest.raises(VolumeDriverError, match="unknown driver 'ceph'"):
         build_backends(Settings(data_dir=tmp_path, volume_backends={"x": "ceph"}))
+
+
+async def test_create_from_image_copies_it_and_refuses_a_larger_one(
+    driver: FileDriver, tmp_path: Path
+) -> None:
+    await driver.check()
+    image = tmp_path / "image.raw"
+    image.write_bytes(b"stockyard-marker" + b"\0" * (1024 * 1024 - 16))
+    location = await driver.create_from_image(VolumeRef("i1", 1), image, "raw")
+    assert await driver.virtual_size_gb(Path(location)) == 1.0  # grown to the volume
+    out = tmp_path / "out.raw"
+    await driver._run("convert", "-q", "-f", "qcow2", "-O", "raw", location, str(out))
+    assert out.read_bytes()[:16] == b"stockyard-marker"
+    big = tmp_path / "big.raw"
+    with big.open("wb") as fh:
+        fh.truncate(3 * 1024**3)  # sparse: a 3 GiB raw image
+    with pytest.raises(
+        VolumeDriverError,
+        match="Image virtual size is 3GB and doesn't fit in a volume of size 2GB",
+    ):
+        await driver.create_from_image(VolumeRef("i2", 2), big, "raw")
+    assert not driver.volume_path("i2").exists()

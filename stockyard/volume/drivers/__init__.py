@@ -12,6 +12,7 @@ from collections.abc import Callable
 from stockyard.settings import Settings
 from stockyard.volume.drivers.base import VolumeDriver, VolumeDriverError
 from stockyard.volume.drivers.file import FileDriver
+from stockyard.volume.drivers.lvm import LvmDriver
 
 
 def _file(name: str, settings: Settings) -> VolumeDriver:
@@ -19,7 +20,11 @@ def _file(name: str, settings: Settings) -> VolumeDriver:
     return FileDriver(name, directory.resolve(), settings.volume_file_format)
 
 
-FACTORIES: dict[str, Callable[[str, Settings], VolumeDriver]] = {"file": _file}
+def _lvm(name: str, settings: Settings) -> VolumeDriver:
+    return LvmDriver(name, settings.volume_lvm_group, clear=settings.volume_lvm_clear)
+
+
+FACTORIES: dict[str, Callable[[str, Settings], VolumeDriver]] = {"file": _file, "lvm": _lvm}
 """driver kind -> factory(backend name, settings)."""
 
 

@@ -1,5 +1,5 @@
-"""The backend contract every volume driver implements (file today; LVM and Ceph RBD plug
-in the same way).
+"""The backend contract every volume driver implements (``file``, ``lvm``; a Ceph RBD
+driver plugs in the same way: :mod:`stockyard.volume.drivers.lvm` says what it returns).
 
 Drivers see plain references, never database rows: the volume role owns the rows and
 passes what a backend needs (id, size, and the ``provider_location`` the driver returned
@@ -12,7 +12,9 @@ the user can read; the role puts it in the row's ``status_reason``.
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 
@@ -73,6 +75,16 @@ class BackendStats:
     free_gb: float
 
 
+def check_image_fits(info: dict[str, Any], volume: VolumeRef) -> None:
+    """Refuse, with Cinder's words, an image (``qemu-img info`` JSON) larger than the volume."""
+    image_gb = math.ceil(int(info.get("virtual-size") or 0) / 1024**3)
+    if image_gb > volume.size_gb:
+        raise VolumeDriverError(
+            f"Image virtual size is {image_gb}GB and doesn't fit in a volume of size "
+            f"{volume.size_gb}GB."
+        )
+
+
 class VolumeDriver(abc.ABC):
     """One backend. Core verbs are abstract; optional ones have working defaults."""
 
@@ -117,6 +129,12 @@ class VolumeDriver(abc.ABC):
     @abc.abstractmethod
     async def clone(self, volume: VolumeRef, source: VolumeRef) -> str:
         """Create ``volume`` with ``source``'s content (grown to ``volume.size_gb``)."""
+
+    @abc.abstractmethod
+    async def create_from_image(self, volume: VolumeRef, image: Path, image_format: str) -> str:
+        """Create ``volume`` holding the image file ``image`` (``raw``, ``qcow2``...) as a
+        disk, grown to ``volume.size_gb``; an image larger than that is refused
+        (:func:`check_image_fits`)."""
 
     @abc.abstractmethod
     async def initialize_connection(

@@ -27,6 +27,7 @@ from stockyard.volume.drivers.base import (
     VolumeDriver,
     VolumeDriverError,
     VolumeRef,
+    check_image_fits,
 )
 
 GiB = 1024**3
@@ -163,6 +164,11 @@ class FileDriver(VolumeDriver):
 
     async def clone(self, volume: VolumeRef, source: VolumeRef) -> str:
         return await self._copy(volume, self._source(source), self.fmt)
+
+    async def create_from_image(self, volume: VolumeRef, image: Path, image_format: str) -> str:
+        info = json.loads(await self._run("info", "--output=json", "-f", image_format, str(image)))
+        check_image_fits(info, volume)
+        return await self._copy(volume, image, image_format)
 
     def _source(self, volume: VolumeRef) -> Path:
         return Path(volume.location) if volume.location else self.volume_path(volume.id)
