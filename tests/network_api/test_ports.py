@@ -201,3 +201,38 @@ async def test_slaac_subnet_gives_eui64_addresses(cloud: Cloud) -> None:
     ).status_code == 204
     shown = (await cloud.client.get(f"{V2}/ports/{port['id']}", headers=cloud.demo)).json()
     assert shown["port"]["fixed_ips"] == [{"subnet_id": v4["id"], "ip_address": "10.20.0.2"}]
+
+
+async def test_fixed_ips_filter_by_address_substring(cloud: Cloud) -> None:
+    # ip-substring-filtering: openstack port list --fixed-ip ip-substring=...
+    net, _ = await _net_with_subnet(cloud, "10.22.0.0/24")
+    for address in ("10.22.0.15", "10.22.0.150", "10.22.0.20"):
+        await create(
+            cloud, "port", cloud.demo, network_id=net["id"], fixed_ips=[{"ip_address": address}]
+        )
+    ext = await cloud.client.get(f"{V2}/extensions/ip-substring-filtering", headers=cloud.demo)
+    assert ext.status_code == 200
+    found = await cloud.client.get(
+        f"{V2}/ports", params={"fixed_ips": "ip_address_substr=0.15"}, headers=cloud.demo
+    )
+    addresses = sorted(p["fixed_ips"][0]["ip_address"] for p in found.json()["ports"])
+    assert addresses == ["10.22.0.15", "10.22.0.150"]
+    exact = await cloud.client.get(
+        f"{V2}/ports", params={"fixed_ips": "ip_address=10.22.0.15"}, headers=cloud.demo
+    )
+    assert [p["fixed_ips"][0]["ip_address"] for p in exact.json()["ports"]] == ["10.22.0.15"]
+
+
+async def test_no_tags_without_the_tag_extension(cloud: Cloud) -> None:
+    # standard-attr-tag is not served: Neutron then neither shows nor accepts 'tags'.
+    net, sub = await _net_with_subnet(cloud, "10.23.0.0/24")
+    port = await create(cloud, "port", cloud.demo, network_id=net["id"])
+    groups = await cloud.client.get(f"{V2}/security-groups", headers=cloud.demo)
+    for item in (net, sub, port, *groups.json()["security_groups"]):
+        assert "tags" not in item
+    tagged = await cloud.client.post(
+        f"{V2}/networks", json={"network": {"name": "t", "tags": ["a"]}}, headers=cloud.demo
+    )
+    assert neutron_error(tagged, 400, "HTTPBadRequest") == "Unrecognized attribute(s) 'tags'"
+    ext = await cloud.client.get(f"{V2}/extensions/standard-attr-tag", headers=cloud.demo)
+    assert ext.status_code == 404

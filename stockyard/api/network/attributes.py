@@ -137,8 +137,9 @@ SECURITY_GROUP_RULE: Spec = {
     "remote_ip_prefix": (True, False, anything, False),
     "remote_group_id": (True, False, anything, False),
 }
-# Attributes Neutron shows but never accepts in a body.
-READ_ONLY = {"id", "status", "created_at", "updated_at", "revision_number", "subnets", "tags"}
+# Attributes Neutron shows but never accepts in a body. No "tags": without the
+# standard-attr-tag extension (not served) Neutron neither shows nor accepts them.
+READ_ONLY = {"id", "status", "created_at", "updated_at", "revision_number", "subnets"}
 
 
 async def read_body(request: Request, resource: str) -> dict[str, Any]:

@@ -30,6 +30,10 @@ def _matches(value: Any, wanted: list[str]) -> bool:
 def _item_matches(item: Any, wanted: str) -> bool:
     if isinstance(item, dict) and "=" in wanted:
         key, _, val = wanted.partition("=")
+        # ip-substring-filtering: fixed_ips=ip_address_substr=10.0.0 matches any address
+        # containing the text.
+        if key == "ip_address_substr":
+            return val in str(item.get("ip_address"))
         return str(item.get(key)) == val
     return str(item) == wanted
 

@@ -34,6 +34,12 @@ EXTENSIONS = (
         "2013-01-14T10:00:00-00:00",
     ),
     (
+        "ip-substring-filtering",
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+        "2017-11-28T09:00:00-00:00",
+    ),
+    (
         "net-mtu",
         "Network MTU",
         "Provides MTU attribute for a network resource.",

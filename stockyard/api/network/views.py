@@ -37,7 +37,6 @@ def network(ctx: RequestContext, net: Network, subnet_ids: list[str]) -> dict[st
         "port_security_enabled": net.port_security_enabled,
         "availability_zone_hints": list(net.availability_zone_hints),
         "availability_zones": list(net.availability_zone_hints),
-        "tags": [],
         **_standard(net),
     }
     if ctx.is_admin:
@@ -64,7 +63,6 @@ def subnet(sub: Subnet) -> dict[str, Any]:
         "ipv6_address_mode": sub.ipv6_address_mode,
         "subnetpool_id": None,
         "service_types": [],
-        "tags": [],
         **_standard(sub),
     }
 
@@ -86,7 +84,6 @@ def port(
         "security_groups": groups,
         "port_security_enabled": row.port_security_enabled,
         "binding:vnic_type": row.binding_vnic_type,
-        "tags": [],
         **_standard(row),
     }
     if ctx.is_admin:
@@ -121,6 +118,5 @@ def security_group(group: SecurityGroup, rules: list[SecurityGroupRule]) -> dict
         "name": group.name,
         "description": group.description,
         "security_group_rules": [rule(r) for r in rules],
-        "tags": [],
         **_standard(group),
     }
