@@ -1,0 +1,204 @@
+"""Dashboard page time for a project of 1,000 servers against a real ``stockyard up``.
+
+Run: ``.venv/bin/python bench/bench_dashboard.py [--servers 1000] [--rounds 20] [--profile]``.
+Prints figures only, asserts nothing. The issue's target on 2 cores: the servers page of
+1,000 servers renders in under 300 ms.
+
+It times ``GET /dashboard/servers`` (the dashboard mounted by ``stockyard up``, as a
+browser gets it), then the API calls the page makes on their own, to show what is the
+dashboard's share. ``--profile`` also runs the dashboard in this process (talking to the
+same API over HTTP) under cProfile and prints its top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from bench_api import BIN, lab_yaml, pct, token  # bench/ is the script's directory
+
+ADMIN_PW = "bench-admin"
+
+
+async def fill(client: httpx.AsyncClient, servers: int) -> None:
+    """``servers`` ACTIVE servers in the admin project, by multi-creates of 100."""
+    h = {"X-Auth-Token": await token(client, ADMIN_PW), "OpenStack-API-Version": "compute 2.79"}
+    image_id = (await client.get("/image/v2/images", headers=h)).json()["images"][0]["id"]
+    made = len((await client.get("/compute/v2.1/servers?limit=2000", headers=h)).json()["servers"])
+    while made < servers:
+        n = min(100, servers - made)
+        body = {
+            "server": {
+                "name": f"s{made:04d}",
+                "flavorRef": "42",
+                "imageRef": image_id,
+                "networks": "none",
+                "min_count": n,
+                "max_count": n,
+            }
+        }
+        (await client.post("/compute/v2.1/servers", json=body, headers=h)).raise_for_status()
+        made += n
+    while True:
+        listed = (await client.get("/compute/v2.1/servers/detail?limit=2000", headers=h)).json()[
+            "servers"
+        ]
+        if len(listed) >= servers and all(s["status"] in ("ACTIVE", "ERROR") for s in listed):
+            return
+        await asyncio.sleep(0.5)
+
+
+async def login(client: httpx.AsyncClient, prefix: str = "/dashboard") -> None:
+    page = await client.get(f"{prefix}/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    form = {
+        "csrf_token": csrf.group(1),
+        "username": "admin",
+        "password": ADMIN_PW,
+        "project": "admin",
+    }
+    done = await client.post(f"{prefix}/login", data=form)
+    assert done.status_code == 303 and done.headers["location"].endswith("/servers"), done.text
+
+
+async def timed(client: httpx.AsyncClient, path: str, rounds: int, **kw: object) -> list[float]:
+    out = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        r = await client.get(path, **kw)  # type: ignore[arg-type]
+        out.append(time.perf_counter() - t0)
+        r.raise_for_status()
+    return out
+
+
+def report(label: str, values: list[float]) -> None:
+    print(
+        f"{label}: p50 {pct(values, 50) * 1000:.0f} ms  p90 {pct(values, 90) * 1000:.0f} ms"
+        f"  min {min(values) * 1000:.0f} ms"
+    )
+
+
+async def run(base: str, servers: int, rounds: int, profile: bool) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        t0 = time.perf_counter()
+        await fill(client, servers)
+        print(
+            f"{servers} servers ACTIVE after {time.perf_counter() - t0:.1f} s; "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        )
+        await login(client)
+        page = await client.get("/dashboard/servers")
+        rows = page.text.count('<tr id="server-')
+        print(f"servers page: {rows} rows, {len(page.content) / 1024:.0f} KiB")
+        await timed(client, "/dashboard/servers", 2)  # warm
+        report("GET /dashboard/servers", await timed(client, "/dashboard/servers", rounds))
+        report(
+            "GET /dashboard/servers/table", await timed(client, "/dashboard/servers/table", rounds)
+        )
+        h = {"X-Auth-Token": await token(client, ADMIN_PW), "OpenStack-API-Version": "compute 2.79"}
+        report(
+            "  API GET /servers/detail?limit=1000",
+            await timed(
+                client, "/compute/v2.1/servers/detail", rounds, params={"limit": 1000}, headers=h
+            ),
+        )
+        report("  API GET /v2/images", await timed(client, "/image/v2/images", rounds, headers=h))
+        report(
+            "  API GET /os-aggregates",
+            await timed(client, "/compute/v2.1/os-aggregates", rounds, headers=h),
+        )
+    if profile:
+        await profile_in_process(base, rounds)
+
+
+async def profile_in_process(base: str, rounds: int) -> None:
+    """The dashboard in this process, the API over HTTP: cProfile of the page's work."""
+    from fastapi import FastAPI
+
+    from stockyard.dashboard.app import create_dashboard
+
+    dashboard = create_dashboard(f"{base}/identity/v3")
+    parent = FastAPI()
+    parent.mount("/dashboard", dashboard)
+    transport = httpx.ASGITransport(app=parent)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dash") as client:
+        await login(client)
+        cpu0 = time.process_time()
+        report(
+            "in-process dashboard GET /dashboard/servers",
+            await timed(client, "/dashboard/servers", rounds),
+        )
+        # This process runs only the dashboard (the API is the other process): its CPU
+        # per page is the dashboard's own cost, whatever the machine's load.
+        print(f"  dashboard CPU per page: {(time.process_time() - cpu0) / rounds * 1000:.0f} ms")
+        prof = cProfile.Profile()
+        prof.enable()
+        await timed(client, "/dashboard/servers", rounds)
+        prof.disable()
+    await dashboard.state.dashboard.aclose()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--servers", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--keep", type=Path, help="a directory for the cloud, kept for reruns")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = args.keep or Path(tmp)
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        lab = tmpdir / "lab.yaml"
+        lab_yaml(lab, racks=3, per_rack=10)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
+        env.update(
+            STOCKYARD_API_PORT=str(port),
+            STOCKYARD_DATA_DIR=str(tmpdir / "data"),
+            STOCKYARD_LAB_FILE=str(lab),
+            STOCKYARD_ADMIN_PASSWORD=ADMIN_PW,
+            STOCKYARD_FAKE_BOOT_SECONDS="0",
+            STOCKYARD_LOG_LEVEL="WARNING",
+            STOCKYARD_QUOTA_INSTANCES="100000",
+            STOCKYARD_QUOTA_CORES="100000",
+            STOCKYARD_QUOTA_RAM="100000000",
+        )
+        proc = subprocess.Popen(
+            [str(BIN / "stockyard"), "up"],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            asyncio.run(run(base, args.servers, args.rounds, args.profile))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
