@@ -45,3 +45,11 @@ async def test_agent_turns_a_failed_spawn_into_a_readable_error(driver: Any) -> 
     assert not result["ok"]
     assert result["error"] == "Image missing-image has no data on this host."
     assert result["details"] == "DriverError"
+
+
+async def test_agent_refuses_a_volume_op_that_names_no_volume(driver: Any) -> None:
+    agent = ComputeAgent("test-host", driver, MemoryBus())
+    instance = make_spec().to_dict()
+    result = await agent.handle(op("detach_volume", instance))
+    assert not result["ok"]
+    assert result["error"] == f"detach_volume of instance {instance['uuid']} names no volume."
