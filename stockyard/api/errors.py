@@ -2,7 +2,8 @@
 
 Each service has its own shape: compute ``{"itemNotFound": {"message", "code"}}``,
 identity ``{"error": {"code", "title", "message"}}``, image ``{"code", "title", "message"}``
-(Glance's). The shape is chosen from the URL prefix, so routes only raise ``APIError``.
+(Glance's), network ``{"NeutronError": {"type", "message", "detail"}}``. The shape is chosen
+from the URL prefix, so routes only raise ``APIError``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,21 @@ _COMPUTE_NAMES = {
     429: "overLimit",
     501: "notImplemented",
     503: "serviceUnavailable",
+}
+# Neutron names an error without a type of its own by its webob exception class.
+NEUTRON_TYPES = {
+    400: "HTTPBadRequest",
+    401: "HTTPUnauthorized",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    406: "HTTPNotAcceptable",
+    409: "HTTPConflict",
+    413: "HTTPRequestEntityTooLarge",
+    415: "HTTPUnsupportedMediaType",
+    500: "HTTPInternalServerError",
+    501: "HTTPNotImplemented",
+    503: "HTTPServiceUnavailable",
 }
 _TITLES = {
     400: "Bad Request",
@@ -64,6 +80,11 @@ def error_body(path: str, status: int, message: str) -> dict[str, Any]:
         return {"error": {"code": status, "title": title, "message": message}}
     if path.startswith("/image"):
         return {"code": status, "title": title, "message": message}
+    if path.startswith("/network"):
+        # Routes under /network render their own errors (NeutronRoute); this is for what
+        # never reaches one: an unknown path (/v2.0/routers), a method not served, a crash.
+        kind = NEUTRON_TYPES.get(status, "NeutronError")
+        return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
     name = _COMPUTE_NAMES.get(status, "computeFault")
     return {name: {"code": status, "message": message}}
 

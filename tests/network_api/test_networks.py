@@ -173,3 +173,11 @@ async def test_availability_zones_list(cloud: Cloud) -> None:
         {"name": "az-a", "resource": "network", "state": "available"},
         {"name": "az-b", "resource": "network", "state": "available"},
     ]
+
+
+async def test_unknown_paths_and_methods_answer_neutron_errors(cloud: Cloud) -> None:
+    # No route serves these, so the app's handlers answer; clients still parse NeutronError.
+    routers = await cloud.client.get(f"{V2}/routers", headers=cloud.demo)
+    assert "/network/v2.0/routers" in neutron_error(routers, 404, "HTTPNotFound")
+    collection = await cloud.client.delete(f"{V2}/networks", headers=cloud.demo)
+    neutron_error(collection, 405, "HTTPMethodNotAllowed")

@@ -16,16 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from stockyard.api.errors import APIError, validation_message
+from stockyard.api.errors import NEUTRON_TYPES, APIError, validation_message
 from stockyard.network.errors import NeutronError
-
-_HTTP_TYPES = {
-    400: "HTTPBadRequest",
-    401: "HTTPUnauthorized",
-    403: "HTTPForbidden",
-    404: "HTTPNotFound",
-    409: "HTTPConflict",
-}
 
 
 def neutron_response(
@@ -47,7 +39,7 @@ class NeutronRoute(APIRoute):
             except NeutronError as exc:
                 return neutron_response(exc.status, exc.type, exc.message)
             except APIError as exc:
-                kind = _HTTP_TYPES.get(exc.status, "NeutronError")
+                kind = NEUTRON_TYPES.get(exc.status, "NeutronError")
                 return neutron_response(exc.status, kind, exc.message, exc.headers)
             except RequestValidationError as exc:
                 return neutron_response(400, "HTTPBadRequest", validation_message(exc))
