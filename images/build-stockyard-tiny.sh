@@ -11,7 +11,8 @@
 #
 # The guest is a Debian cloud kernel plus a busybox initramfs: busybox init runs
 # images/rootfs/etc/init.d/rcS which reads the config drive (label config-2), sets the
-# hostname, installs root's public keys, takes a DHCP lease on eth0, starts dropbear and
+# hostname, installs root's public keys, configures the NICs of the instance's ports from
+# network_data.json (usr/share/stockyard/netconf; the others by DHCP), starts dropbear and
 # prints "STOCKYARD-READY <hostname>" on the serial console. acpid turns libvirt's ACPI
 # power button into a clean poweroff, so shutdown and soft reboot work.
 #

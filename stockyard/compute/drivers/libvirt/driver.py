@@ -282,6 +282,7 @@ class LibvirtDriver(PortsMixin, ComputeDriver):
 
     async def power_on(self, instance: InstanceSpec) -> None:
         dom = await self._domain(instance)
+        await self._plug_ports(instance)  # the taps do not survive a host restart
         await self._run(self._start, dom)
 
     async def power_off(self, instance: InstanceSpec) -> None:
