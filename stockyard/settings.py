@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     volume_lvm_clear: Literal["zero", "none"] = Field(
         default="zero", description="lvm volume backend: zero a volume's extents on delete"
     )
+    volume_detach_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=60.0,  # the conductor's lease on a detach op allows 60 s of waiting
+        description="how long a libvirt host waits for a guest to release a detached volume",
+    )
     volume_default_backend: str = Field(
         default="file", description="backend of volume types without volume_backend_name"
     )

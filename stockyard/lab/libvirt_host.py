@@ -97,7 +97,13 @@ def build_libvirt_agent(
         network=network_mode(settings),
         virt_type=settings.libvirt_virt_type,
     )
-    return ComputeAgent(settings.libvirt_host, driver, bus, report_interval)
+    return ComputeAgent(
+        settings.libvirt_host,
+        driver,
+        bus,
+        report_interval,
+        volume_detach_timeout=settings.volume_detach_timeout_seconds,
+    )
 
 
 async def start_libvirt_agent(
