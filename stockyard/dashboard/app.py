@@ -20,7 +20,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stockyard.dashboard import views_auth, views_groups, views_servers, views_stock
+from stockyard.dashboard import (
+    views_auth,
+    views_groups,
+    views_operator,
+    views_servers,
+    views_stock,
+)
 from stockyard.dashboard.client import TIMEOUT, APIFailure, Identity, Unauthenticated
 from stockyard.dashboard.sessions import COOKIE, SessionStore
 from stockyard.dashboard.web import (
@@ -71,6 +77,7 @@ def create_dashboard(
     app.include_router(views_servers.router)
     app.include_router(views_groups.router)
     app.include_router(views_stock.router)
+    app.include_router(views_operator.router)
     _handlers(app)
 
     @app.middleware("http")

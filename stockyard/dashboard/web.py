@@ -154,6 +154,14 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v[-1] for k, v in fields.items()}
 
 
+async def read_form_lists(request: Request) -> dict[str, list[str]]:
+    """The same body with every value of a repeated field (checkboxes)."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise BadRequest(413, "The form is too large.")
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
 def _session(request: Request) -> Session:
     """The browser's session, or a new anonymous one (it carries the login form's CSRF)."""
     dash = dashboard_of(request)
