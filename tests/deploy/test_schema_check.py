@@ -15,11 +15,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from stockyard.db import testing as dbt
 from stockyard.db.base import make_engine
-from stockyard.db.migrate import SchemaMismatch, check_schema, code_head, upgrade
+from stockyard.db.migrate import (
+    SchemaMismatch,
+    alembic_config,
+    check_schema,
+    code_head,
+    upgrade,
+)
 
 STOCKYARD = str(Path(sys.executable).parent / "stockyard")
 
@@ -62,7 +69,7 @@ def test_role_refuses_a_database_without_schema(tmp_path: Path, role: str) -> No
 def test_role_refuses_an_older_schema_and_names_both_revisions(tmp_path: Path) -> None:
     url = _sqlite(tmp_path)
     head = code_head()
-    older = f"{int(head.split('_')[0]) - 1:04d}"
+    older = str(ScriptDirectory.from_config(alembic_config(url)).get_revision(head).down_revision)
     assert _run(tmp_path, url, "db", "upgrade", older, "--schema-only").returncode == 0
     out = _run(tmp_path, url, "conductor")
     assert out.returncode == 1
