@@ -311,7 +311,28 @@ def summarize_log(text: str) -> collections.Counter[str]:
     return out
 
 
-def run_once(nodes: int, clients: int, sample_s: float) -> None:
+def start_profile(profile: Path | None, pid: int, nodes: int) -> subprocess.Popen[bytes] | None:
+    """``py-spy record`` of ``stockyard up`` during the burst (``--profile``), if installed."""
+    if profile is None:
+        return None
+    spy = BIN / "py-spy"
+    if not spy.exists():
+        print("  (py-spy not installed: pip install py-spy; no profile)")
+        return None
+    out = profile.with_name(f"{profile.stem}-{nodes}{profile.suffix or '.txt'}")
+    fmt = "speedscope" if out.suffix == ".json" else "raw"
+    cmd = [str(spy), "record", "--pid", str(pid), "--format", fmt, "--output", str(out)]
+    print(f"  profiling into {out}")
+    return subprocess.Popen([*cmd, "--rate", "50", "--nonblocking"], stdout=subprocess.DEVNULL)
+
+
+def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None:
+        spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
+        spy.wait(timeout=120)
+
+
+def run_once(nodes: int, clients: int, sample_s: float, profile: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         lab = tmpdir / "lab.yaml"
@@ -347,8 +368,13 @@ def run_once(nodes: int, clients: int, sample_s: float) -> None:
             else:
                 print((tmpdir / "stockyard.log").read_text()[-3000:])
                 raise SystemExit("stockyard up did not come up")
-            print(f"[{nodes} nodes] stockyard up ready in {time.perf_counter() - t0:.1f} s")
+            print(
+                f"[{nodes} nodes, {os.cpu_count()} cores] stockyard up ready"
+                f" in {time.perf_counter() - t0:.1f} s"
+            )
+            spy = start_profile(profile, proc.pid, nodes)
             asyncio.run(drive(port, data, nodes, clients, sample_s, proc.pid))
+            stop_profile(spy)
         finally:
             proc.terminate()
             try:
@@ -366,9 +392,12 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, nargs="+", default=[200, 1000])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--sample", type=float, default=0.25, help="hwmgr sampling period (s)")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy output (raw folded stacks; .json: speedscope)"
+    )
     args = parser.parse_args()
     for nodes in args.nodes:
-        run_once(nodes, args.clients, args.sample)
+        run_once(nodes, args.clients, args.sample, args.profile)
 
 
 if __name__ == "__main__":

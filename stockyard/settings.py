@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         ge=0,
         description="hosts weighed at most for a VM request without a group (0: all)",
     )
+    scheduler_burst_max: int = Field(
+        default=500,
+        ge=1,
+        description="instances a scheduler places at most in one pass and one transaction",
+    )
     libvirt_uri: str | None = Field(
         default=None,
         description="libvirt URI of this machine's hypervisor (qemu:///system); unset: none",

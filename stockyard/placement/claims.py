@@ -7,13 +7,90 @@ exactly one sees ``rowcount == 1``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.base import execute_count
 from stockyard.db.models import Allocation, Host, Instance, ServerGroup, ServerGroupMember
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """Capacity one instance takes on one host (see :func:`claim`)."""
+
+    host_id: int
+    instance_uuid: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    whole_node: bool = False
+
+
+async def claim_many(session: AsyncSession, requests: Sequence[ClaimRequest]) -> set[str]:
+    """:func:`claim` for a burst: the instances whose claim succeeded.
+
+    The instances' existing allocations are read in one query and the new ones written
+    in one flush; the host UPDATEs (one per instance, each conditional as in
+    :func:`claim`) run in host id order, so two placers claiming overlapping hosts lock
+    them in the same order and do not deadlock each other.
+    """
+    uuids = [r.instance_uuid for r in requests]
+    existing = {
+        a.instance_uuid: a
+        for a in (
+            await session.execute(select(Allocation).where(Allocation.instance_uuid.in_(uuids)))
+        ).scalars()
+    }
+    won: set[str] = set()
+    # Added after the UPDATEs: one flush (a multi-row INSERT), not one per statement.
+    new: list[Allocation] = []
+    for req in sorted(requests, key=lambda r: (r.host_id, r.instance_uuid)):
+        held = existing.get(req.instance_uuid)
+        if held is not None:
+            if held.host_id == req.host_id:
+                won.add(req.instance_uuid)
+                continue
+            await release(session, req.instance_uuid)
+        if await _take(session, req):
+            won.add(req.instance_uuid)
+            new.append(
+                Allocation(
+                    instance_uuid=req.instance_uuid, host_id=req.host_id, vcpus=req.vcpus,
+                    memory_mb=req.memory_mb, disk_gb=req.disk_gb,
+                )
+            )  # fmt: skip
+    session.add_all(new)
+    await session.flush()
+    return won
+
+
+async def _take(session: AsyncSession, req: ClaimRequest) -> bool:
+    """The conditional UPDATE of :func:`claim`: True if the host had room."""
+    conditions = [
+        Host.id == req.host_id,
+        Host.status == "enabled",
+        Host.forced_down.is_(False),
+        Host.vcpus_used + req.vcpus <= Host.vcpus * Host.cpu_allocation_ratio,
+        Host.memory_mb_used + req.memory_mb <= Host.memory_mb * Host.ram_allocation_ratio,
+        Host.local_gb_used + req.disk_gb <= Host.local_gb * Host.disk_allocation_ratio,
+    ]
+    if req.whole_node:
+        conditions.append(Host.running_vms == 0)
+    stmt = (
+        update(Host)
+        .where(*conditions)
+        .values(
+            vcpus_used=Host.vcpus_used + req.vcpus,
+            memory_mb_used=Host.memory_mb_used + req.memory_mb,
+            local_gb_used=Host.local_gb_used + req.disk_gb,
+            running_vms=Host.running_vms + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return await execute_count(session, stmt) == 1
 
 
 async def claim(
@@ -37,30 +114,8 @@ async def claim(
         if existing.host_id == host_id:
             return True
         await release(session, instance_uuid)
-    conditions = [
-        Host.id == host_id,
-        # A compute service disabled or forced down (os-services) takes no new instance,
-        # even while a scheduler's in-memory host states have not seen it yet.
-        Host.status == "enabled",
-        Host.forced_down.is_(False),
-        Host.vcpus_used + vcpus <= Host.vcpus * Host.cpu_allocation_ratio,
-        Host.memory_mb_used + memory_mb <= Host.memory_mb * Host.ram_allocation_ratio,
-        Host.local_gb_used + disk_gb <= Host.local_gb * Host.disk_allocation_ratio,
-    ]
-    if whole_node:
-        conditions.append(Host.running_vms == 0)
-    stmt = (
-        update(Host)
-        .where(*conditions)
-        .values(
-            vcpus_used=Host.vcpus_used + vcpus,
-            memory_mb_used=Host.memory_mb_used + memory_mb,
-            local_gb_used=Host.local_gb_used + disk_gb,
-            running_vms=Host.running_vms + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if await execute_count(session, stmt) != 1:
+    req = ClaimRequest(host_id, instance_uuid, vcpus, memory_mb, disk_gb, whole_node)
+    if not await _take(session, req):
         return False
     session.add(
         Allocation(

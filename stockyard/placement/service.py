@@ -10,6 +10,12 @@ leases, conditional-UPDATE claims on hosts and the server group's compare-and-sw
 — so two schedulers never both win the same capacity nor break a group's policy. A
 scheduler that dies loses its leases at expiry; a conductor's reconciler then re-sends
 the rows to ``scheduler``.
+
+Bursts: hints are not placed one message at a time. Every hint received while a pass
+runs waits in a queue, and the next pass takes all of them (up to
+``scheduler_burst_max`` instances): one lease transaction and one placement
+transaction per burst instead of per request. A handler returns (and its message is
+acknowledged) once the pass holding its instances is over.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 
@@ -69,7 +76,10 @@ class SchedulerService:
         self.build = BuildFlow(self.ctx, self.hosts)
         self.build.on_task_changed = self._to_conductor
         self.heartbeat = ServiceHeartbeat(db, SCHEDULER_BINARY)  # os-services
-        self.concurrency = concurrency
+        self.burst_max = settings.scheduler_burst_max
+        # Enough messages in flight to fill a burst (one create request per message).
+        self.concurrency = max(concurrency, self.burst_max)
+        self._queue = BurstQueue(self.build.handle_build, self.burst_max)
         self.host_refresh_seconds = (
             host_refresh_seconds
             if host_refresh_seconds is not None
@@ -94,6 +104,7 @@ class SchedulerService:
     async def stop(self) -> None:
         """Stop the refresher; messages still delivered here are dropped (hints)."""
         self._running = False
+        await self._queue.stop()
         await self.heartbeat.stop()
         if self._task is not None:
             self._task.cancel()
@@ -102,14 +113,13 @@ class SchedulerService:
             self._task = None
 
     async def handle(self, message: Message) -> None:
-        """Place one ``build`` batch."""
+        """Queue one ``build`` hint for the next burst; return once it was placed."""
         if not self._running:
             return
         hint = contract.decode_as(message, contract.BuildHint, "scheduler")
         if hint is None:
             return
-        log.info("scheduler: placing %d instance(s)", len(hint.instance_uuids))
-        await self.build.handle_build(hint.instance_uuids)
+        await self._queue.submit(hint.instance_uuids)
 
     async def ready(self) -> bool:
         """Database reachable and bus healthy."""
@@ -128,6 +138,66 @@ class SchedulerService:
                 raise
             except Exception:
                 log.exception("scheduler host refresh failed")
+
+
+class BurstQueue:
+    """Gathers the instances of many hints and places them together, one pass at a time.
+
+    ``place`` gets up to ``max_size`` instances per call (whole hints, never split;
+    at least one hint however large). Calls never overlap, so a burst sees the
+    placements of the one before it in the scheduler's memory.
+    """
+
+    def __init__(self, place: Callable[[list[str]], Awaitable[None]], max_size: int) -> None:
+        self._place = place
+        self._max = max_size
+        self._waiting: list[tuple[list[str], asyncio.Future[None]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def submit(self, uuids: list[str]) -> None:
+        """Queue ``uuids``; return once the burst holding them was placed."""
+        if not uuids:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((list(uuids), done))
+        if self._runner is None or self._runner.done():
+            # A burst serves many requests: its own log lines carry none of their ids
+            # (the spawn ops it sends carry each instance's).
+            with reqid.bound(None):
+                self._runner = asyncio.create_task(self._run(), name="scheduler-burst")
+        await asyncio.shield(done)
+
+    async def stop(self) -> None:
+        """Cancel the running pass (its leases expire; the reconciler resends)."""
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+        for _uuids, done in self._waiting:
+            done.cancel()
+        self._waiting.clear()
+
+    async def _run(self) -> None:
+        while self._waiting:
+            taken: list[tuple[list[str], asyncio.Future[None]]] = []
+            size = 0
+            while self._waiting and (not taken or size + len(self._waiting[0][0]) <= self._max):
+                item = self._waiting.pop(0)
+                taken.append(item)
+                size += len(item[0])
+            uuids = list(dict.fromkeys(u for item, _ in taken for u in item))
+            log.info("scheduler: placing %d instance(s) of %d request(s)", len(uuids), len(taken))
+            try:
+                await self._place(uuids)
+            except Exception:
+                # Placement isolates its own failures; this is a last resort, and the
+                # rows stay in ``scheduling`` for the reconciler.
+                log.exception("scheduler: a burst of %d instance(s) failed", len(uuids))
+            finally:
+                for _item, done in taken:
+                    if not done.done():
+                        done.set_result(None)
 
 
 async def db_reachable(db: Database) -> bool:

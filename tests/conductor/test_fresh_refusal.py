@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stockyard.placement import build
+from stockyard.placement import burst
 from tests.conductor.conftest import FLAVOR, Lab
 
 BIG = {**FLAVOR, "vcpus": 8, "ram": 4096}
@@ -24,7 +24,7 @@ async def _late_host_case(lab: Lab) -> str:
 async def test_a_host_enrolled_after_the_last_reload_is_used(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build, "FRESH_SECONDS", 0.0)
+    monkeypatch.setattr(burst, "FRESH_SECONDS", 0.0)
     assert await _late_host_case(lab) == f"active {lab.hosts[1]}"
 
 
@@ -32,5 +32,5 @@ async def test_without_the_fresh_look_the_stale_view_refuses(
     lab: Lab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The control case: the same story fails when refusals are never re-checked.
-    monkeypatch.setattr(build, "FRESH_SECONDS", float("inf"))
+    monkeypatch.setattr(burst, "FRESH_SECONDS", float("inf"))
     assert await _late_host_case(lab) == "error None"
