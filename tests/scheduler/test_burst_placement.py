@@ -148,7 +148,11 @@ async def test_500_concurrent_creates_keep_every_guarantee(
     bus = MemoryBus()
     agent = TestAgent(bus)
     await agent.serve(await _lab(db))
-    schedulers = [SchedulerService(db, bus, settings, scheduler_id=f"s{i}") for i in range(2)]
+    # The test's hosts send no heartbeats: they stay up however slow the machine is.
+    schedulers = [
+        SchedulerService(db, bus, settings, scheduler_id=f"s{i}", host_up_seconds=86400)
+        for i in range(2)
+    ]
     conductor = Conductor(db, bus, settings, conductor_id="c0", remote_scheduling=True)
     try:
         for svc in schedulers:
