@@ -142,3 +142,15 @@ def test_render_remove_deletes_chains_sets_and_elements() -> None:
     for name in (f"est4-{TAP}", f"est6-{TAP}", f"ping4-{TAP}", f"ping6-{TAP}"):
         assert f"delete set bridge stockyard {name}" in text
     assert f'delete element bridge stockyard ports {{ "{TAP}" }}' in text
+
+
+async def test_a_host_without_nft_gives_a_readable_error() -> None:
+    from stockyard.compute.drivers.base import DriverError
+    from stockyard.compute.netdp import Datapath
+
+    with pytest.raises(DriverError) as failure:
+        await Datapath("hv1", nft="stockyard-no-such-nft").apply(_port())
+    assert failure.value.message == (
+        "Cannot plug ports on host hv1: 'stockyard-no-such-nft' is not installed "
+        "(Debian package nftables)."
+    )

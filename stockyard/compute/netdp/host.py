@@ -128,13 +128,19 @@ class Datapath:
         return tap
 
     async def apply(self, port: PortSpec) -> None:
-        """Re-apply ``port``'s rules and admin state (a security group changed)."""
+        """Re-apply ``port``'s rules and admin state (a security group changed).
+
+        A port not plugged here (no tap) is left alone: ``plug`` applies its rules when it
+        comes, and rules for a tap nobody removes would outlive it.
+        """
+        tap = tap_name(port.id)
+        self._exe("nft")  # a host without nft fails here, plugged port or not
         async with self._lock:
+            if not await asyncio.to_thread(self._exists, tap):
+                return
             await self._apply(port)
-            tap = tap_name(port.id)
-            if await asyncio.to_thread(self._exists, tap):
-                state = "up" if port.admin_state_up else "down"
-                await self._must(f"set tap {tap} {state}", "ip", "link", "set", tap, state)
+            state = "up" if port.admin_state_up else "down"
+            await self._must(f"set tap {tap} {state}", "ip", "link", "set", tap, state)
 
     async def _apply(self, port: PortSpec) -> None:
         try:
