@@ -308,12 +308,23 @@ def main() -> int:
     parser.add_argument("--suite", choices=[*SUITES, "all"], default="compute-image")
     parser.add_argument("--network", action="store_true", help="same as --suite network")
     parser.add_argument("--regex", help="replaces the suite's selection")
+    parser.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        help="one more file of tests/tempest laid over every chosen suite's configuration "
+        "(e.g. tempest-network.conf.in: the compute run with Neutron on)",
+    )
     parser.add_argument("--concurrency", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="keep the cloud's and Tempest's files here")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     args = parser.parse_args()
     name = "network" if args.network else args.suite
     suites = list(SUITES.values()) if name == "all" else [SUITES[name]]
+    suites = [
+        Suite(s.name, s.regex, (*s.overlays, *(o for o in args.overlay if o not in s.overlays)))
+        for s in suites
+    ]
     results = run_suites(suites, args.concurrency, args.keep, args.regex)
     for suite_name, result in results.items():
         if args.json:
