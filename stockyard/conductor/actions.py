@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
 from stockyard.compute.drivers.base import PowerState
+from stockyard.conductor import volumes
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance, ServerGroupMember
 from stockyard.db.retry import retried_flow
@@ -63,6 +64,9 @@ async def finish_delete(s: AsyncSession, inst: Instance) -> int | None:
     """Free everything the instance holds and mark it deleted; returns the freed host id."""
     alloc = await claims.release(s, inst.uuid)
     await network.release_addresses(s, inst.uuid)
+    # Its volumes go back to available; delete_on_termination ones to deleting (the
+    # volume role's reconciler deletes them).
+    await volumes.release_for_delete(s, inst.uuid)
     await s.execute(
         delete(ServerGroupMember)
         .where(ServerGroupMember.instance_uuid == inst.uuid)

@@ -12,6 +12,7 @@ from stockyard.bus.base import Bus, Message
 from stockyard.conductor.actions import ActionFlow
 from stockyard.conductor.hostsync import HostSync
 from stockyard.conductor.reconciler import Reconciler
+from stockyard.conductor.volumes import VolumeFlow
 from stockyard.db.base import Database
 from stockyard.db.heartbeat import CONDUCTOR_BINARY, ServiceHeartbeat
 from stockyard.lifecycle.isolation import isolated
@@ -80,6 +81,7 @@ class Conductor:
             self.ctx, self.build, self.actions, orphan_grace_seconds=orphan_grace_seconds
         )
         self.hostsync = HostSync(self.ctx, self.hosts)
+        self.volumes = VolumeFlow(self.ctx)
         self.heartbeat = ServiceHeartbeat(db, CONDUCTOR_BINARY)  # os-services
         self.concurrency = concurrency
         self.host_refresh_seconds = host_refresh_seconds
@@ -102,6 +104,7 @@ class Conductor:
             self._tasks = [
                 asyncio.create_task(self.reconciler.run_forever(), name="reconciler"),
                 asyncio.create_task(self._refresh_forever(), name="host-refresh"),
+                asyncio.create_task(self._volumes_forever(), name="volume-attachments"),
             ]
 
     async def stop(self) -> None:
@@ -141,8 +144,12 @@ class Conductor:
             log.info("conductor: task %s", msg.instance_uuid)
             await isolated(db, [msg.instance_uuid], "acting on its task",
                            self.actions.handle_task(msg.instance_uuid))  # fmt: skip
+            await self.volumes.handle_instance(msg.instance_uuid)
         elif not isinstance(msg, contract.OpResult):
             log.warning("conductor: %s message dropped", type(msg).__name__)
+        elif msg.op in ("attach_volume", "detach_volume"):
+            log.info("conductor: op_result %s %s", msg.op, msg.instance_uuid)
+            await self.volumes.on_result(msg)
         elif msg.op == "spawn":
             log.info("conductor: op_result spawn %s", msg.instance_uuid)
             await isolated(db, [msg.instance_uuid], "applying its build result",
@@ -151,6 +158,16 @@ class Conductor:
             log.info("conductor: op_result %s %s", msg.op, msg.instance_uuid)
             await isolated(db, [msg.instance_uuid], f"applying its {msg.op} result",
                            self.actions.on_result(msg))  # fmt: skip
+
+    async def _volumes_forever(self) -> None:
+        while True:
+            await asyncio.sleep(max(1.0, self.ctx.settings.reconcile_interval_seconds))
+            try:
+                await self.volumes.reconcile_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("volume attachment reconcile failed")
 
     async def _refresh_forever(self) -> None:
         while True:

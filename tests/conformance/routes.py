@@ -76,6 +76,27 @@ COMPUTE: list[ComputeRoute] = [
     ComputeRoute(
         "GET", rf"/servers/{_ID}/os-security-groups", "list_security_groups", "security_groups"
     ),
+    ComputeRoute(
+        "GET",
+        rf"/servers/{_ID}/os-volume_attachments",
+        "list_volume_attachments",
+        client=SERVERS_CLIENT,
+    ),
+    ComputeRoute(
+        "POST", rf"/servers/{_ID}/os-volume_attachments", "attach_volume", client=SERVERS_CLIENT
+    ),
+    ComputeRoute(
+        "GET",
+        rf"/servers/{_ID}/os-volume_attachments/{_ID}",
+        "show_volume_attachment",
+        client=SERVERS_CLIENT,
+    ),
+    ComputeRoute(
+        "PUT", rf"/servers/{_ID}/os-volume_attachments/{_ID}", "update_attached_volume", "servers"
+    ),
+    ComputeRoute(
+        "DELETE", rf"/servers/{_ID}/os-volume_attachments/{_ID}", "detach_volume", "servers"
+    ),
     # interfaces_client
     ComputeRoute("GET", rf"/servers/{_ID}/os-interface", "list_interfaces", client=_INTERFACES),
     # flavors_client

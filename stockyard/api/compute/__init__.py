@@ -27,6 +27,7 @@ from stockyard.api.compute.services import router as services_router
 from stockyard.api.compute.usage import router as usage_router
 from stockyard.api.compute.versions import list_versions
 from stockyard.api.compute.versions import router as versions_router
+from stockyard.api.compute.volume_attachments import router as volume_attachments_router
 from stockyard.api.compute.zones import router as zones_router
 from stockyard.api.deps import get_microversion
 
@@ -50,6 +51,7 @@ _subs = [
     migrations_router,
     external_events_router,
     images_router,
+    volume_attachments_router,
 ]
 try:
     from stockyard.api.compute.servers import router as servers_router

@@ -83,8 +83,11 @@ def server_detail(
     fault: InstanceFault | None = None,
     host_status: str = "",
     groups: list[str] | None = None,
+    volumes: list[tuple[str, bool]] | None = None,
 ) -> dict[str, Any]:
     """The full server body (GET /servers/{id}, /servers/detail).
+
+    ``volumes`` are the attached volumes (id, delete_on_termination), boot volume first.
 
     ``host_status`` is :mod:`~stockyard.api.compute.server_host_status`'s answer for the
     server's host (the caller looks it up, batched for lists); only admins see it.
@@ -118,7 +121,10 @@ def server_detail(
         "OS-EXT-STS:task_state": inst.task_state,
         "OS-EXT-STS:vm_state": inst.vm_state,
         "OS-EXT-STS:power_state": inst.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": [
+            {"id": vid, "delete_on_termination": dot} if vc.version.at_least("2.3") else {"id": vid}
+            for vid, dot in volumes or []
+        ],
         "security_groups": [{"name": "default"}],
     }
     if vc.is_admin:

@@ -27,6 +27,7 @@ from stockyard.api.compute.server_filters import apply_column_filters
 from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import ServerCreateBody, ServerUpdateBody
 from stockyard.api.compute.server_views import server_brief, server_detail, server_update_view
+from stockyard.api.compute.volume_attachments import volumes_attached
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -169,9 +170,16 @@ async def _list(
             session, [r.uuid for r in rows if r.vm_state in ("error", "deleted")]
         )
         statuses = await server_host_statuses(session, vc, [r.host for r in rows])
+        attached = await volumes_attached(session, [r.uuid for r in rows])
         result = {
             "servers": [
-                server_detail(vc, r, faults.get(r.uuid), statuses.get(r.host or "", ""))
+                server_detail(
+                    vc,
+                    r,
+                    faults.get(r.uuid),
+                    statuses.get(r.host or "", ""),
+                    volumes=attached.get(r.uuid),
+                )
                 for r in rows
             ]
         }
@@ -216,7 +224,12 @@ async def show_server(
     )
     vc = view_context(state, ctx, version)
     status = await server_host_status(session, vc, inst)
-    return {"server": server_detail(vc, inst, faults.get(inst.uuid), status, groups=groups)}
+    attached = await volumes_attached(session, [inst.uuid])
+    return {
+        "server": server_detail(
+            vc, inst, faults.get(inst.uuid), status, groups=groups, volumes=attached.get(inst.uuid)
+        )
+    }
 
 
 @router.post("/servers", status_code=202)

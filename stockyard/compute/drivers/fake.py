@@ -9,7 +9,13 @@ Failure injection:
   spawns (drawn from a ``random.Random(seed)``, so a seeded lab fails the same guests);
 - instance metadata ``fake:fail_spawn = "true"`` fails the spawn of that instance;
 - instance metadata ``fake:fail_on_hosts = "hv1,hv2"`` fails it only on those hosts, so a
-  reschedule to another host succeeds.
+  reschedule to another host succeeds;
+- ``stuck_detach`` (or instance metadata ``fake:stuck_detach = "true"``): the guest never
+  releases a volume, so ``detach_volume`` fails as a real one whose guest ignores the
+  unplug request.
+
+Volumes are recorded per guest (volume id -> device), as a hypervisor's domain would
+hold its disks, so an emulated cloud attaches and detaches as a real one.
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from stockyard.compute.drivers.base import (
     InstanceNotFound,
     InstanceSpec,
     PowerState,
+    VolumeAttachmentSpec,
 )
 
 FAIL_SPAWN_KEY = "fake:fail_spawn"
 FAIL_ON_HOSTS_KEY = "fake:fail_on_hosts"
+STUCK_DETACH_KEY = "fake:stuck_detach"
 HYPERVISOR_VERSION = 1_000_000
 _CONSOLE_MAX_LINES = 200
 
@@ -46,6 +54,8 @@ class FakeGuest:
     boot_count: int = 0
     rebuild_count: int = 0
     console: list[str] = field(default_factory=list)
+    volumes: dict[str, str] = field(default_factory=dict)
+    """Attached volumes: volume id -> guest device."""
 
 
 def _boot_lines(guest: FakeGuest) -> list[str]:
@@ -97,6 +107,7 @@ class FakeDriver(ComputeDriver):
         self.guests: dict[str, FakeGuest] = {}
         # Image ids pre-cached on this host (2.81), in the order they were first cached.
         self.cached_images: list[str] = []
+        self.stuck_detach = False
 
     # -- failure injection -------------------------------------------------------------
 
@@ -159,6 +170,7 @@ class FakeDriver(ComputeDriver):
                 f"on host {self.host} (failure injection)."
             )
         guest = self._new_guest(instance)
+        guest.volumes = {v.volume_id: v.device for v in instance.volumes}
         self._log(guest, f"defined from image {instance.image_ref or '-'}")
         await self._boot(guest)
         # Inserted only once booted: a failed or cancelled boot leaves nothing behind.
@@ -225,3 +237,28 @@ class FakeDriver(ComputeDriver):
             return False
         self.cached_images.append(image_id)
         return True
+
+    async def attach_volume(self, instance: InstanceSpec, volume: VolumeAttachmentSpec) -> None:
+        guest = self._guest(instance)
+        if volume.volume_id in guest.volumes:
+            return
+        taken = set(guest.volumes.values())
+        device = volume.device or next(
+            f"/dev/vd{c}" for c in "bcdefghijklmnopqrstuvwxyz" if f"/dev/vd{c}" not in taken
+        )
+        guest.volumes[volume.volume_id] = device
+        self._log(guest, f"volume {volume.volume_id} attached as {device}")
+
+    async def detach_volume(
+        self, instance: InstanceSpec, volume: VolumeAttachmentSpec, wait_s: float
+    ) -> None:
+        guest = self.guests.get(instance.uuid)
+        if guest is None or volume.volume_id not in guest.volumes:
+            return
+        if self.stuck_detach or _truthy(instance.metadata.get(STUCK_DETACH_KEY)):
+            raise DriverError(
+                f"The guest {instance.display_name} did not release volume {volume.volume_id} "
+                f"({guest.volumes[volume.volume_id]}) within {wait_s:g} s; it stays attached."
+            )
+        del guest.volumes[volume.volume_id]
+        self._log(guest, f"volume {volume.volume_id} detached")
