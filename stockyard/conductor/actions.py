@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
 from stockyard.compute.drivers.base import PowerState
-from stockyard.conductor import volumes
+from stockyard.conductor import volumes as volume_flow
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance, ServerGroupMember
 from stockyard.db.retry import retried_flow
@@ -66,7 +66,7 @@ async def finish_delete(s: AsyncSession, inst: Instance) -> int | None:
     await network.release_addresses(s, inst.uuid)
     # Its volumes go back to available; delete_on_termination ones to deleting (the
     # volume role's reconciler deletes them).
-    await volumes.release_for_delete(s, inst.uuid)
+    await volume_flow.release_for_delete(s, inst.uuid)
     await s.execute(
         delete(ServerGroupMember)
         .where(ServerGroupMember.instance_uuid == inst.uuid)
@@ -152,7 +152,12 @@ class ActionFlow:
         inst.lease_owner = leases.op_owner(op, op_id)
         inst.lease_expires = self.ctx.op_lease_until()
         await records.start_event(s, inst.uuid, OP_EVENTS[op], host=inst.host)
-        return op_envelope(inst, op, op_id, reboot_type)
+        topic, message = op_envelope(inst, op, op_id, reboot_type)
+        # A rebuild or hard reboot redefines the guest: it keeps its attached volumes.
+        volumes = await volume_flow.instance_volumes(s, inst.uuid)
+        if volumes:
+            message["instance"]["volumes"] = [v.model_dump() for v in volumes]  # type: ignore[index]
+        return topic, message
 
     @retried_flow("op result")
     async def on_result(self, msg: contract.OpResult) -> None:
