@@ -260,3 +260,56 @@ def test_config_files_are_settings_and_a_lab_of_real_hypervisors(
     )
     assert hwmgr_env["STOCKYARD_HWMGR_REGION"] == region["stockyard.io/region"]
     assert not [k for k in hwmgr_env if any(w in k for w in SECRET_ENV)]
+
+
+def _secret_refs(doc: Doc) -> set[tuple[str, str]]:
+    refs = set()
+    for c in pod_spec(doc)["containers"]:
+        for env in c.get("env", []):
+            ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                refs.add((ref["name"], ref["key"]))
+    return refs
+
+
+@overlay
+def test_references_resolve_and_secrets_are_the_documented_ones(path: Path) -> None:
+    docs = render(path)
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    for doc in workloads(docs):
+        spec = pod_spec(doc)
+        labels = doc["spec"]["template"]["metadata"]["labels"]
+        assert ("ServiceAccount", spec["serviceAccountName"]) in names
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                assert ("ConfigMap", volume["configMap"]["name"]) in names
+            if "persistentVolumeClaim" in volume:
+                claim = volume["persistentVolumeClaim"]["claimName"]
+                assert ("PersistentVolumeClaim", claim) in names
+        for c in spec["containers"]:
+            mounts = {m["name"] for m in c.get("volumeMounts", [])}
+            assert mounts <= {v["name"] for v in spec.get("volumes", [])}, doc["metadata"]["name"]
+            for source in c.get("envFrom", []):
+                assert ("ConfigMap", source["configMapRef"]["name"]) in names
+        if doc["kind"] == "Deployment":
+            selector = doc["spec"]["selector"]["matchLabels"]
+            assert selector.items() <= labels.items()
+    # Every Service reaches a workload through a named port it opens.
+    for svc in (d for d in docs if d["kind"] == "Service"):
+        targets = [
+            d for d in workloads(docs)
+            if svc["spec"]["selector"].items()
+            <= d["spec"]["template"]["metadata"]["labels"].items()
+        ]  # fmt: skip
+        assert len(targets) == 1, svc["metadata"]["name"]
+        ports = {p["name"] for c in pod_spec(targets[0])["containers"] for p in c.get("ports", [])}
+        assert {p["targetPort"] for p in svc["spec"]["ports"]} <= ports
+    # The Secrets the manifests read are exactly those deploy/README.md tells to create.
+    used = set().union(*(_secret_refs(d) for d in workloads(docs)))
+    readme = (DEPLOY / "README.md").read_text()
+    # Its table: | `name` | `key`, `key` | what | used by |
+    documented = set(re.findall(r"^\| `(stockyard-[a-z-]+)` \| ([^|]+) \|", readme, re.M))
+    keys = {
+        (name, key) for name, cell in documented for key in re.findall(r"`([a-z-]+)`", cell)
+    }  # fmt: skip
+    assert used == keys, f"used {sorted(used)} / documented {sorted(keys)}"
