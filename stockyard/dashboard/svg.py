@@ -18,6 +18,7 @@ PAD = 8
 TITLE = 22
 LINE = 16
 LEAF_W = 150
+LEAF_MAX_W = 260
 CHAR_W = 7.0  # an average glyph at 12 px, for truncating labels that would overflow
 
 
@@ -42,7 +43,9 @@ class Box:
 
 def _measure(box: Box) -> None:
     if not box.children:
-        box.w = LEAF_W
+        # As wide as its longest text (host names are long), within reason.
+        longest = max([len(box.label), *(len(text) for text, _ in box.lines)])
+        box.w = min(max(LEAF_W, longest * CHAR_W + 2 * PAD), LEAF_MAX_W)
         box.h = TITLE + max(1, len(box.lines)) * LINE + PAD
         return
     for child in box.children:

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -192,3 +193,142 @@ def test_the_dashboard_role_runs_alone(cloud: RunningCloud, tmp_path: Path) -> N
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _admin_password(cloud: RunningCloud) -> str:
+    clouds = yaml.safe_load(cloud.clouds_yaml.read_text())
+    return str(clouds["clouds"]["stockyard-admin"]["auth"]["password"])
+
+
+def _login(page: Any, base: str, user: str, password: str, project: str) -> None:
+    page.goto(f"{base}/dashboard/login")
+    page.get_by_label("User name").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Project").fill(project)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/dashboard/servers$"))
+
+
+def _logout(page: Any) -> None:
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/dashboard/login$"))
+
+
+def _launch(page: Any, base: str, name: str, count: int, flavor: str, group: str) -> None:
+    page.goto(f"{base}/dashboard/servers/new")
+    page.get_by_label("Name", exact=True).fill(name)
+    page.get_by_label("Count", exact=True).fill(str(count))
+    value = page.locator("#flavor option", has_text=f"{flavor} (").get_attribute("value")
+    page.get_by_label("Flavor", exact=True).select_option(value=value)
+    page.get_by_label("Image", exact=True).select_option(label="stockyard-default")
+    page.get_by_label("Availability zone", exact=True).select_option(label="az1")
+    if group == "new":
+        page.get_by_label("Server group", exact=True).select_option(value="new")
+        page.get_by_label("New group's name").fill("db-ha")
+        page.get_by_label("New group's policy").select_option(value="anti-affinity")
+        page.get_by_label("New group's failure domain").select_option(value="rack")
+    elif group:
+        page.get_by_label("Server group", exact=True).select_option(label=group)
+    page.get_by_role("button", name="Launch").click()
+    page.wait_for_url(re.compile(r"/dashboard/servers$"))
+
+
+def test_ha_group_over_racks_stock_approval_and_project_isolation(
+    cloud: RunningCloud, tmp_path: Path
+) -> None:
+    """Three bm.gold servers in a rack anti-affinity group land on three racks of the
+    picture; a 4th shows why it cannot fit; an admin approves a stock request; the
+    admin's server is not in the member's list."""
+    if shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is missing")
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    problems: list[str] = []
+    base = cloud.base_url
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        # CI's machine is shared: give each step time, the checks stay the same.
+        page.set_default_timeout(60_000)
+        page.on(
+            "console",
+            lambda msg: (
+                problems.append(f"console {msg.type}: {msg.text}")
+                if msg.type in ("error", "warning")
+                else None
+            ),
+        )
+        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        page.on("requestfailed", lambda req: problems.append(f"request failed: {req.url}"))
+
+        try:
+            # The admin's own server, which the member must not see.
+            _login(page, base, "admin", _admin_password(cloud), "admin")
+            _launch(page, base, "admins-vm", 1, "m1.tiny", "")
+            assert page.get_by_role("link", name="admins-vm", exact=True).count() == 1
+            _logout(page)
+
+            _login(page, base, "demo", _demo_password(cloud), "demo")
+            assert page.get_by_role("link", name="admins-vm").count() == 0
+            page.screenshot(path=shots / "11-member-list.png", full_page=True)
+            _launch(page, base, "db", 3, "bm.gold", "new")
+            page.get_by_role("link", name="HA groups").click()
+            page.wait_for_url(re.compile(r"/dashboard/groups$"))
+            # The page polls itself while members build: no reload needed to see them land.
+            group = page.locator("section.group", has_text="db-ha")
+            # A locator count, not wait_for_function: the page's CSP forbids eval.
+            placed = page.locator('g.svg-rack[data-az="az1"][data-members="1"]')
+            playwright.expect(placed).to_have_count(3, timeout=120_000)
+            racks = page.locator('g.svg-rack[data-members="1"]')
+            assert sorted(racks.nth(i).get_attribute("data-rack") for i in range(3)) == [
+                "r1", "r2", "r3",
+            ]  # fmt: skip
+            assert group.get_attribute("data-rule-met") == "true"
+            assert page.locator("g.svg-crowded").count() == 0
+            page.screenshot(path=shots / "12-group-on-three-racks.png", full_page=True)
+
+            _launch(page, base, "db-4", 1, "bm.gold", "db-ha (anti-affinity, per rack)")
+            page.goto(f"{base}/dashboard/groups")
+            page.wait_for_selector("text=No host could take this server", timeout=120_000)
+            fault = page.locator("tr[data-member='db-4'] .fault")
+            assert "hosts considered" in fault.inner_text()
+            assert fault.locator("li").count() >= 1  # one line per filter that turned hosts away
+            page.screenshot(path=shots / "13-fourth-member-reason.png", full_page=True)
+
+            # A stock request, then its approval by an admin.
+            page.get_by_role("link", name="Stock", exact=True).click()
+            page.wait_for_url(re.compile(r"/dashboard/stock$"))
+            page.get_by_label("Resource class").fill("BM_SILVER")
+            page.get_by_label("Availability zone").select_option(label="az1")
+            page.get_by_label("Count").fill("1")
+            page.get_by_role("button", name="Send request").click()
+            page.wait_for_selector("text=Asked for 1 BM_SILVER in az1: pending.")
+            page.screenshot(path=shots / "14-stock-requested.png", full_page=True)
+            assert page.evaluate("document.cookie") == ""
+            assert page.evaluate("window.localStorage.length") == 0
+            _logout(page)
+
+            _login(page, base, "admin", _admin_password(cloud), "admin")
+            page.get_by_role("link", name="Stock", exact=True).click()
+            pending = page.locator("#stock-requests tr[data-status='pending']")
+            assert pending.count() == 1
+            pending.get_by_role("button", name=re.compile("^Approve request")).click()
+            page.wait_for_selector("text=is now approved (1 node assigned).")
+            assert page.locator("#stock-requests tr[data-status='approved']").count() == 1
+            page.screenshot(path=shots / "15-stock-approved.png", full_page=True)
+            page.get_by_role("link", name="Operator", exact=True).click()
+            page.wait_for_selector("svg#floor-plan")
+            # The three db members' nodes and the admin's VM hold servers.
+            held = "svg#floor-plan g.svg-host.svg-busy, svg#floor-plan g.svg-host.svg-full"
+            assert page.locator(held).count() >= 4
+            page.screenshot(path=shots / "16-floor-plan.png", full_page=True)
+            assert page.evaluate("document.cookie") == ""
+            assert page.evaluate("window.localStorage.length") == 0
+        except Exception:
+            page.screenshot(path=shots / "failure.png", full_page=True)
+            raise
+        finally:
+            browser.close()
+    assert problems == []
