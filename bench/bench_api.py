@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from profiling import start_profile, stop_profile
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -120,7 +121,7 @@ async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
         all_active = time.perf_counter() - start
         cpu = cpu_seconds(server_pid) - cpu0
         errors = sum(1 for s in states if s == "ERROR")
-        print(f"{creates} creates from {clients} clients:")
+        print(f"{creates} creates from {clients} clients ({os.cpu_count()} cores):")
         print(
             f"  202 latency p50 {pct(latencies, 50) * 1000:.0f} ms  "
             f"p99 {pct(latencies, 99) * 1000:.0f} ms  (all accepted in {accepted:.2f} s)"
@@ -143,6 +144,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--creates", type=int, default=200)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy output (raw folded stacks; .json: speedscope)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
@@ -173,14 +177,16 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 try:
                     if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.2)
+            spy = start_profile(args.profile, proc.pid, str(args.creates))
             asyncio.run(run(args.creates, args.clients, port, proc.pid))
+            stop_profile(spy)
         finally:
             proc.terminate()
             proc.wait(timeout=30)

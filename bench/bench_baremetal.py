@@ -32,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from profiling import start_profile, stop_profile
 
 BIN = Path(sys.executable).parent
 PASSWORD = "bench-admin"
@@ -311,27 +312,6 @@ def summarize_log(text: str) -> collections.Counter[str]:
     return out
 
 
-def start_profile(profile: Path | None, pid: int, nodes: int) -> subprocess.Popen[bytes] | None:
-    """``py-spy record`` of ``stockyard up`` during the burst (``--profile``), if installed."""
-    if profile is None:
-        return None
-    spy = BIN / "py-spy"
-    if not spy.exists():
-        print("  (py-spy not installed: pip install py-spy; no profile)")
-        return None
-    out = profile.with_name(f"{profile.stem}-{nodes}{profile.suffix or '.txt'}")
-    fmt = "speedscope" if out.suffix == ".json" else "raw"
-    cmd = [str(spy), "record", "--pid", str(pid), "--format", fmt, "--output", str(out)]
-    print(f"  profiling into {out}")
-    return subprocess.Popen([*cmd, "--rate", "50", "--nonblocking"], stdout=subprocess.DEVNULL)
-
-
-def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
-    if spy is not None:
-        spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
-        spy.wait(timeout=120)
-
-
 def run_once(nodes: int, clients: int, sample_s: float, profile: Path | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
@@ -372,7 +352,7 @@ def run_once(nodes: int, clients: int, sample_s: float, profile: Path | None) ->
                 f"[{nodes} nodes, {os.cpu_count()} cores] stockyard up ready"
                 f" in {time.perf_counter() - t0:.1f} s"
             )
-            spy = start_profile(profile, proc.pid, nodes)
+            spy = start_profile(profile, proc.pid, str(nodes))
             asyncio.run(drive(port, data, nodes, clients, sample_s, proc.pid))
             stop_profile(spy)
         finally:

@@ -105,9 +105,9 @@ class BuildFlow:
         (:func:`isolated`), and one batch's defect never fails the others'.
         """
         pending = [list(g) for g in groups if g]
-        if pending:
-            uuids = [u for batch in pending for u in batch]
-            await isolated(self.ctx.db, uuids, "placing it", self._place(pending))
+        for chunk in burst.passes(pending, burst.pass_limit(self.ctx)):
+            uuids = [u for batch in chunk for u in batch]
+            await isolated(self.ctx.db, uuids, "placing it", self._place(chunk))
 
     async def _place(self, pending: list[list[str]]) -> None:
         recheck = True
