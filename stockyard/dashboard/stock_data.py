@@ -10,7 +10,7 @@ unassigned pool. Approve and reject are the API's admin calls; for anyone else t
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from stockyard.dashboard.client import APIFailure, Cloud
@@ -57,6 +57,7 @@ class StockPage:
     pool: Stock | None  # None: the API does not show this user the pool
     requests: list[dict[str, Any]]
     zones: list[str]
+    project_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def classes(self) -> list[str]:
@@ -101,7 +102,21 @@ async def stock_page(cloud: Cloud) -> StockPage:
         cloud.request("GET", SERVICE, "/requests"),
         cloud.compute("GET", "/os-availability-zone"),
     )
-    return StockPage(_stock(mine), pool, requests.get("requests", []), _zones(zones))
+    listed = requests.get("requests", [])
+    names = await _project_names(cloud) if pool is not None else {}
+    return StockPage(_stock(mine), pool, listed, _zones(zones), names)
+
+
+async def _project_names(cloud: Cloud) -> dict[str, str]:
+    """Project id -> name (Identity ``GET /v3/projects``) for an admin's list of every
+    project's requests; nothing when the API does not let the user list projects."""
+    try:
+        body = await cloud.request("GET", "identity", "/v3/projects")
+    except APIFailure as exc:
+        if exc.status == 401:
+            raise
+        return {}
+    return {p["id"]: p["name"] for p in body.get("projects", [])}
 
 
 def _zones(body: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ DECISIONS = {"approve": "Approval", "reject": "Rejection", "cancel": "Cancellati
 
 async def _page(page: Page, form: dict[str, str], error: str | None, status: int = 200) -> Response:
     data = await stock_data.stock_page(page.api)
-    names = {p["id"]: p["name"] for p in page.session.projects}
+    names = {**data.project_names, **{p["id"]: p["name"] for p in page.session.projects}}
     return page.render("stock.html", status, data=data, form=form, error=error, names=names)
 
 

@@ -76,6 +76,10 @@ async def test_a_rack_anti_affinity_group_is_drawn_over_its_racks(
     # A 4th member that cannot fit: in the group, on no rack, with the reason in words.
     group_id = re.search(r'id="g-([0-9a-f-]{36})"', page)
     assert group_id is not None
+    member = re.search(r'<a href="(/dashboard/servers/[0-9a-f-]{36})">db-1</a>', page)
+    assert member is not None
+    detail = (await web.client.get(member.group(1))).text
+    assert f'<a href="/dashboard/groups/{group_id.group(1)}">' in detail  # back to its group
     more = {**form, "name": "db-4", "count": "1", "group": group_id.group(1)}
     assert (await web.post("/dashboard/servers", more, csrf_from=NEW)).status_code == 303
     await _place(web, {"db-4": None})

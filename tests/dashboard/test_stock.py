@@ -48,6 +48,8 @@ async def test_stock_by_class_zone_rack_and_a_request_approved_by_an_admin(
     page = (await web.client.get(STOCK)).text
     assert "Unassigned pool (what approvals draw from): 3 nodes, 3 free, 0 in use" in page
     assert f'aria-label="Approve request {req_id[:8]}"' in page
+    assert f'<tr id="req-{req_id}" data-status="pending">' in page
+    assert "<td>demo</td>" in page  # the requesting project by name (Identity's list)
     approved = await web.post(f"{STOCK}/requests/{req_id}/approve", {}, csrf_from=STOCK)
     assert approved.status_code == 303
     page = (await web.client.get(STOCK)).text
