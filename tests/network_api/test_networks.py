@@ -181,3 +181,28 @@ async def test_unknown_paths_and_methods_answer_neutron_errors(cloud: Cloud) -> 
     assert "/network/v2.0/routers" in neutron_error(routers, 404, "HTTPNotFound")
     collection = await cloud.client.delete(f"{V2}/networks", headers=cloud.demo)
     neutron_error(collection, 405, "HTTPMethodNotAllowed")
+
+
+async def test_boolean_and_integer_filters_convert_as_neutron(cloud: Cloud) -> None:
+    await create(cloud, "network", cloud.demo, name="up", mtu=1400)
+    await create(cloud, "network", cloud.demo, name="down", admin_state_up=False)
+
+    async def names(**params: str) -> list[str]:
+        resp = await cloud.client.get(f"{V2}/networks", params=params, headers=cloud.demo)
+        assert resp.status_code == 200, resp.text
+        return sorted(n["name"] for n in resp.json()["networks"])
+
+    assert await names(admin_state_up="0") == ["down"]
+    assert await names(admin_state_up="False") == ["down"]
+    assert await names(admin_state_up="1", mtu="1400") == ["up"]
+    assert await names(mtu="01400") == ["up"]
+    bad = await cloud.client.get(
+        f"{V2}/networks", params={"admin_state_up": "maybe"}, headers=cloud.demo
+    )
+    assert neutron_error(bad, 400, "HTTPBadRequest") == (
+        "Invalid input for operation: 'maybe' cannot be converted to boolean."
+    )
+    nan = await cloud.client.get(f"{V2}/networks", params={"mtu": "big"}, headers=cloud.demo)
+    assert neutron_error(nan, 400, "HTTPBadRequest") == (
+        "Invalid input for operation: 'big' is not an integer."
+    )

@@ -19,9 +19,28 @@ from stockyard.network.errors import BadRequest, NotFound
 CONTROL = {"fields", "limit", "marker", "page_reverse", "sort_key", "sort_dir"}
 
 
+def _boolean(raw: str) -> bool:
+    # Neutron converts a filter's value as the attribute's own (convert_to_boolean).
+    text = raw.lower()
+    if text in ("true", "1"):
+        return True
+    if text in ("false", "0"):
+        return False
+    raise BadRequest(f"Invalid input for operation: '{raw}' cannot be converted to boolean.")
+
+
+def _integer(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"Invalid input for operation: '{raw}' is not an integer.") from None
+
+
 def _matches(value: Any, wanted: list[str]) -> bool:
     if isinstance(value, bool):
-        return str(value).lower() in [w.lower() for w in wanted]
+        return value in [_boolean(w) for w in wanted]
+    if isinstance(value, int):
+        return value in [_integer(w) for w in wanted]
     if isinstance(value, list):
         return any(_item_matches(item, w) for item in value for w in wanted)
     return ("" if value is None else str(value)) in wanted
