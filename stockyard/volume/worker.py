@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from stockyard.db.base import Database
-from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
+from stockyard.db.models import Image, Volume, VolumeSnapshot, VolumeType
+from stockyard.image.store import ImageStore
 from stockyard.settings import Settings
 from stockyard.volume.drivers.base import SnapshotRef, VolumeDriver, VolumeRef
 from stockyard.volume.states import SnapshotStatus, VolumeStatus
@@ -110,9 +112,21 @@ class Steps:
             if source is None:
                 raise StepFailed(f"Volume {volume.source_volid} could not be found.")
             location = await driver.clone(ref, volume_ref(source))
+        elif volume.image_id:
+            path, fmt = await self._image_file(volume.image_id)
+            location = await driver.create_from_image(ref, path, fmt)
         else:
             location = await driver.create(ref)
         return Outcome({"provider_location": location, "backend": backend})
+
+    async def _image_file(self, image_id: str) -> tuple[Path, str]:
+        """The stored file of an image to copy onto a volume, and its disk format."""
+        async with self.db.session() as s:
+            image = await s.get(Image, image_id)
+        if image is None or image.status != "active" or not image.location:
+            raise StepFailed(f"Image {image_id} is not available to copy onto the volume.")
+        path = ImageStore(self.settings.data_dir / "images").path_for(image.location)
+        return path, image.disk_format or "raw"
 
     async def _delete(self, volume: Volume) -> Outcome:
         if volume.backend is None:

@@ -30,6 +30,7 @@ from stockyard.api.volume.common import (
     strict_int,
     text_field,
 )
+from stockyard.api.volume.images import image_min_gb, image_source
 from stockyard.api.volume.types import default_type, find_type
 from stockyard.api.volume.views import volume_detail, volume_metadata, volume_summary
 from stockyard.db.base import utcnow
@@ -76,12 +77,7 @@ async def create_volume(
     settings = state.settings
     name = text_field(data, "name", "display_name")
     description = text_field(data, "description", "display_description")
-    if data.get("imageRef"):
-        raise APIError(
-            400,
-            "Invalid input received: creating a volume from an image is not "
-            "supported by this cloud yet.",
-        )
+    image = await image_source(session, ctx, data.get("imageRef"))
     if data.get("backup_id"):
         raise APIError(400, "Invalid input received: backups are not supported by this cloud.")
     snap = source = None
@@ -103,6 +99,8 @@ async def create_volume(
             )
         vtype = await session.get(VolumeType, source.volume_type_id)
     origin_size = snap.size if snap else source.size if source else None
+    if image is not None and origin_size is None:
+        origin_size = image_min_gb(image)
     raw_size = data.get("size")
     size = _size(raw_size) if raw_size is not None or origin_size is None else origin_size
     if snap is not None and size < snap.size:
@@ -111,6 +109,12 @@ async def create_volume(
             f"Invalid input received: Volume size '{size}'GB cannot be smaller "
             f"than the snapshot size {snap.size}GB. They must be >= original "
             "snapshot size.",
+        )
+    if image is not None and size < image_min_gb(image):
+        raise APIError(
+            400,
+            f"Invalid input received: Image {image.id} requires {image_min_gb(image)}GB; "
+            f"a volume of {size}GB cannot hold it.",
         )
     if source is not None and size < source.size:
         raise APIError(
@@ -152,7 +156,8 @@ async def create_volume(
         metadata_=metadata,
         snapshot_id=snap.id if snap else None,
         source_volid=source.id if source else None,
-        bootable=bool(source and source.bootable),
+        image_id=image.id if image else None,
+        bootable=bool(source and source.bootable) or image is not None,
         multiattach=multiattach,
         task_started_at=utcnow(),
     )

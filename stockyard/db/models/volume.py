@@ -69,6 +69,8 @@ class Volume(_Lifecycle, Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     snapshot_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     source_volid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # The image the volume was created from (copied by the volume role).
+    image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     backend: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The size an os-extend asked for, until the volume role has grown the volume.
     new_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
