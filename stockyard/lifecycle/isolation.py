@@ -29,8 +29,16 @@ log = logging.getLogger(__name__)
 
 def is_transient(exc: BaseException) -> bool:
     """Whether a later retry of the same step may succeed."""
+    # sqlalchemy's TimeoutError (no free pooled connection within pool_timeout) is not
+    # the builtin one: a burst of work on a busy machine, not a defect of the instance.
     return is_retryable(exc) or isinstance(
-        exc, BusError | OSError | TimeoutError | sa_exc.OperationalError | sa_exc.InterfaceError
+        exc,
+        BusError
+        | OSError
+        | TimeoutError
+        | sa_exc.TimeoutError
+        | sa_exc.OperationalError
+        | sa_exc.InterfaceError,
     )
 
 
