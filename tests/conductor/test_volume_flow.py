@@ -1,0 +1,125 @@
+"""The conductor's volume flow: an attach op answered, failed or lost; nothing stays
+attaching, and the user reads why in the instance action's event."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from stockyard.db.base import utcnow
+from stockyard.db.models import (
+    InstanceAction,
+    InstanceActionEvent,
+    Volume,
+    VolumeAttachment,
+    VolumeType,
+)
+from tests.conductor.conftest import Lab
+
+
+async def _attaching(lab: Lab, uuid: str) -> tuple[str, str]:
+    """A volume and its attachment as the API leaves them, plus the attach action."""
+    async with lab.db.session() as s:
+        vtype = VolumeType(name=f"t-{uuid[:8]}", extra_specs={})
+        s.add(vtype)
+        await s.flush()
+        vol = Volume(
+            project_id="p1", user_id="u1", size=1, status="attaching", volume_type_id=vtype.id,
+            availability_zone="nova", backend="file",
+        )  # fmt: skip
+        s.add(vol)
+        await s.flush()
+        att = VolumeAttachment(
+            volume_id=vol.id, project_id="p1", instance_uuid=uuid, mountpoint="/dev/vdb",
+            attach_status="attaching", connection_info={"driver_volume_type": "file", "data": {}},
+            updated_at=utcnow(),
+        )  # fmt: skip
+        s.add(att)
+        s.add(
+            InstanceAction(
+                instance_uuid=uuid,
+                action="attach_volume",
+                request_id="req-a",
+                user_id="u1",
+                project_id="p1",
+            )
+        )
+        await s.flush()
+        return vol.id, att.id
+
+
+async def _state(lab: Lab, vol_id: str, att_id: str) -> tuple[str, str | None, list[str]]:
+    async with lab.db.session() as s:
+        vol = await s.get(Volume, vol_id)
+        att = await s.get(VolumeAttachment, att_id)
+        events = await s.scalars(
+            select(InstanceActionEvent)
+            .join(InstanceAction, InstanceAction.id == InstanceActionEvent.action_id)
+            .where(InstanceAction.action == "attach_volume")
+        )
+        return (
+            vol.status if vol else "gone",
+            att.attach_status if att else None,
+            [f"{e.result}: {e.traceback or ''}" for e in events],
+        )
+
+
+async def _ready(lab: Lab) -> str:
+    await lab.add_hosts(1)
+    await lab.start()
+    (uuid,) = await lab.create(1)
+    await lab.settled([uuid])
+    return uuid
+
+
+async def _until(
+    pred: object, lab: Lab, vol_id: str, att_id: str
+) -> tuple[str, str | None, list[str]]:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 30
+    while True:
+        state = await _state(lab, vol_id, att_id)
+        if pred(state) or loop.time() > end:  # type: ignore[operator]
+            return state
+        await asyncio.sleep(0.02)
+
+
+async def test_attach_succeeds(lab: Lab) -> None:
+    uuid = await _ready(lab)
+    vol_id, att_id = await _attaching(lab, uuid)
+    await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
+    state = await _until(lambda st: st[0] == "in-use", lab, vol_id, att_id)
+    assert state == ("in-use", "attached", ["Success: "])
+    sent = [m for m in lab.agent.received if m["op"] == "attach_volume"]
+    assert sent[0]["volume"]["volume_id"] == vol_id
+
+
+async def test_attach_fails_readably(lab: Lab) -> None:
+    uuid = await _ready(lab)
+    lab.agent.fail_ops = {"attach_volume"}
+    vol_id, att_id = await _attaching(lab, uuid)
+    await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
+    state = await _until(lambda st: st[0] == "available", lab, vol_id, att_id)
+    assert state[:2] == ("available", None)
+    assert state[2][0].startswith("Error: Failed to attach volume") and "emulated" in state[2][0]
+
+
+async def test_lost_attach_ends_by_the_reconciler(lab: Lab) -> None:
+    uuid = await _ready(lab)
+    lab.agent.drop = True
+    vol_id, att_id = await _attaching(lab, uuid)
+    await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
+    await _until(lambda st: bool([m for m in lab.agent.received if m["op"] == "attach_volume"]),
+                 lab, vol_id, att_id)  # fmt: skip
+    assert (await _state(lab, vol_id, att_id))[0] == "attaching"
+    # The op's lease runs out (as after a dead agent); the next pass ends the attach.
+    async with lab.db.session() as s:
+        att = await s.get(VolumeAttachment, att_id)
+        assert att is not None and att.lease_owner
+        att.lease_expires = utcnow() - timedelta(seconds=1)
+    assert await lab.conductor.volumes.reconcile_once() == 1
+    state = await _state(lab, vol_id, att_id)
+    assert state[:2] == ("available", None)
+    assert "did not attach the volume in time" in state[2][0]
