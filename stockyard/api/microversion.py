@@ -24,16 +24,15 @@ MAX_VERSION = (2, 96)
 #         created_at, launched_at, terminated_at, power_state, task_state, vm_state,
 #         progress, user_id): ignored for users before, applied from it (server_filters)
 #   2.84  os-instance-actions events: "details" (the fault message of a failed step)
-#   2.85  PUT servers/{id}/os-volume_attachments/{vol}: nothing to do, the compute API
-#         has no os-volume_attachments in any version (whoever adds it owes 2.85, 2.89
-#         and 2.93 their behaviour, or the max must come down)
+#   2.85  PUT servers/{id}/os-volume_attachments/{vol} updates delete_on_termination
+#         (volume_attachments; swap stays 403 for members, 409 for admins)
 #   2.86  flavor extra spec validation (flavor_spec_rules: what is and is not checked)
 #   2.87  rescue of volume-backed servers: nothing to do, no rescue action in any version
 #   2.88  os-hypervisors: capacity fields (vcpus*, memory_mb*, local_gb*, free_*,
 #         running_vms, current_workload, disk_available_least, cpu_info) gone from
 #         detail/show, uptime in show; /statistics and /{id}/uptime 404 (/{p}/search and
 #         /{p}/servers are 404 from 2.53 already)
-#   2.89  os-volume_attachments: attachment_id and bdm_uuid: nothing to do (see 2.85)
+#   2.89  os-volume_attachments show/list: attachment_id and bdm_uuid instead of id
 #   2.90  "hostname" on server create/update/rebuild; OS-EXT-SRV-ATTR:hostname to users
 #         (server_hostname)
 #   2.91  unshelve to a host or availability_zone null: nothing to do, no shelve/unshelve
