@@ -91,7 +91,8 @@ def start_cloud(tmp: Path, extra_env: dict[str, str] | None = None) -> RunningCl
         cwd=tmp,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    # Start-up is ~10 s alone; a CI machine running other jobs was seen to need over 60.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"stockyard up exited {proc.returncode}:\n{log_path.read_text()}")
