@@ -23,7 +23,7 @@ from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.messages import op_envelope
 from stockyard.lifecycle.records import OP_EVENTS, move
 from stockyard.lifecycle.states import TaskState, VmState, outcome
-from stockyard.placement import claims, network
+from stockyard.placement import claims, ports
 from stockyard.placement.build import BuildFlow
 from stockyard.placement.context import FlowContext, new_op_id
 from stockyard.placement.hoststate import HostStateCache
@@ -63,7 +63,7 @@ async def _load(s: AsyncSession, uuid: str) -> Instance | None:
 async def finish_delete(s: AsyncSession, inst: Instance) -> int | None:
     """Free everything the instance holds and mark it deleted; returns the freed host id."""
     alloc = await claims.release(s, inst.uuid)
-    await network.release_addresses(s, inst.uuid)
+    await ports.release_ports(s, inst)
     # Its volumes go back to available; delete_on_termination ones to deleting (the
     # volume role's reconciler deletes them).
     await volume_flow.release_for_delete(s, inst.uuid)
@@ -191,7 +191,7 @@ class ActionFlow:
                     inst.power_state = msg.power_state or _POWER_AFTER[vm_state]
                     if op == "rebuild":
                         inst.launched_at = utcnow()
-                        network.apply_driver_view(inst, msg)
+                        ports.apply_driver_view(inst, msg)
                     records.clear_lease(inst)
                     inst.task_started_at = None
                     await records.finish_event(s, uuid, event, True, host=host)

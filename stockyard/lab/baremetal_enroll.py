@@ -23,7 +23,7 @@ from stockyard.settings import Settings
 HYPERVISOR_TYPE = "baremetal"
 _FIELDS = (
     *("uuid", "kind", "region", "az", "rack", "resource_class"),
-    *("vcpus", "memory_mb", "local_gb", "hypervisor_type"),
+    *("vcpus", "memory_mb", "local_gb", "hypervisor_type", "macs"),
 )
 
 
@@ -56,6 +56,7 @@ def _values(node: LabNode, node_uuid: str) -> dict[str, Any]:
         "memory_mb": node.memory_mb,
         "local_gb": node.disk_gb,
         "hypervisor_type": HYPERVISOR_TYPE,
+        "macs": [node.mac.lower()],
     }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.db.models import Host, Region
 from stockyard.failure_domains import RackId, sync_rack_aggregates
 from stockyard.lab.model import Lab, LabHypervisor
+from stockyard.network import provider
 from stockyard.settings import Settings
 
 # Columns the lab file owns; enroll makes the row match them.
@@ -67,6 +68,9 @@ async def _enroll_regions(session: AsyncSession, lab: Lab) -> None:
                 row.description = spec.description
     if new_rows:
         await session.execute(insert(Region), new_rows)
+    # Each region's flat provider network and subnet, as real Networking v2 resources.
+    for spec in lab.regions:
+        await provider.ensure(session, spec.name, spec.cidr)
 
 
 async def enroll(

@@ -23,6 +23,8 @@ def instance_spec(inst: Instance) -> contract.InstanceSpec:
         addresses=dict(inst.addresses or {}),
         host=inst.host,
         node=inst.node,
+        # The ports cached on the row when they were bound or last changed.
+        ports=[contract.PortSpec.model_validate(p) for p in inst.network_info or []],
     )
 
 

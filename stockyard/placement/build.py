@@ -25,7 +25,7 @@ from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.records import EV_BUILD, EV_SCHEDULE, move
 from stockyard.lifecycle.states import TaskState, VmState
-from stockyard.placement import burst, claims, events, network
+from stockyard.placement import burst, claims, events, ports
 from stockyard.placement.context import MAX_CLAIM_TRIES, FlowContext
 from stockyard.placement.hoststate import HostStateCache
 from stockyard.placement.spec import batches, resource_class_of
@@ -180,7 +180,7 @@ class BuildFlow:
                 move(inst, VmState.ACTIVE, None)
                 inst.power_state = msg.power_state or PowerState.RUNNING
                 inst.launched_at = now
-                network.apply_driver_view(inst, msg)
+                ports.apply_driver_view(inst, msg)
                 records.clear_lease(inst)
                 inst.task_started_at = None
                 await records.finish_event(s, uuid, EV_BUILD, True, host=host)

@@ -11,7 +11,7 @@ already leased by this placer, and in one transaction:
 4. confirms every selection with a conditional UPDATE on its host (:func:`claims.claim_many`,
    host id order); a hard group that lost any claim gives back the others and is retried
    whole, other batches keep what they won and retry the rest;
-5. per instance: the address step (:func:`network.allocate_address`, a call of its own),
+5. per instance: the port step (:func:`ports.bind_ports`, a call of its own),
    then ``spawning`` with a new op lease; refusals fail with the scheduler's reasons.
 
 The database stays the arbiter: a claim lost to another placer is a retry, never an
@@ -36,7 +36,7 @@ from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.messages import op_envelope
 from stockyard.lifecycle.records import EV_BUILD, EV_SCHEDULE, move
 from stockyard.lifecycle.states import TaskState, VmState
-from stockyard.placement import claims, events, network
+from stockyard.placement import claims, events, ports
 from stockyard.placement.context import FlowContext, new_op_id
 from stockyard.placement.hoststate import HostStateCache
 from stockyard.placement.spec import request_spec
@@ -302,19 +302,18 @@ async def to_spawning(
 async def address_step(
     ctx: FlowContext, s: AsyncSession, inst: Instance, host: Host
 ) -> dict[str, object] | None:
-    """The instance's addresses on ``host``'s network, one instance at a time (the
-    per-instance network step of the build); None if it failed the instance."""
-    # ``networks: "none"`` (Nova 2.37): no port, hence no address at all.
-    if inst.requested_networks == []:
-        return {}
+    """Create and bind the instance's ports on ``host`` (its addresses are their fixed
+    IPs), one instance at a time (the per-instance network step of the build); None if
+    it failed the instance. ``networks: "none"`` (Nova 2.37): no port, no address."""
+    state = ctx.scheduler.index.get(host.uuid)
     try:
-        addr = await network.allocate_address(s, host.region, inst.uuid)
-    except network.AddressesExhausted as exc:
+        await ports.bind_ports(s, inst, host, state.az if state is not None else host.az)
+    except ports.BindFailed as exc:
         await claims.release(s, inst.uuid)
         ctx.scheduler.release(inst.uuid)
         await fail(s, inst, f"No valid host was found. {exc}")
         return None
-    return network.addresses_dict(addr.address, addr.mac)
+    return dict(inst.addresses or {})
 
 
 async def fail(s: AsyncSession, inst: Instance, message: str) -> None:

@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from stockyard.compute.drivers.base import PowerState
 from stockyard.db.models import (
-    AddressAllocation,
     Allocation,
     InstanceFault,
+    IPAllocation,
+    Port,
     ServerGroupMember,
 )
 from tests.conductor.conftest import Lab
@@ -92,7 +93,8 @@ async def test_delete_frees_claim_exactly_once(lab: Lab) -> None:
         assert (h.vcpus_used, h.memory_mb_used, h.local_gb_used, h.running_vms) == (0, 0, 0, 0)
     async with lab.db.session() as s:
         assert (await s.execute(select(Allocation))).first() is None
-        assert (await s.execute(select(AddressAllocation))).first() is None
+        assert (await s.execute(select(Port))).first() is None
+        assert (await s.execute(select(IPAllocation))).first() is None
         assert (await s.execute(select(ServerGroupMember))).first() is None
 
 

@@ -6,11 +6,11 @@ from sqlalchemy import select
 
 from stockyard.compute.drivers.base import PowerState
 from stockyard.db.models import (
-    AddressAllocation,
     Allocation,
     InstanceAction,
     InstanceActionEvent,
     InstanceFault,
+    Port,
 )
 from tests.conductor.conftest import Lab
 
@@ -155,8 +155,9 @@ async def test_spawn_failing_everywhere_errors_after_max_attempts(lab: Lab) -> N
     assert all(h in fault.details for h in row.tried_hosts)
     assert sum(h.vcpus_used for h in await lab.host_rows()) == 0
     async with lab.db.session() as s:
-        # The address is kept until delete (Nova keeps the port of an ERROR server).
-        assert len((await s.execute(select(AddressAllocation))).scalars().all()) == 1
+        # The port is kept until delete (Nova keeps the port of an ERROR server).
+        (port,) = (await s.execute(select(Port))).scalars().all()
+        assert port.device_id == uuid
 
 
 async def test_baremetal_flavor_takes_a_whole_node_of_its_class(lab: Lab) -> None:

@@ -12,7 +12,7 @@ from stockyard.compute.drivers.base import InstanceSpec
 from stockyard.compute.drivers.fake import FakeDriver
 from stockyard.db.models import Instance, InstanceFault
 from stockyard.lifecycle.records import forced_spec
-from stockyard.placement import network
+from stockyard.network.provider import NETWORK_NAME
 from tests.conductor.conftest import Lab
 
 
@@ -25,7 +25,7 @@ class EndpointDriver(FakeDriver):
 
     async def get_addresses(self, instance: InstanceSpec) -> dict[str, list[dict[str, Any]]]:
         nic = {"addr": "10.0.2.15", "version": 4, "OS-EXT-IPS:type": "fixed"}
-        return {"user": [nic], network.NETWORK_NAME: [{"addr": "6.6.6.6", "version": 4}]}
+        return {"user": [nic], NETWORK_NAME: [{"addr": "6.6.6.6", "version": 4}]}
 
 
 def test_forced_spec_reads_old_and_new_rows() -> None:
@@ -80,7 +80,7 @@ async def test_spawn_and_rebuild_publish_the_drivers_view(lab: Lab) -> None:
         assert row.metadata_ == {"owner": "team-a", "ssh_endpoint": "127.0.0.1:40022"}
         assert [a["addr"] for a in row.addresses["user"]] == ["10.0.2.15"]
         # The provider address is the conductor's allocation, never the driver's.
-        (provider,) = row.addresses[network.NETWORK_NAME]
+        (provider,) = row.addresses[NETWORK_NAME]
         assert provider["addr"] != "6.6.6.6" and provider["addr"].startswith("10.1.")
 
         # A rebuild may replace the user's metadata; the endpoint comes back with it.

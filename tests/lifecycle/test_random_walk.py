@@ -60,13 +60,14 @@ from stockyard.compute.drivers.fake import FAIL_ON_HOSTS_KEY, FAIL_SPAWN_KEY, Fa
 from stockyard.conductor.service import Conductor
 from stockyard.db.base import Database, utcnow
 from stockyard.db.models import (
-    AddressAllocation,
     Allocation,
     Flavor,
     Host,
     Image,
     Instance,
     InstanceAction,
+    IPAllocation,
+    Port,
     Region,
     ServerGroup,
     ServerGroupMember,
@@ -507,7 +508,8 @@ async def check_invariants(h: Harness) -> list[str]:
         by_id = {x.id: x for x in hosts.values()}
         rows = list((await s.execute(select(Instance))).scalars())
         allocs = list((await s.execute(select(Allocation))).scalars())
-        addresses = list((await s.execute(select(AddressAllocation))).scalars())
+        ports = list((await s.execute(select(Port))).scalars())
+        addresses = list((await s.execute(select(IPAllocation))).scalars())
         groups = list((await s.execute(select(ServerGroup))).scalars())
         members = (
             await s.execute(select(ServerGroupMember.group_id, ServerGroupMember.instance_uuid))
@@ -559,9 +561,14 @@ async def check_invariants(h: Harness) -> list[str]:
     for r in live.values():
         if r.host is not None and r.uuid not in {a.instance_uuid for a in allocs}:
             problems.append(f"server {r.uuid} placed on {r.host} holds no allocation")
+    # Ports (and their addresses) live exactly as long as their server.
+    port_device = {p.id: p.device_id for p in ports}
+    for port in ports:
+        if port.device_id not in live:
+            problems.append(f"port {port.id} still held by deleted {port.device_id}")
     for addr in addresses:
-        if addr.instance_uuid not in live:
-            problems.append(f"address {addr.address} still held by deleted {addr.instance_uuid}")
+        if port_device.get(addr.port_id) not in live:
+            problems.append(f"address {addr.ip_address} still held by a deleted server's port")
     # Guests: none on a hypervisor for a deleted server or one placed elsewhere.
     for host, driver in sorted(h.drivers.items()):
         for uuid in sorted(driver.guests):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.api.compute import server_networks
 from stockyard.api.compute.server_common import check_metadata_quota
 from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import ServerCreateBody
@@ -206,6 +207,9 @@ async def create_servers(
         )
     if group is not None:
         await _check_group_members_quota(state, session, group, count)
+    requested = await server_networks.requested_networks(
+        session, ctx, req.networks, version, count, req.security_groups
+    )
     snapshot = {
         "id": flavor.flavorid,
         "name": flavor.name,
@@ -251,13 +255,11 @@ async def create_servers(
             task_started_at=now,
             addresses={},
         )
-        if req.networks == "none":
-            inst.requested_networks = []
-        elif isinstance(req.networks, list):
-            inst.requested_networks = [n.model_dump(exclude_none=True) for n in req.networks]
+        inst.requested_networks = [dict(e) for e in requested]
         session.add(inst)
         instances.append(inst)
     await session.flush()
+    await server_networks.reserve(session, instances)
     for inst in instances:
         if group is not None:
             session.add(ServerGroupMember(group_id=group.id, instance_uuid=inst.uuid))

@@ -1,7 +1,6 @@
 """All tables; importing this package registers them on ``Base.metadata``."""
 
 from stockyard.db.models.compute import (
-    AddressAllocation,
     Aggregate,
     AggregateHost,
     Allocation,
@@ -55,7 +54,6 @@ from stockyard.db.models.volume import (
 )
 
 __all__ = [
-    "AddressAllocation",
     "Aggregate",
     "AggregateHost",
     "Allocation",

@@ -29,6 +29,8 @@ class Host(Base):
     rack: Mapped[str] = mapped_column(String(64))
     host_ip: Mapped[str] = mapped_column(String(64), default="127.0.0.1")
     resource_class: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # A baremetal node's NIC MACs (from the lab / hwmgr inventory): its ports take them.
+    macs: Mapped[list[Any] | None] = mapped_column(nullable=True, default=None)
     owner_project: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     vcpus: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
@@ -198,17 +200,5 @@ class Region(Base):
     __tablename__ = "regions"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    # First address of the flat provider network handed out to servers in this region.
+    # Subnet of the region's flat provider network (``stockyard.network.provider``).
     cidr: Mapped[str] = mapped_column(String(64), default="10.0.0.0/16")
-
-
-class AddressAllocation(Base):
-    """Fixed IP of a server on its region's flat network; unique per region."""
-
-    __tablename__ = "address_allocations"
-    __table_args__ = (UniqueConstraint("region", "address"),)
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    region: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str] = mapped_column(String(64))
-    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
-    mac: Mapped[str] = mapped_column(String(32))

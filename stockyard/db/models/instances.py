@@ -50,11 +50,15 @@ class Instance(Base):
     requested_az: Mapped[str | None] = mapped_column(String(255), nullable=True)
     forced_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     scheduler_hints: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Nova's ``networks``: None = auto, [] = none (no port, no address), else the requests.
+    # Nova's ``networks``: None = the region's provider network, [] = none (no port, no
+    # address), else the requests (see ``stockyard.network.server_ports``).
     requested_networks: Mapped[list[Any] | None] = mapped_column(nullable=True, default=None)
     group_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     addresses: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The instance's ports as agents see them (``contract.PortSpec`` dicts, interface
+    # order): Nova's network info cache, refreshed whenever a port of it changes.
+    network_info: Mapped[list[Any] | None] = mapped_column(nullable=True, default=None)
     access_ip_v4: Mapped[str] = mapped_column(String(64), default="")
     access_ip_v6: Mapped[str] = mapped_column(String(64), default="")
     config_drive: Mapped[str] = mapped_column(String(16), default="")

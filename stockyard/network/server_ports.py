@@ -1,0 +1,207 @@
+"""A server's ports: created and bound when it is placed, released when it is deleted.
+
+``Instance.requested_networks`` holds what the API validated, one entry per interface:
+
+- ``{"provider": true}``: a port on the provider network of the region the server is
+  placed in (``networks: "auto"`` without a project network, or before 2.37);
+- ``{"uuid": net, "fixed_ip"?: ip}``: a port Stockyard creates on that network;
+- ``{"port": id}``: the user's own port (kept, unbound, when the server is deleted —
+  Nova's preserve-on-delete).
+
+Entries may carry ``tag`` and ``security_groups`` (group ids for the ports created), and
+``port_id`` once their port exists: binding is idempotent per instance (a retried or
+rescheduled placement re-binds the same ports instead of creating more). ``None`` is
+the legacy form of ``[{"provider": true}]``; ``[]`` is ``networks: "none"``: no port.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.db.models import Instance, Network, Port, PortSecurityGroup
+from stockyard.network import ipam, port_specs, provider, secgroups, subnets
+
+MAC_PREFIX = "fa:16:3e"
+_MAC_TRIES = 16
+
+
+class BindFailed(Exception):
+    """A port of the server could not be created or bound (the user's fault message)."""
+
+
+def entries_of(inst: Instance) -> list[dict[str, Any]]:
+    """The instance's interface requests, legacy ``None`` read as the provider network."""
+    if inst.requested_networks is None:
+        return [{"provider": True}]
+    return [dict(e) for e in inst.requested_networks if isinstance(e, dict)]
+
+
+def user_port_ids(inst: Instance) -> set[str]:
+    """Ports the user brought: unbound, not deleted, with the server."""
+    return {str(e["port"]) for e in entries_of(inst) if e.get("port")}
+
+
+async def _new_port(
+    session: AsyncSession, inst: Instance, net: Network, entry: dict[str, Any], mac: str | None
+) -> Port:
+    requests = [ipam.FixedIP(None, str(entry["fixed_ip"]))] if entry.get("fixed_ip") else None
+    groups = [str(g) for g in entry.get("security_groups") or []]
+    if not groups and net.port_security_enabled:
+        groups = [await secgroups.ensure_default(session, inst.project_id)]
+    port: Port | None = None
+    for attempt in range(_MAC_TRIES):
+        candidate = Port(
+            network_id=net.id,
+            project_id=inst.project_id,
+            mac_address=mac if mac and attempt == 0 else _random_mac(),
+            device_id=inst.uuid,
+            port_security_enabled=net.port_security_enabled,
+        )
+        try:
+            # The unique (network, MAC) decides: a clash costs a savepoint, not the build.
+            async with session.begin_nested():
+                session.add(candidate)
+        except IntegrityError:
+            if mac and attempt == 0:
+                raise BindFailed(
+                    f"MAC address {mac} is already in use on network {net.id}."
+                ) from None
+            continue
+        port = candidate
+        break
+    if port is None:
+        raise BindFailed(f"No free MAC address on network {net.id}.")
+    try:
+        pool = await subnets.of_network(session, net.id)
+        await ipam.allocate(session, port.id, net.id, pool, requests, port.mac_address)
+    except Exception as exc:  # IPAM's NeutronError: the reason the user sees
+        raise BindFailed(f"Port creation on network {net.id} failed: {exc}") from exc
+    if not net.port_security_enabled:
+        groups = []
+    session.add_all(PortSecurityGroup(port_id=port.id, security_group_id=g) for g in groups)
+    return port
+
+
+def _random_mac() -> str:
+    return MAC_PREFIX + ":" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+
+
+async def _delete_port(session: AsyncSession, port: Port) -> None:
+    await ipam.release(session, port.id)
+    await session.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+    await session.delete(port)
+    await session.flush()
+
+
+async def _entry_port(
+    session: AsyncSession, inst: Instance, entry: dict[str, Any], region: str, mac: str | None
+) -> Port:
+    if entry.get("port"):
+        port = await session.get(Port, str(entry["port"]))
+        if port is None:
+            raise BindFailed(f"Port id {entry['port']} could not be found.")
+        if port.device_id not in ("", inst.uuid):
+            raise BindFailed(f"Port {port.id} is still in use.")
+        return port
+    port = await session.get(Port, str(entry["port_id"])) if entry.get("port_id") else None
+    net: Network | None
+    if entry.get("provider"):
+        net = await provider.ensure(session, region)
+        if port is not None and port.network_id != net.id:
+            await _delete_port(session, port)  # rescheduled to another region
+            port = None
+    else:
+        net = await session.get(Network, str(entry.get("uuid")))
+        if net is None:
+            raise BindFailed(f"Network {entry.get('uuid')} could not be found.")
+    if port is None:
+        port = await _new_port(session, inst, net, entry, mac)
+        entry["port_id"] = port.id
+    return port
+
+
+async def bind(
+    session: AsyncSession,
+    inst: Instance,
+    *,
+    host: str,
+    region: str,
+    az: str,
+    macs: list[str] | None = None,
+) -> None:
+    """Create the instance's missing ports and bind them all to ``host``; refresh the
+    instance's ``addresses`` and ``network_info``. Idempotent; raises
+    :class:`BindFailed` (and leaves nothing behind: it runs in a savepoint).
+
+    ``macs``: the NICs of a baremetal node, in order; its ports take them.
+    """
+    entries = entries_of(inst)
+    ports: list[Port] = []
+    async with session.begin_nested():
+        for index, entry in enumerate(entries):
+            mac = macs[index] if macs and index < len(macs) else None
+            port = await _entry_port(session, inst, entry, region, mac)
+            port.device_id = inst.uuid
+            port.device_owner = f"compute:{az}"
+            port.binding_host_id = host
+            if macs:
+                port.binding_vnic_type = "baremetal"
+            port.status = "ACTIVE" if port.admin_state_up else "DOWN"
+            ports.append(port)
+        await session.flush()
+    if inst.requested_networks is not None or entries:
+        inst.requested_networks = entries
+    await refresh(session, inst, ports)
+
+
+async def instance_ports(session: AsyncSession, inst: Instance) -> list[Port]:
+    """The instance's ports: those its entries name first (interface order), then any
+    other port whose device is the instance."""
+    rows = {p.id: p for p in await session.scalars(select(Port).where(Port.device_id == inst.uuid))}
+    ordered: list[Port] = []
+    for entry in entries_of(inst):
+        pid = entry.get("port") or entry.get("port_id")
+        if pid and pid in rows:
+            ordered.append(rows.pop(str(pid)))
+    ordered.extend(sorted(rows.values(), key=lambda p: (p.created_at, p.id)))
+    return ordered
+
+
+async def refresh(session: AsyncSession, inst: Instance, ports: list[Port] | None = None) -> None:
+    """Recompute the instance's ``network_info`` and ``addresses`` from its ports."""
+    if ports is None:
+        ports = await instance_ports(session, inst)
+    specs = await port_specs.port_specs(session, ports)
+    info = [s.model_dump(mode="json") for s in specs]
+    addrs = port_specs.addresses(specs)
+    # Addresses a driver reported (libvirt's user-mode management NIC) are kept; those
+    # of networks the instance had ports on are ours and follow the ports.
+    names = {s.network_name or s.network_id for s in specs}
+    old_names = {str(p.get("network_name") or p.get("network_id")) for p in inst.network_info or []}
+    if inst.network_info != info:
+        inst.network_info = info
+    for name, value in (inst.addresses or {}).items():
+        if name not in names and name not in old_names and name != provider.NETWORK_NAME:
+            addrs.setdefault(name, value)
+    if inst.addresses != addrs:
+        inst.addresses = addrs
+
+
+async def release(session: AsyncSession, inst: Instance) -> None:
+    """Delete the ports created for the instance; unbind the user's own (idempotent)."""
+    keep = user_port_ids(inst)
+    for port in list(await session.scalars(select(Port).where(Port.device_id == inst.uuid))):
+        if port.id in keep:
+            port.device_id = ""
+            port.device_owner = ""
+            port.binding_host_id = ""
+            port.status = "DOWN"
+            port.revision_number += 1
+        else:
+            await _delete_port(session, port)
+    await session.flush()

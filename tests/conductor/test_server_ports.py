@@ -1,0 +1,162 @@
+"""Servers' ports: created and bound at placement (IPAM is the one source of addresses),
+sent to the agent as ``InstanceSpec.ports``, deleted with the server unless the user
+brought them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from stockyard.db.models import Host, IPAllocation, Network, Port, Subnet
+from stockyard.network import provider
+from tests.conductor.conftest import Lab
+
+
+async def _ports(lab: Lab, device_id: str | None = None) -> list[Port]:
+    async with lab.db.session() as s:
+        stmt = select(Port).order_by(Port.created_at)
+        if device_id is not None:
+            stmt = stmt.where(Port.device_id == device_id)
+        return list((await s.execute(stmt)).scalars())
+
+
+def _spawned(lab: Lab, uuid: str) -> dict[str, Any]:
+    msg: dict[str, Any] = next(
+        m for m in lab.agent.received if m["op"] == "spawn" and m["instance"]["uuid"] == uuid
+    )
+    return msg
+
+
+async def _network(lab: Lab, cidr: str, **fields: Any) -> tuple[str, str]:
+    async with lab.db.session() as s:
+        net = Network(project_id="p1", name="private", **fields)
+        s.add(net)
+        await s.flush()
+        base = cidr.rsplit(".", 1)[0]
+        subnet = Subnet(
+            network_id=net.id, project_id="p1", ip_version=4, cidr=cidr,
+            gateway_ip=f"{base}.1", allocation_pools=[{"start": f"{base}.2", "end": f"{base}.14"}],
+        )  # fmt: skip
+        s.add(subnet)
+    return net.id, subnet.id
+
+
+async def test_a_server_gets_a_bound_port_on_its_regions_provider_network(lab: Lab) -> None:
+    await lab.add_hosts(2)
+    await lab.start()
+    (uuid,) = await lab.create(1)
+    (row,) = await lab.settled([uuid])
+    assert row.vm_state == "active"
+    (port,) = await _ports(lab, uuid)
+    assert port.device_owner == "compute:az1" and port.binding_host_id == row.host
+    assert port.status == "ACTIVE" and port.project_id == "p1"
+    async with lab.db.session() as s:
+        net = await s.get(Network, port.network_id)
+        assert net is not None
+        assert (net.name, net.shared, net.network_type, net.physical_network) == (
+            "provider", True, "flat", "r1",
+        )  # fmt: skip
+        (ip,) = (await s.execute(select(IPAllocation.ip_address))).scalars()
+    # Nova's addresses: keyed by network name, the port's MAC and fixed IP.
+    assert row.addresses == {
+        "provider": [
+            {"version": 4, "addr": ip, "OS-EXT-IPS:type": "fixed",
+             "OS-EXT-IPS-MAC:mac_addr": port.mac_address},
+        ]
+    }  # fmt: skip
+    assert ip.startswith("10.1.") and ip != "10.1.0.1"  # the region's cidr, not its gateway
+    # The agent hears the port (its MAC is the one the guest NIC must use).
+    (spec,) = _spawned(lab, uuid)["instance"]["ports"]
+    assert spec["id"] == port.id and spec["mac_address"] == port.mac_address
+    assert spec["network_type"] == "flat" and spec["physical_network"] == "r1"
+    assert [f["ip_address"] for f in spec["fixed_ips"]] == [ip]
+    # The project's default group: egress allowed, ingress from the group's members.
+    rules = spec["security_rules"]
+    assert {r["direction"] for r in rules} == {"ingress", "egress"}
+    assert [r["remote_ips"] for r in rules if r["direction"] == "ingress" and
+            r["ethertype"] == "IPv4"] == [[ip]]  # fmt: skip
+
+    await lab.task(uuid, "deleting")
+    await lab.wait([uuid], lambda r: r.vm_state == "deleted")
+    assert await _ports(lab) == []
+
+
+async def test_networks_none_gives_no_port(lab: Lab) -> None:
+    await lab.add_hosts(1)
+    await lab.start()
+    (uuid,) = await lab.create(1, requested_networks=[])
+    (row,) = await lab.settled([uuid])
+    assert row.vm_state == "active" and row.addresses == {}
+    assert await _ports(lab) == []
+    assert _spawned(lab, uuid)["instance"]["ports"] == []
+
+
+async def test_requested_network_fixed_ip_and_the_users_port(lab: Lab) -> None:
+    await lab.add_hosts(1)
+    await lab.start()
+    net_id, subnet_id = await _network(lab, "192.168.7.0/28")
+    async with lab.db.session() as s:
+        mine = Port(network_id=net_id, project_id="p1", mac_address="fa:16:3e:aa:bb:cc")
+        s.add(mine)
+        await s.flush()
+        s.add(IPAllocation(port_id=mine.id, subnet_id=subnet_id, network_id=net_id,
+                           ip_address="192.168.7.9"))  # fmt: skip
+    wanted = [{"uuid": net_id, "fixed_ip": "192.168.7.5"}, {"port": mine.id}]
+    (uuid,) = await lab.create(1, requested_networks=wanted)
+    (row,) = await lab.settled([uuid])
+    assert row.vm_state == "active"
+    assert [(a["addr"], a["OS-EXT-IPS-MAC:mac_addr"]) for a in row.addresses["private"]][1] == (
+        "192.168.7.9", "fa:16:3e:aa:bb:cc",
+    )  # fmt: skip
+    assert row.addresses["private"][0]["addr"] == "192.168.7.5"
+    assert [p["id"] for p in _spawned(lab, uuid)["instance"]["ports"]][1] == mine.id
+
+    await lab.task(uuid, "deleting")
+    await lab.wait([uuid], lambda r: r.vm_state == "deleted")
+    # The user's port stays, unbound, with its address; the created one is gone.
+    (left,) = await _ports(lab)
+    assert left.id == mine.id and (left.device_id, left.binding_host_id) == ("", "")
+    async with lab.db.session() as s:
+        ips = list((await s.execute(select(IPAllocation.ip_address))).scalars())
+    assert ips == ["192.168.7.9"]
+
+
+async def test_a_full_subnet_fails_the_build_with_a_reason(lab: Lab) -> None:
+    await lab.add_hosts(1, vcpus=20)
+    await lab.start()
+    net_id, _ = await _network(lab, "192.168.8.0/28")
+    uuids = await lab.create(14, requested_networks=[{"uuid": net_id}])
+    rows = await lab.settled(uuids)
+    assert sorted(r.vm_state for r in rows).count("active") == 13
+    failed = next(r for r in rows if r.vm_state == "error")
+    assert failed.host is None and failed.addresses == {}
+    assert failed.network_info is None
+    assert len(await _ports(lab)) == 13  # nothing left behind by the failed bind
+    assert sum(h.running_vms for h in await lab.host_rows()) == 13
+
+
+async def test_a_baremetal_nodes_port_carries_its_nic_mac(lab: Lab) -> None:
+    async with lab.db.session() as s:
+        await provider.ensure(s, "r1", "10.1.0.0/22")
+        s.add(
+            Host(
+                name="bm-1", kind="baremetal", region="r1", az="az1", rack="rack0",
+                resource_class="BM_GOLD", owner_project="p1", vcpus=32, memory_mb=65536,
+                local_gb=500, macs=["52:54:01:00:00:07"],
+            )
+        )  # fmt: skip
+    await lab.agent.serve(["bm-1"])
+    await lab.start()
+    gold = {
+        "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
+        "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
+    }  # fmt: skip
+    (uuid,) = await lab.create(1, flavor=gold)
+    (row,) = await lab.settled([uuid])
+    assert row.vm_state == "active" and row.host == "bm-1"
+    (port,) = await _ports(lab, uuid)
+    assert port.mac_address == "52:54:01:00:00:07" and port.binding_vnic_type == "baremetal"
+    (entry,) = row.addresses["provider"]
+    assert entry["OS-EXT-IPS-MAC:mac_addr"] == "52:54:01:00:00:07"
+    assert entry["addr"].startswith("10.1.")
