@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import and_, func, or_, select
 
 from stockyard.conductor.actions import TASK_OPS, ActionFlow
+from stockyard.conductor.portsync import PortSync
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance
 from stockyard.db.retry import retried_flow
@@ -39,6 +40,7 @@ class Reconciler:
         *,
         orphan_grace_seconds: float | None = None,
         batch_size: int = 500,
+        portsync: PortSync | None = None,
     ) -> None:
         self.ctx = ctx
         self.build = build
@@ -51,6 +53,7 @@ class Reconciler:
             else max(1.0, ctx.settings.reconcile_interval_seconds)
         )
         self.batch_size = batch_size
+        self.portsync = portsync
 
     async def run_once(self) -> int:
         """One pass; returns how many instances it resumed or failed."""
@@ -89,6 +92,9 @@ class Reconciler:
                 await isolated(db, [uuid], "resuming its task", self.actions.handle_task(uuid))
         if scheduling:
             await self.build.handle_build(scheduling)
+        if self.portsync is not None:
+            # Port changes owed to hosts (rules, groups, peers): sent once per pass.
+            await self.portsync.run_once()
         return len(rows)
 
     # Re-runnable: the lease is taken only while the task is still set, which a committed

@@ -11,6 +11,7 @@ from stockyard.bus import contract
 from stockyard.bus.base import Bus, Message
 from stockyard.conductor.actions import ActionFlow
 from stockyard.conductor.hostsync import HostSync
+from stockyard.conductor.portsync import PortSync
 from stockyard.conductor.reconciler import Reconciler
 from stockyard.conductor.volumes import VolumeFlow
 from stockyard.db.base import Database
@@ -77,8 +78,13 @@ class Conductor:
             # builds, reschedules and stuck scheduling found by the reconciler go there.
             self.build.forward_to = contract.SCHEDULER
         self.actions = ActionFlow(self.ctx, self.hosts, self.build)
+        self.portsync = PortSync(self.ctx)
         self.reconciler = Reconciler(
-            self.ctx, self.build, self.actions, orphan_grace_seconds=orphan_grace_seconds
+            self.ctx,
+            self.build,
+            self.actions,
+            orphan_grace_seconds=orphan_grace_seconds,
+            portsync=self.portsync,
         )
         self.hostsync = HostSync(self.ctx, self.hosts)
         self.volumes = VolumeFlow(self.ctx)
@@ -150,6 +156,9 @@ class Conductor:
         elif msg.op in ("attach_volume", "detach_volume"):
             log.info("conductor: op_result %s %s", msg.op, msg.instance_uuid)
             await self.volumes.on_result(msg)
+        elif msg.op == "update_ports":
+            await isolated(db, [msg.instance_uuid], "applying its port update result",
+                           self.portsync.on_result(msg))  # fmt: skip
         elif msg.op == "spawn":
             log.info("conductor: op_result spawn %s", msg.instance_uuid)
             await isolated(db, [msg.instance_uuid], "applying its build result",

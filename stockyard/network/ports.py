@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Network, Port, PortSecurityGroup, SecurityGroup
 from stockyard.identity.context import RequestContext
-from stockyard.network import ipam, networks, quota, secgroups, subnets
+from stockyard.network import ipam, networks, port_sync, quota, secgroups, subnets
 from stockyard.network.addressing import parse_ip
 from stockyard.network.errors import (
     BadRequest,
@@ -23,6 +23,8 @@ from stockyard.network.errors import (
 
 MAC_PREFIX = "fa:16:3e"
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+# Port attributes a host's datapath enforces: changing one re-applies the server's ports.
+_SYNCED = {"fixed_ips", "security_groups", "port_security_enabled", "admin_state_up", "mac_address"}
 VNIC_TYPES = ("normal", "baremetal", "direct", "macvtap", "direct-physical", "virtio-forwarder")
 
 
@@ -186,6 +188,7 @@ async def update(
     port = await get(session, ctx, port_id)
     network = await session.get(Network, port.network_id)
     owner_of_net = network is not None and networks.owns(ctx, network)
+    groups_before = await port_sync.port_groups(session, port.id)
     _binding(ctx, changes, "update_port")
     if "mac_address" in changes:
         if not ctx.is_admin:
@@ -251,6 +254,11 @@ async def update(
             setattr(port, columns.get(key, key), value if value is not None else {})
     port.status = _status(port)
     port.revision_number += 1
+    if port.device_id and _SYNCED & set(changes):
+        # The host enforces these: the server's host, and the peers whose remote-group
+        # rules name the port's groups, re-apply their ports.
+        touched = groups_before | await port_sync.port_groups(session, port.id)
+        await port_sync.membership_changed(session, touched, [port.device_id])
     await session.flush()
     return port
 
@@ -258,6 +266,9 @@ async def update(
 async def remove(session: AsyncSession, ctx: RequestContext, port_id: str) -> None:
     """Delete the port; its addresses go back to IPAM in the same transaction."""
     port = await get(session, ctx, port_id)
+    if port.device_id:
+        groups = await port_sync.port_groups(session, port.id)
+        await port_sync.membership_changed(session, groups, [port.device_id])
     await ipam.release(session, port.id)
     await session.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
     await session.delete(port)

@@ -15,7 +15,7 @@ from stockyard.db.models import (
     SecurityGroupRule,
 )
 from stockyard.identity.context import RequestContext
-from stockyard.network import quota
+from stockyard.network import port_sync, quota
 from stockyard.network.errors import Conflict, not_found
 from stockyard.network.sgrules import Rule, validate
 
@@ -213,6 +213,7 @@ async def create_rule(
             type="SecurityGroupRuleExists",
         )
     group.revision_number += 1
+    await port_sync.groups_changed(session, [group.id])
     await session.flush()
     return row
 
@@ -229,4 +230,5 @@ async def delete_rule(session: AsyncSession, ctx: RequestContext, rule_id: str) 
     group = await session.get(SecurityGroup, row.security_group_id)
     if group is not None:
         group.revision_number += 1
+    await port_sync.groups_changed(session, [row.security_group_id])
     await session.delete(row)

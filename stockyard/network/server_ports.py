@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Instance, Network, Port, PortSecurityGroup
-from stockyard.network import ipam, port_specs, provider, secgroups, subnets
+from stockyard.network import ipam, port_specs, port_sync, provider, secgroups, subnets
 
 MAC_PREFIX = "fa:16:3e"
 _MAC_TRIES = 16
@@ -192,10 +192,25 @@ async def refresh(session: AsyncSession, inst: Instance, ports: list[Port] | Non
         inst.addresses = addrs
 
 
+async def announce(session: AsyncSession, inst: Instance) -> None:
+    """The instance runs with its ports: the peers whose remote-group rules name its
+    groups re-apply (its own host got the current ports with the spawn)."""
+    groups: set[str] = set()
+    for port in await session.scalars(select(Port).where(Port.device_id == inst.uuid)):
+        groups |= await port_sync.port_groups(session, port.id)
+    await port_sync.membership_changed(session, groups, exclude=inst.uuid)
+
+
 async def release(session: AsyncSession, inst: Instance) -> None:
     """Delete the ports created for the instance; unbind the user's own (idempotent)."""
     keep = user_port_ids(inst)
-    for port in list(await session.scalars(select(Port).where(Port.device_id == inst.uuid))):
+    gone = list(await session.scalars(select(Port).where(Port.device_id == inst.uuid)))
+    groups: set[str] = set()
+    for port in gone:
+        groups |= await port_sync.port_groups(session, port.id)
+    # Its addresses leave the groups: peers with remote-group rules re-apply.
+    await port_sync.membership_changed(session, groups)
+    for port in gone:
         if port.id in keep:
             port.device_id = ""
             port.device_owner = ""

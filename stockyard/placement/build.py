@@ -181,6 +181,7 @@ class BuildFlow:
                 inst.power_state = msg.power_state or PowerState.RUNNING
                 inst.launched_at = now
                 ports.apply_driver_view(inst, msg)
+                await ports.announce_ports(s, inst)
                 records.clear_lease(inst)
                 inst.task_started_at = None
                 await records.finish_event(s, uuid, EV_BUILD, True, host=host)

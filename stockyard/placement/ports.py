@@ -26,6 +26,13 @@ async def bind_ports(s: AsyncSession, inst: Instance, host: Host, az: str) -> No
     await server_ports.bind(s, inst, host=host.name, region=host.region, az=az, macs=macs)
 
 
+async def announce_ports(s: AsyncSession, inst: Instance) -> None:
+    """The server is running: peers with remote-group rules on its groups learn its
+    addresses (their hosts get ``update_ports`` from the conductor's port sync)."""
+    if inst.requested_networks != []:
+        await server_ports.announce(s, inst)
+
+
 async def release_ports(s: AsyncSession, inst: Instance) -> None:
     """The server's own ports go, the user's stay (unbound): Nova's preserve-on-delete."""
     await server_ports.release(s, inst)

@@ -7,10 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import Host, IPAllocation, Network, Port, Subnet
-from stockyard.network import provider
+from stockyard.db.models import (
+    Host,
+    InstanceFault,
+    IPAllocation,
+    Network,
+    Port,
+    PortSecurityGroup,
+    Subnet,
+)
+from stockyard.network import provider, secgroups
 from tests.conductor.conftest import Lab
+from tests.conductor.test_server_ports_helpers import admin_ctx
 
 
 async def _ports(lab: Lab, device_id: str | None = None) -> list[Port]:
@@ -19,6 +29,18 @@ async def _ports(lab: Lab, device_id: str | None = None) -> list[Port]:
         if device_id is not None:
             stmt = stmt.where(Port.device_id == device_id)
         return list((await s.execute(stmt)).scalars())
+
+
+async def _ports_of(s: AsyncSession, uuid: str) -> list[Port]:
+    return list(await s.scalars(select(Port).where(Port.device_id == uuid)))
+
+
+async def secgroups_of(s: AsyncSession, port_id: str) -> list[str]:
+    return list(
+        await s.scalars(
+            select(PortSecurityGroup.security_group_id).where(PortSecurityGroup.port_id == port_id)
+        )
+    )
 
 
 def _spawned(lab: Lab, uuid: str) -> dict[str, Any]:
@@ -160,3 +182,61 @@ async def test_a_baremetal_nodes_port_carries_its_nic_mac(lab: Lab) -> None:
     (entry,) = row.addresses["provider"]
     assert entry["OS-EXT-IPS-MAC:mac_addr"] == "52:54:01:00:00:07"
     assert entry["addr"].startswith("10.1.")
+
+
+def _updates(lab: Lab, uuid: str) -> list[dict[str, Any]]:
+    return [
+        m for m in lab.agent.received
+        if m["op"] == "update_ports" and m["instance"]["uuid"] == uuid
+    ]  # fmt: skip
+
+
+async def test_rule_and_membership_changes_reach_every_affected_host(lab: Lab) -> None:
+    await lab.add_hosts(2)
+    await lab.start()
+    (a,) = await lab.create(1)
+    await lab.settled([a])
+    (b,) = await lab.create(1)
+    (row_a, row_b) = await lab.settled([a, b])
+    ip_b = row_b.addresses["provider"][0]["addr"]
+    # B joined the default group, whose ingress rule names the group itself: A owes an
+    # update with B's address; B got the current rules with its spawn.
+    assert (row_a.ports_rev, row_b.ports_rev) == (1, 0)
+    assert await lab.conductor.portsync.run_once() == 1
+    await lab.wait([a], lambda r: r.ports_synced_rev == 1)
+    (update,) = _updates(lab, a)
+    ingress = [r for r in update["instance"]["ports"][0]["security_rules"]
+               if r["direction"] == "ingress" and r["ethertype"] == "IPv4"]  # fmt: skip
+    assert ip_b in ingress[0]["remote_ips"]
+    assert await lab.conductor.portsync.run_once() == 0  # nothing owed any more
+
+    # A rule added to the group: both members' hosts apply it.
+    async with lab.db.session() as s:
+        (port,) = await _ports_of(s, a)
+        (group_id,) = await secgroups_of(s, port.id)
+        await secgroups.create_rule(
+            s, admin_ctx(), {"security_group_id": group_id, "direction": "ingress",
+                             "protocol": "icmp", "ethertype": "IPv4"},
+        )  # fmt: skip
+    assert await lab.conductor.portsync.run_once() == 2
+    rows = await lab.wait([a, b], lambda r: r.ports_synced_rev == r.ports_rev)
+    for uuid in (a, b):
+        rules = _updates(lab, uuid)[-1]["instance"]["ports"][0]["security_rules"]
+        assert any(r["protocol"] == "icmp" and r["remote_ips"] is None for r in rules)
+    assert all(p.status == "ACTIVE" for p in await _ports(lab))
+
+    # A host that cannot apply them leaves the ports DOWN, with the reason as a fault.
+    lab.agent.fail_ops = {"update_ports"}
+    await lab.task(b, "deleting")
+    await lab.wait([b], lambda r: r.vm_state == "deleted")
+    assert await lab.conductor.portsync.run_once() == 1  # B's address left A's peers
+    (row_a,) = await lab.wait([a], lambda r: r.ports_synced_rev == r.ports_rev)
+    (port,) = await _ports(lab, a)
+    assert port.status == "DOWN"
+    async with lab.db.session() as s:
+        faults = list(
+            await s.scalars(select(InstanceFault).where(InstanceFault.instance_uuid == a))
+        )
+    assert "could not be applied" in faults[-1].message
+    assert "update_ports failed" in faults[-1].message
+    assert rows

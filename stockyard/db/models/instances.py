@@ -59,6 +59,10 @@ class Instance(Base):
     # The instance's ports as agents see them (``contract.PortSpec`` dicts, interface
     # order): Nova's network info cache, refreshed whenever a port of it changes.
     network_info: Mapped[list[Any] | None] = mapped_column(nullable=True, default=None)
+    # Bumped by every change the host must re-apply (``stockyard.network.port_sync``);
+    # the conductor sends ``update_ports`` until ``ports_synced_rev`` reaches it.
+    ports_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ports_synced_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     access_ip_v4: Mapped[str] = mapped_column(String(64), default="")
     access_ip_v6: Mapped[str] = mapped_column(String(64), default="")
     config_drive: Mapped[str] = mapped_column(String(16), default="")

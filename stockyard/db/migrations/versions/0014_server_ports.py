@@ -5,10 +5,11 @@ a server's addresses are its ports' fixed IPs now, allocated by IPAM on the regi
 provider network (created at enrolment) or on the networks the user asked for.
 ``instances.network_info`` caches the instance's ports as the agents see them
 (Nova's instance info cache), so an op message needs no query; ``hosts.macs`` holds a
-baremetal node's NIC MACs, which its ports carry.
+baremetal node's NIC MACs, which its ports carry; ``instances.ports_rev`` /
+``ports_synced_rev`` are the port changes a host still has to apply.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06 08:00:00
 """
 
@@ -17,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -26,6 +27,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("instances", sa.Column("network_info", sa.JSON(), nullable=True))
     op.add_column("hosts", sa.Column("macs", sa.JSON(), nullable=True))
+    for column in ("ports_rev", "ports_synced_rev"):
+        op.add_column(
+            "instances", sa.Column(column, sa.Integer(), nullable=False, server_default="0")
+        )
     with op.batch_alter_table("address_allocations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_address_allocations_instance_uuid"))
     op.drop_table("address_allocations")
@@ -48,5 +53,7 @@ def downgrade() -> None:
         )
     with op.batch_alter_table("instances", schema=None) as batch_op:
         batch_op.drop_column("network_info")
+        batch_op.drop_column("ports_rev")
+        batch_op.drop_column("ports_synced_rev")
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.drop_column("macs")

@@ -1,0 +1,84 @@
+"""Sends ``update_ports`` to the hosts of servers whose ports changed, and applies the
+answers: the port is ACTIVE when its host applied it, DOWN (with the reason recorded
+as a fault of the server, and logged) when it could not.
+
+The debt is in the database (``Instance.ports_rev`` > ``ports_synced_rev``, bumped by
+``stockyard.network.port_sync`` in the change's transaction), so a lost message or a
+crashed conductor only delays the op: every reconciler pass sends what is owed for
+servers that run no task (a task's own op carries the newest ports anyway). The op id
+carries the revision it applies, so a late answer to an older op never marks a newer
+change as applied.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from stockyard.bus import contract
+from stockyard.db.models import Instance, Port
+from stockyard.lifecycle import records
+from stockyard.lifecycle.messages import op_envelope
+from stockyard.lifecycle.states import VmState
+from stockyard.network import server_ports
+from stockyard.placement.context import FlowContext, new_op_id
+
+log = logging.getLogger(__name__)
+
+
+class PortSync:
+    """One pass: refresh and send; one result: record it."""
+
+    def __init__(self, ctx: FlowContext, batch_size: int = 200) -> None:
+        self.ctx = ctx
+        self.batch_size = batch_size
+
+    async def run_once(self) -> int:
+        """Send ``update_ports`` for every server owing one; returns how many were sent."""
+        stmt = (
+            select(Instance)
+            .where(
+                Instance.ports_rev > Instance.ports_synced_rev,
+                Instance.deleted.is_(False),
+                Instance.task_state.is_(None),
+                Instance.host.is_not(None),
+                Instance.vm_state.in_([VmState.ACTIVE.value, VmState.STOPPED.value]),
+            )
+            .order_by(Instance.id)
+            .limit(self.batch_size)
+        )
+        envelopes = []
+        async with self.ctx.db.session() as s:
+            for inst in (await s.execute(stmt)).scalars():
+                await server_ports.refresh(s, inst)
+                envelopes.append(
+                    op_envelope(inst, "update_ports", f"{inst.ports_rev}-{new_op_id()}")
+                )
+        for topic, message in envelopes:
+            await self.ctx.bus.publish(topic, message)
+        return len(envelopes)
+
+    async def on_result(self, msg: contract.OpResult) -> None:
+        """The host applied (or failed to apply) the ports at the op's revision."""
+        try:
+            rev = int(msg.op_id.split("-", 1)[0])
+        except ValueError:
+            log.warning("update_ports result %s without a revision ignored", msg.op_id)
+            return
+        async with self.ctx.db.session() as s:
+            inst = await s.scalar(select(Instance).where(Instance.uuid == msg.instance_uuid))
+            if inst is None or inst.deleted or rev <= inst.ports_synced_rev:
+                return  # stale: a newer revision was answered already
+            inst.ports_synced_rev = rev
+            ports = list(await s.scalars(select(Port).where(Port.device_id == inst.uuid)))
+            for port in ports:
+                status = "ACTIVE" if msg.ok and port.admin_state_up else "DOWN"
+                if port.status != status:
+                    port.status = status
+            if not msg.ok:
+                # The reason, kept with the server (its faults) and logged.
+                reason = f"Ports of {inst.uuid} could not be applied on {msg.host or inst.host}: "
+                reason += msg.error or "unknown error"
+                await records.add_fault(s, inst, reason, msg.details or "")
+                log.warning("%s", reason)

@@ -1,0 +1,81 @@
+"""Which servers' hosts must re-apply their ports (rules, groups, addresses).
+
+A change that alters what a host enforces bumps ``Instance.ports_rev`` of every server
+it concerns, in the change's own transaction; the conductor's port sync sends
+``update_ports`` until ``ports_synced_rev`` catches up. The database holds the debt, so
+a crash between the change and the op loses nothing: the next pass sends it. Bumps
+coalesce: ten rule changes before a pass cost one op per server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.db.models import Instance, Port, PortSecurityGroup, SecurityGroupRule
+
+
+async def _bump(session: AsyncSession, uuids: set[str]) -> None:
+    uuids.discard("")
+    if not uuids:
+        return
+    await session.execute(
+        update(Instance)
+        .where(Instance.uuid.in_(sorted(uuids)), Instance.deleted.is_(False))
+        .values(ports_rev=Instance.ports_rev + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _devices_in_groups(session: AsyncSession, group_ids: set[str]) -> set[str]:
+    if not group_ids:
+        return set()
+    rows = await session.scalars(
+        select(Port.device_id)
+        .join(PortSecurityGroup, PortSecurityGroup.port_id == Port.id)
+        .where(PortSecurityGroup.security_group_id.in_(group_ids), Port.device_id != "")
+    )
+    return set(rows)
+
+
+async def _referencing(session: AsyncSession, group_ids: set[str]) -> set[str]:
+    """Groups with a rule whose remote group is one of ``group_ids``."""
+    if not group_ids:
+        return set()
+    return set(
+        await session.scalars(
+            select(SecurityGroupRule.security_group_id).where(
+                SecurityGroupRule.remote_group_id.in_(group_ids)
+            )
+        )
+    )
+
+
+async def groups_changed(session: AsyncSession, group_ids: Iterable[str]) -> None:
+    """A rule of these groups was added or removed: their members re-apply."""
+    await _bump(session, await _devices_in_groups(session, set(group_ids)))
+
+
+async def membership_changed(
+    session: AsyncSession,
+    group_ids: Iterable[str],
+    devices: Iterable[str] = (),
+    *,
+    exclude: str = "",
+) -> None:
+    """Ports joined or left these groups (or changed addresses): the servers whose rules
+    name them as remote group re-apply (but ``exclude``), and so do ``devices`` (the
+    ports' own servers)."""
+    peers = await _devices_in_groups(session, await _referencing(session, set(group_ids)))
+    peers.discard(exclude)
+    await _bump(session, peers | set(devices))
+
+
+async def port_groups(session: AsyncSession, port_id: str) -> set[str]:
+    return set(
+        await session.scalars(
+            select(PortSecurityGroup.security_group_id).where(PortSecurityGroup.port_id == port_id)
+        )
+    )
