@@ -19,6 +19,7 @@ from sqlalchemy import select
 from stockyard.bus import contract
 from stockyard.db.models import Instance, Port
 from stockyard.lifecycle import records
+from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.messages import op_envelope
 from stockyard.lifecycle.states import VmState
 from stockyard.network import server_ports
@@ -34,8 +35,29 @@ class PortSync:
         self.ctx = ctx
         self.batch_size = batch_size
 
+    async def tell_peers(self) -> int:
+        """Bump the peers of servers that went ACTIVE since the last pass, each server in
+        a transaction of its own; returns how many servers were announced."""
+        async with self.ctx.db.session() as s:
+            uuids = list(
+                await s.scalars(
+                    select(Instance.uuid)
+                    .where(Instance.ports_announce.is_(True), Instance.deleted.is_(False))
+                    .order_by(Instance.id)
+                    .limit(self.batch_size)
+                )
+            )
+        for uuid in uuids:
+            await isolated(self.ctx.db, [uuid], "telling its peers of its ports", self._tell(uuid))
+        return len(uuids)
+
+    async def _tell(self, uuid: str) -> None:
+        async with self.ctx.db.session() as s:
+            await server_ports.tell_peers(s, uuid)
+
     async def run_once(self) -> int:
         """Send ``update_ports`` for every server owing one; returns how many were sent."""
+        await self.tell_peers()
         stmt = (
             select(Instance)
             .where(

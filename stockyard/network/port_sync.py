@@ -10,21 +10,27 @@ coalesce: ten rule changes before a pass cost one op per server.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Instance, Port, PortSecurityGroup, SecurityGroupRule
 
 
-async def _bump(session: AsyncSession, uuids: set[str]) -> None:
+async def _bump(session: AsyncSession, uuids: set[str], clear_announce: str = "") -> None:
     uuids.discard("")
     if not uuids:
         return
+    values: dict[str, Any] = {"ports_rev": Instance.ports_rev + 1}
+    if clear_announce:
+        values["ports_announce"] = case(
+            (Instance.uuid == clear_announce, false()), else_=Instance.ports_announce
+        )
     await session.execute(
         update(Instance)
         .where(Instance.uuid.in_(sorted(uuids)), Instance.deleted.is_(False))
-        .values(ports_rev=Instance.ports_rev + 1)
+        .values(values)
         .execution_options(synchronize_session=False)
     )
 
@@ -63,14 +69,14 @@ async def membership_changed(
     group_ids: Iterable[str],
     devices: Iterable[str] = (),
     *,
-    exclude: str = "",
+    clear_announce: str = "",
 ) -> None:
     """Ports joined or left these groups (or changed addresses): the servers whose rules
-    name them as remote group re-apply (but ``exclude``), and so do ``devices`` (the
-    ports' own servers)."""
+    name them as remote group re-apply, and so do ``devices`` (the ports' own servers).
+    ``clear_announce``: the server whose announcement this is (it must be in
+    ``devices``)."""
     peers = await _devices_in_groups(session, await _referencing(session, set(group_ids)))
-    peers.discard(exclude)
-    await _bump(session, peers | set(devices))
+    await _bump(session, peers | set(devices), clear_announce)
 
 
 async def port_groups(session: AsyncSession, port_id: str) -> set[str]:

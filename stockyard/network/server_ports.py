@@ -194,11 +194,24 @@ async def refresh(session: AsyncSession, inst: Instance, ports: list[Port] | Non
 
 async def announce(session: AsyncSession, inst: Instance) -> None:
     """The instance runs with its ports: the peers whose remote-group rules name its
-    groups re-apply (its own host got the current ports with the spawn)."""
+    groups must re-apply. Only marked here, in the transaction that holds the instance's
+    own row; :func:`tell_peers` bumps them later in one of its own. (Bumping peers while
+    holding one's own row deadlocked every other pair of a burst's builds on PostgreSQL:
+    each held its row and waited for the other's.)"""
+    inst.ports_announce = True
+
+
+async def tell_peers(session: AsyncSession, uuid: str) -> None:
+    """Bump the peers of an announced instance, and the instance itself, in one UPDATE.
+
+    One statement over all the rows (own included, its own port sync then re-reads
+    rules that peers going ACTIVE meanwhile changed) locks them in one order, so two
+    conductors telling the peers of two servers at once cannot deadlock.
+    """
     groups: set[str] = set()
-    for port in await session.scalars(select(Port).where(Port.device_id == inst.uuid)):
+    for port in await session.scalars(select(Port).where(Port.device_id == uuid)):
         groups |= await port_sync.port_groups(session, port.id)
-    await port_sync.membership_changed(session, groups, exclude=inst.uuid)
+    await port_sync.membership_changed(session, groups, [uuid], clear_announce=uuid)
 
 
 async def release(session: AsyncSession, inst: Instance) -> None:

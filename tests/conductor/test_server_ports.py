@@ -199,12 +199,17 @@ async def test_rule_and_membership_changes_reach_every_affected_host(lab: Lab) -
     (b,) = await lab.create(1)
     (row_a, row_b) = await lab.settled([a, b])
     ip_b = row_b.addresses["provider"][0]["addr"]
-    # B joined the default group, whose ingress rule names the group itself: A owes an
-    # update with B's address; B got the current rules with its spawn.
-    assert (row_a.ports_rev, row_b.ports_rev) == (1, 0)
-    assert await lab.conductor.portsync.run_once() == 1
-    await lab.wait([a], lambda r: r.ports_synced_rev == 1)
-    (update,) = _updates(lab, a)
+    # Going ACTIVE only marks a server (its build holds its own row); the pass then tells
+    # the peers in a transaction of its own. B joined the default group, whose ingress
+    # rule names the group itself: A owes an update with B's address, and each server
+    # re-reads its own rules once.
+    assert (row_a.ports_rev, row_b.ports_rev) == (0, 0)
+    assert (row_a.ports_announce, row_b.ports_announce) == (True, True)
+    assert await lab.conductor.portsync.run_once() == 2
+    rows = await lab.wait(
+        [a, b], lambda r: r.ports_synced_rev == r.ports_rev > 0 and not r.ports_announce
+    )
+    update = _updates(lab, a)[-1]
     ingress = [r for r in update["instance"]["ports"][0]["security_rules"]
                if r["direction"] == "ingress" and r["ethertype"] == "IPv4"]  # fmt: skip
     assert ip_b in ingress[0]["remote_ips"]

@@ -63,6 +63,10 @@ class Instance(Base):
     # the conductor sends ``update_ports`` until ``ports_synced_rev`` reaches it.
     ports_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ports_synced_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The instance went ACTIVE and the peers whose remote-group rules name its groups
+    # have not been told yet: the conductor's port sync does it in a transaction of its
+    # own, so that a burst of builds never bumps peers while holding its own row.
+    ports_announce: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     access_ip_v4: Mapped[str] = mapped_column(String(64), default="")
     access_ip_v6: Mapped[str] = mapped_column(String(64), default="")
     config_drive: Mapped[str] = mapped_column(String(16), default="")

@@ -6,7 +6,8 @@ provider network (created at enrolment) or on the networks the user asked for.
 ``instances.network_info`` caches the instance's ports as the agents see them
 (Nova's instance info cache), so an op message needs no query; ``hosts.macs`` holds a
 baremetal node's NIC MACs, which its ports carry; ``instances.ports_rev`` /
-``ports_synced_rev`` are the port changes a host still has to apply.
+``ports_synced_rev`` are the port changes a host still has to apply, and
+``ports_announce`` a server gone ACTIVE whose peers have not been told yet.
 
 Revision ID: 0014
 Revises: 0013
@@ -31,6 +32,10 @@ def upgrade() -> None:
         op.add_column(
             "instances", sa.Column(column, sa.Integer(), nullable=False, server_default="0")
         )
+    op.add_column(
+        "instances",
+        sa.Column("ports_announce", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     with op.batch_alter_table("address_allocations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_address_allocations_instance_uuid"))
     op.drop_table("address_allocations")
@@ -55,5 +60,6 @@ def downgrade() -> None:
         batch_op.drop_column("network_info")
         batch_op.drop_column("ports_rev")
         batch_op.drop_column("ports_synced_rev")
+        batch_op.drop_column("ports_announce")
     with op.batch_alter_table("hosts", schema=None) as batch_op:
         batch_op.drop_column("macs")
