@@ -26,7 +26,7 @@ from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.records import EV_BUILD, EV_SCHEDULE, move
 from stockyard.lifecycle.states import TaskState, VmState
 from stockyard.placement import burst, claims, events, ports
-from stockyard.placement.context import MAX_CLAIM_TRIES, FlowContext
+from stockyard.placement.context import MAX_CLAIM_TRIES, MAX_GROUP_WAITS, FlowContext
 from stockyard.placement.hoststate import HostStateCache
 from stockyard.placement.spec import batches, resource_class_of
 
@@ -111,7 +111,8 @@ class BuildFlow:
 
     async def _place(self, pending: list[list[str]]) -> None:
         recheck = True
-        for _ in range(MAX_CLAIM_TRIES):
+        tries = waits = 0
+        while tries < MAX_CLAIM_TRIES:
             try:
                 outcome = await burst.place_pass(self.ctx, self.hosts, pending, recheck)
             except Exception:
@@ -130,6 +131,18 @@ class BuildFlow:
             pending = [*outcome.stale, *outcome.retry]
             if not pending:
                 return
+            if outcome.lock_lost and not (outcome.stale or outcome.conflict_hosts):
+                if waits < MAX_GROUP_WAITS:
+                    # Another placer is placing members of a group right now, for as
+                    # long as its pass lasts (seconds in a burst): waiting for it is
+                    # not a lost race, so it does not use up the claim tries. Each pass
+                    # renews the leases, so the wait never loses them.
+                    waits += 1
+                    await asyncio.sleep(
+                        min(1.0, 0.02 * 2 ** min(waits, 6)) * random.uniform(0.5, 1)
+                    )
+                    continue
+            tries += 1
             if outcome.stale:
                 recheck = False
                 await self.hosts.refresh()

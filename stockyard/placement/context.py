@@ -14,6 +14,9 @@ from stockyard.scheduler import Scheduler
 from stockyard.settings import Settings
 
 MAX_CLAIM_TRIES = 10
+# Waits (backing off to 1 s each) for another placer's pass holding a group's lock:
+# about two minutes at most, far beyond any pass.
+MAX_GROUP_WAITS = 120
 """Placement retries for one instance when other conductors keep taking the capacity."""
 
 
