@@ -170,6 +170,9 @@ class BurstQueue:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((list(uuids), done))
+        # Logged here, in the hint's own context, so that its request id is traceable
+        # into the scheduler; the burst's lines below carry none.
+        log.info("scheduler: %d instance(s) queued for the next burst", len(uuids))
         if self._runner is None or self._runner.done():
             # A burst serves many requests: its own log lines carry none of their ids
             # (the spawn ops it sends carry each instance's).

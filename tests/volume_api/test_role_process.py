@@ -14,8 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
 from sqlalchemy import update
 
+from stockyard.db import migrate
 from stockyard.db.base import utcnow
 from stockyard.db.models import Volume
 from tests.conftest import Cloud
@@ -73,6 +75,9 @@ async def test_role_process_does_the_work_and_stops_cleanly(
 ) -> None:
     if not db_url.startswith("sqlite"):
         pytest.skip("one backend is enough for the process wiring")
+    # The fixture's tables come from the models; roles start only on a schema whose
+    # revision they know, so the database is stamped with the code's head.
+    await asyncio.to_thread(command.stamp, migrate.alembic_config(db_url), "head")
     port = _free_port()
     proc = _start(db_url, role_dir, port)
     try:
