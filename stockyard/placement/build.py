@@ -113,6 +113,7 @@ class BuildFlow:
         recheck = True
         tries = waits = 0
         while tries < MAX_CLAIM_TRIES:
+            before = sum(len(b) for b in pending)
             try:
                 outcome = await burst.place_pass(self.ctx, self.hosts, pending, recheck)
             except Exception:
@@ -131,6 +132,11 @@ class BuildFlow:
             pending = [*outcome.stale, *outcome.retry]
             if not pending:
                 return
+            if sum(len(b) for b in pending) < before:
+                # This pass placed or refused some: the contention is real but we are
+                # not starved, so only passes that settle nothing use up the tries (a
+                # burst on two placers loses some claims on nearly every pass).
+                tries = 0
             if outcome.lock_lost and not (outcome.stale or outcome.conflict_hosts):
                 if waits < MAX_GROUP_WAITS:
                     # Another placer is placing members of a group right now, for as
@@ -148,9 +154,8 @@ class BuildFlow:
                 await self.hosts.refresh()
             else:
                 await self.hosts.refresh_hosts(outcome.conflict_hosts)
-            if outcome.lock_lost:
-                # Another placer is placing members of a group right now; let it finish.
-                await asyncio.sleep(random.uniform(0.01, 0.05))
+            # Jittered back-off: two placers that collided must not retry in lockstep.
+            await asyncio.sleep(min(0.5, 0.01 * 2**tries) * random.uniform(0.5, 1))
         await self._fail_all(
             [u for batch in pending for u in batch],
             "No valid host was found. Every host chosen was taken by concurrent builds"

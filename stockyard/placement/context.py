@@ -14,10 +14,10 @@ from stockyard.scheduler import Scheduler
 from stockyard.settings import Settings
 
 MAX_CLAIM_TRIES = 10
+"""Placement passes in a row that settle nothing (every claim lost to other placers)."""
 # Waits (backing off to 1 s each) for another placer's pass holding a group's lock:
 # about two minutes at most, far beyond any pass.
 MAX_GROUP_WAITS = 120
-"""Placement retries for one instance when other conductors keep taking the capacity."""
 
 
 def new_conductor_id() -> str:
