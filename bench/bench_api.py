@@ -11,14 +11,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import cloud  # bench/ is the script's directory
 import httpx
 import yaml
+from cloud import cpu_seconds
 from profiling import start_profile, stop_profile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,15 +29,6 @@ BIN = Path(sys.executable).parent
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def lab_yaml(path: Path, racks: int, per_rack: int) -> None:
@@ -152,44 +144,10 @@ def main() -> None:
         tmpdir = Path(tmp)
         lab = tmpdir / "lab.yaml"
         lab_yaml(lab, racks=5, per_rack=10)
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
-        env.update(
-            STOCKYARD_API_PORT=str(port),
-            STOCKYARD_DATA_DIR=str(tmpdir / "data"),
-            STOCKYARD_LAB_FILE=str(lab),
-            STOCKYARD_ADMIN_PASSWORD="bench-admin",
-            STOCKYARD_FAKE_BOOT_SECONDS="0",
-            STOCKYARD_LOG_LEVEL="WARNING",
-            STOCKYARD_QUOTA_INSTANCES="100000",
-            STOCKYARD_QUOTA_CORES="100000",
-            STOCKYARD_QUOTA_RAM="100000000",
-        )
-        proc = subprocess.Popen(
-            [str(BIN / "stockyard"), "up"],
-            env=env,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            spy = start_profile(args.profile, proc.pid, str(args.creates))
-            asyncio.run(run(args.creates, args.clients, port, proc.pid))
+        with cloud.running(tmpdir, {**cloud.FAKE_LAB_ENV, "STOCKYARD_LAB_FILE": str(lab)}) as up:
+            spy = start_profile(args.profile, up.pid, str(args.creates))
+            asyncio.run(run(args.creates, args.clients, up.port, up.pid))
             stop_profile(spy)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -21,21 +21,19 @@ import asyncio
 import collections
 import os
 import re
-import socket
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
+import cloud  # bench/ is the script's directory
 import httpx
 import yaml
+from cloud import cpu_seconds
 from profiling import start_profile, stop_profile
 
-BIN = Path(sys.executable).parent
-PASSWORD = "bench-admin"
+PASSWORD = cloud.ADMIN_PASSWORD
 RACK_SIZE = 20
 EV_SCHEDULE = "conductor_schedule_and_build_instances"
 EV_BUILD = "compute_build_and_run_instance"
@@ -47,12 +45,6 @@ def pct(values: list[float], p: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def lab_yaml(path: Path, nodes: int) -> None:
@@ -98,15 +90,6 @@ def ts(value: str | None) -> float | None:
 def utc_now() -> float:
     # Same clock and zone convention as ``ts`` (naive UTC read as local).
     return datetime.utcnow().timestamp()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ro(path: Path) -> sqlite3.Connection:
@@ -317,52 +300,20 @@ def run_once(nodes: int, clients: int, sample_s: float, profile: Path | None) ->
         tmpdir = Path(tmp)
         lab = tmpdir / "lab.yaml"
         lab_yaml(lab, nodes)
-        port = free_port()
-        data = tmpdir / "data"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
-        env.update(
-            STOCKYARD_API_PORT=str(port),
-            STOCKYARD_DATA_DIR=str(data),
-            STOCKYARD_LAB_FILE=str(lab),
-            STOCKYARD_ADMIN_PASSWORD=PASSWORD,
-            STOCKYARD_FAKE_BOOT_SECONDS="0",
-            STOCKYARD_LOG_LEVEL="WARNING",
-            STOCKYARD_QUOTA_INSTANCES="100000",
-            STOCKYARD_QUOTA_CORES="1000000",
-            STOCKYARD_QUOTA_RAM="1000000000",
-        )
-        log = (tmpdir / "stockyard.log").open("wb")
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [str(BIN / "stockyard"), "up"], env=env, cwd=tmp, stdout=log, stderr=subprocess.STDOUT
-        )
+        env = {**cloud.FAKE_LAB_ENV, "STOCKYARD_LAB_FILE": str(lab)}
+        up = cloud.start(tmpdir, env, timeout=900)
         try:
-            deadline = time.monotonic() + 900
-            while time.monotonic() < deadline and proc.poll() is None:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-            else:
-                print((tmpdir / "stockyard.log").read_text()[-3000:])
-                raise SystemExit("stockyard up did not come up")
             print(
                 f"[{nodes} nodes, {os.cpu_count()} cores] stockyard up ready"
                 f" in {time.perf_counter() - t0:.1f} s"
             )
-            spy = start_profile(profile, proc.pid, str(nodes))
-            asyncio.run(drive(port, data, nodes, clients, sample_s, proc.pid))
+            spy = start_profile(profile, up.pid, str(nodes))
+            asyncio.run(drive(up.port, up.data_dir, nodes, clients, sample_s, up.pid))
             stop_profile(spy)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
-            logged = summarize_log((tmpdir / "stockyard.log").read_text())
+            cloud.stop(up)
+            logged = summarize_log(up.log_path.read_text())
             for line, count in logged.most_common(10):
                 print(f"  log x{count}: {line}")
 

@@ -18,17 +18,17 @@ import cProfile
 import os
 import pstats
 import re
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import cloud
 import httpx
-from bench_api import BIN, cpu_seconds, lab_yaml, pct, token  # bench/ is the script's directory
+from bench_api import lab_yaml, pct, token  # bench/ is the script's directory
+from cloud import cpu_seconds
 
-ADMIN_PW = "bench-admin"
+ADMIN_PW = cloud.ADMIN_PASSWORD
 
 
 async def fill(client: httpx.AsyncClient, servers: int) -> None:
@@ -171,41 +171,9 @@ def main() -> None:
         tmpdir.mkdir(parents=True, exist_ok=True)
         lab = tmpdir / "lab.yaml"
         lab_yaml(lab, racks=3, per_rack=10)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
-        env.update(
-            STOCKYARD_API_PORT=str(port),
-            STOCKYARD_DATA_DIR=str(tmpdir / "data"),
-            STOCKYARD_LAB_FILE=str(lab),
-            STOCKYARD_ADMIN_PASSWORD=ADMIN_PW,
-            STOCKYARD_FAKE_BOOT_SECONDS="0",
-            STOCKYARD_LOG_LEVEL="WARNING",
-            STOCKYARD_QUOTA_INSTANCES="100000",
-            STOCKYARD_QUOTA_CORES="100000",
-            STOCKYARD_QUOTA_RAM="100000000",
-        )
-        proc = subprocess.Popen(
-            [str(BIN / "stockyard"), "up"],
-            env=env,
-            cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            asyncio.run(run(base, args.servers, args.rounds, args.profile, proc.pid))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        env = {**cloud.FAKE_LAB_ENV, "STOCKYARD_LAB_FILE": str(lab)}
+        with cloud.running(tmpdir, env, timeout=60) as up:
+            asyncio.run(run(up.base, args.servers, args.rounds, args.profile, up.pid))
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import cloud as bench_cloud  # bench/ is the script's directory
 import httpx
 import yaml
 
@@ -58,36 +57,12 @@ class Cloud:
     def __init__(self, uri: str, image: Path) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="stockyard-bench-", dir="/var/tmp"))
         self.tmp.chmod(0o755)  # QEMU (libvirt-qemu) must reach the disks under it
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
-        env.update(
-            STOCKYARD_API_PORT=str(self.port),
-            STOCKYARD_DATA_DIR=str(self.tmp / "data"),
-            STOCKYARD_LIBVIRT_URI=uri,
-            STOCKYARD_TINY_IMAGE=str(image.resolve()),
-            STOCKYARD_LOG_LEVEL="WARNING",
-        )
-        self.log = (self.tmp / "stockyard.log").open("wb")
-        exe = Path(sys.executable).parent / "stockyard"
-        self.proc = subprocess.Popen(
-            [str(exe), "up"], env=env, cwd=self.tmp, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        self.base = f"http://127.0.0.1:{self.port}"
+        env = {"STOCKYARD_LIBVIRT_URI": uri, "STOCKYARD_TINY_IMAGE": str(image.resolve())}
+        self.up = bench_cloud.start(self.tmp, env, timeout=120)
+        self.base = self.up.base
         self.http = httpx.AsyncClient(base_url=self.base, timeout=60)
 
     async def ready(self) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"stockyard up exited; see {self.tmp / 'stockyard.log'}")
-            try:
-                if (await self.http.get("/healthz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
         clouds = yaml.safe_load((self.tmp / "data" / "clouds.yaml").read_text())
         auth = clouds["clouds"]["stockyard-admin"]["auth"]
         body = {
@@ -131,12 +106,7 @@ class Cloud:
 
     async def close(self) -> None:
         await self.http.aclose()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        bench_cloud.stop(self.up)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -1,0 +1,127 @@
+"""A ``stockyard up`` subprocess for the benchmarks: start it on a free loopback port, wait
+until it answers, stop it. Shared by the benches so that they all start it alike.
+
+Unlike the e2e tests' ``start_cloud`` it keeps the reconciler at its default interval
+(a bench measures the cloud as it runs by default) and logs at WARNING only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+ADMIN_PASSWORD = "bench-admin"
+
+# A cloud on the emulated lab that boots instantly and lets a bench create as many servers
+# as its lab holds (the default quotas stop at a few).
+FAKE_LAB_ENV = {
+    "STOCKYARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    "STOCKYARD_FAKE_BOOT_SECONDS": "0",
+    "STOCKYARD_QUOTA_INSTANCES": "100000",
+    "STOCKYARD_QUOTA_CORES": "1000000",
+    "STOCKYARD_QUOTA_RAM": "1000000000",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Cloud:
+    """A running ``stockyard up``; its data dir and log are under ``workdir``."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    workdir: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "stockyard.log"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def start(workdir: Path, env: Mapping[str, str], *, timeout: float = 300) -> Cloud:
+    """``stockyard up`` in ``workdir`` with ``env`` over the bench defaults, once it answers
+    ``/healthz``; exits the bench with the log's tail when it dies or does not answer."""
+    port = free_port()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
+    full.update(
+        STOCKYARD_API_PORT=str(port),
+        STOCKYARD_DATA_DIR=str(workdir / "data"),
+        STOCKYARD_LOG_LEVEL="WARNING",
+    )
+    full.update(env)
+    log_path = workdir / "stockyard.log"
+    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [str(BIN / "stockyard"), "up"],
+            env=full,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    cloud = Cloud(proc, port, workdir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{cloud.base}/healthz", timeout=1).status_code == 200:
+                return cloud
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    died = proc.poll() is not None
+    stop(cloud)
+    print(log_path.read_text()[-3000:], file=sys.stderr)
+    raise SystemExit(f"stockyard up {'exited' if died else 'did not answer'}; see {log_path}")
+
+
+def stop(cloud: Cloud) -> None:
+    cloud.proc.terminate()
+    try:
+        cloud.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        cloud.proc.kill()
+        cloud.proc.wait()
+
+
+@contextmanager
+def running(workdir: Path, env: Mapping[str, str], *, timeout: float = 300) -> Iterator[Cloud]:
+    """:func:`start`, then :func:`stop` on the way out."""
+    cloud = start(workdir, env, timeout=timeout)
+    try:
+        yield cloud
+    finally:
+        stop(cloud)
