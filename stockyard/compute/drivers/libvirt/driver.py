@@ -1,8 +1,8 @@
 """The libvirt compute driver: one hypervisor reached at a libvirt URI.
 
-Every libvirt call runs in a thread (``asyncio.to_thread``); libvirt connections are
-thread-safe. libvirt's errors become ``DriverError`` carrying libvirt's own message, and
-"no such domain" becomes ``InstanceNotFound``.
+Its roles, one module each: ``connection`` (calls in threads, errors mapped, domain
+helpers), ``ports`` (Networking ports), ``power`` (power verbs and states) and this module
+(building, rebuilding and destroying guests, volumes, what the agent reads back).
 
 Guests are persistent domains named ``stockyard-<uuid>`` whose metadata element
 (namespace ``METADATA_NS``) holds the instance uuid, image and the loopback ssh port.
@@ -12,31 +12,21 @@ Files live under ``<data_dir>/libvirt`` (see ``storage``).
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-import libvirt
+from typing import Any
 
 from stockyard.compute.drivers.base import (
     ComputeDriver,
     DriverError,
     HostResources,
-    InstanceNotFound,
     InstanceSpec,
-    PowerState,
     VolumeAttachmentSpec,
 )
 from stockyard.compute.drivers.libvirt.configdrive import build_config_drive
 from stockyard.compute.drivers.libvirt.domain import (
-    DOMAIN_PREFIX,
-    METADATA_NS,
     DomainConfig,
     build_domain_xml,
-    domain_name,
     mac_for,
-    read_metadata,
 )
 from stockyard.compute.drivers.libvirt.host import (
     choose_virt_type,
@@ -44,6 +34,7 @@ from stockyard.compute.drivers.libvirt.host import (
     free_loopback_port,
 )
 from stockyard.compute.drivers.libvirt.ports import PortsMixin
+from stockyard.compute.drivers.libvirt.power import PowerMixin
 from stockyard.compute.drivers.libvirt.storage import (
     DiskManager,
     ImageResolver,
@@ -52,33 +43,12 @@ from stockyard.compute.drivers.libvirt.storage import (
 from stockyard.compute.drivers.libvirt.volumes import GuestVolumes, guest_disks
 from stockyard.compute.netdp import Datapath
 
-T = TypeVar("T")
-
-_POWER_STATES = {
-    libvirt.VIR_DOMAIN_NOSTATE: PowerState.NOSTATE,
-    libvirt.VIR_DOMAIN_RUNNING: PowerState.RUNNING,
-    libvirt.VIR_DOMAIN_BLOCKED: PowerState.RUNNING,
-    libvirt.VIR_DOMAIN_PAUSED: PowerState.PAUSED,
-    libvirt.VIR_DOMAIN_SHUTDOWN: PowerState.RUNNING,  # still running while it shuts down
-    libvirt.VIR_DOMAIN_SHUTOFF: PowerState.SHUTDOWN,
-    libvirt.VIR_DOMAIN_CRASHED: PowerState.CRASHED,
-    libvirt.VIR_DOMAIN_PMSUSPENDED: PowerState.SUSPENDED,
-}
-_POLL_SECONDS = 0.2
 # QEMU user networking always leases this address to the first guest NIC.
 USER_GUEST_ADDRESS = "10.0.2.15"
 USER_NETWORK_NAME = "user"
 
-# libvirt prints every error to stderr by default; errors are raised and mapped instead.
-libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
 
-
-def _power_state(dom: Any) -> PowerState:
-    state, _reason = dom.state()
-    return _POWER_STATES.get(state, PowerState.NOSTATE)
-
-
-class LibvirtDriver(PortsMixin, ComputeDriver):
+class LibvirtDriver(PowerMixin, PortsMixin, ComputeDriver):
     """Guests of the hypervisor at ``uri``, with disks under ``<data_dir>/libvirt``.
 
     ``network``: ``user`` (QEMU user networking, ssh forwarded from a 127.0.0.1 port),
@@ -101,94 +71,15 @@ class LibvirtDriver(PortsMixin, ComputeDriver):
         shutdown_timeout: float = 30.0,
         datapath: Datapath | None = None,
     ) -> None:
+        super().__init__(host, uri)
         data = Path(data_dir).resolve()
-        self.host = host
-        self.uri = uri
         self.network = network
         self.virt_type = choose_virt_type(virt_type)
         self.shutdown_timeout = shutdown_timeout
         self.disks = DiskManager(data / "libvirt")
         self.resolve_image: ImageResolver = image_resolver or LocalImageResolver(data / "images")
         self.datapath = datapath or Datapath(host)
-        self._conn: Any = None
-        self._conn_lock = threading.Lock()
         self.volumes = GuestVolumes(self._run, host, self.virt_type)
-
-    # -- plumbing ----------------------------------------------------------------------
-
-    def _connection(self) -> Any:
-        with self._conn_lock:
-            if self._conn is None or not self._conn.isAlive():
-                self._conn = libvirt.open(self.uri)
-            return self._conn
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in a thread, libvirt errors mapped to ``DriverError``."""
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except libvirt.libvirtError as exc:
-            message = exc.get_error_message() or str(exc)
-            raise DriverError(f"libvirt on {self.host}: {message}") from exc
-
-    def _lookup(self, instance_uuid: str) -> Any:
-        """The domain of ``instance_uuid`` or None (blocking)."""
-        try:
-            return self._connection().lookupByName(domain_name(instance_uuid))
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                return None
-            raise
-
-    async def _domain(self, instance: InstanceSpec) -> Any:
-        dom = await self._run(self._lookup, instance.uuid)
-        if dom is None:
-            raise InstanceNotFound(instance.uuid, self.host)
-        return dom
-
-    def _metadata_of(self, dom: Any) -> dict[str, str]:
-        try:
-            xml = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS)
-        except libvirt.libvirtError:
-            return {}
-        return read_metadata(xml)
-
-    def _used_ports(self) -> set[int]:
-        ports: set[int] = set()
-        for dom in self._connection().listAllDomains():
-            if dom.name().startswith(DOMAIN_PREFIX):
-                port = self._metadata_of(dom).get("ssh_port", "")
-                if port.isdigit():
-                    ports.add(int(port))
-        return ports
-
-    def _define(self, xml: str) -> Any:
-        return self._connection().defineXML(xml)
-
-    @staticmethod
-    def _start(dom: Any) -> None:
-        if not dom.isActive():
-            dom.create()
-
-    @staticmethod
-    def _undefine(dom: Any) -> None:
-        if dom.isActive():
-            dom.destroy()
-        try:
-            dom.undefineFlags(
-                libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-            )
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() not in (
-                libvirt.VIR_ERR_INVALID_ARG,
-                libvirt.VIR_ERR_NO_SUPPORT,
-            ):
-                raise
-            dom.undefine()  # a driver without NVRAM support (test:///default)
-
-    def _undefine_if_exists(self, instance_uuid: str) -> None:
-        dom = self._lookup(instance_uuid)
-        if dom is not None:
-            self._undefine(dom)
 
     # -- building a guest --------------------------------------------------------------
 
@@ -270,36 +161,6 @@ class LibvirtDriver(PortsMixin, ComputeDriver):
     async def destroy(self, instance: InstanceSpec) -> None:
         await self._cleanup(instance)
 
-    async def reboot(self, instance: InstanceSpec, hard: bool) -> None:
-        dom = await self._domain(instance)
-        if not hard and await self._run(dom.isActive):
-            # As Nova: a clean ACPI shutdown (pulled after shutdown_timeout), then boot.
-            await self.power_off(instance)
-        elif await self._run(dom.isActive):
-            await self._run(dom.reset)
-            return
-        await self._run(self._start, dom)
-
-    async def power_on(self, instance: InstanceSpec) -> None:
-        dom = await self._domain(instance)
-        await self._plug_ports(instance)  # the taps do not survive a host restart
-        await self._run(self._start, dom)
-
-    async def power_off(self, instance: InstanceSpec) -> None:
-        dom = await self._domain(instance)
-        if not await self._run(dom.isActive):
-            return
-        await self._run(dom.shutdown)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.shutdown_timeout
-        while loop.time() < deadline:
-            if not await self._run(dom.isActive):
-                return
-            await asyncio.sleep(_POLL_SECONDS)
-        # The guest ignored the ACPI request: pull the plug, as Nova does.
-        if await self._run(dom.isActive):
-            await self._run(dom.destroy)
-
     async def rebuild(self, instance: InstanceSpec) -> None:
         dom = await self._run(self._lookup, instance.uuid)
         start = True
@@ -349,21 +210,6 @@ class LibvirtDriver(PortsMixin, ComputeDriver):
 
         return await self._run(resources)
 
-    async def list_instances(self) -> dict[str, PowerState]:
-        def states() -> dict[str, PowerState]:
-            found: dict[str, PowerState] = {}
-            for dom in self._connection().listAllDomains():
-                name = dom.name()
-                if name.startswith(DOMAIN_PREFIX):
-                    found[name[len(DOMAIN_PREFIX) :]] = _power_state(dom)
-            return found
-
-        return await self._run(states)
-
-    async def get_power_state(self, instance: InstanceSpec) -> PowerState:
-        dom = await self._domain(instance)
-        return await self._run(_power_state, dom)
-
     async def get_instance_metadata(self, instance: InstanceSpec) -> dict[str, str]:
         """Server metadata the conductor should publish: ``ssh_endpoint`` in user mode."""
         dom = await self._domain(instance)
@@ -404,18 +250,6 @@ class LibvirtDriver(PortsMixin, ComputeDriver):
         if length is not None:
             lines = lines[-length:] if length > 0 else []
         return "\n".join(lines)
-
-    async def close(self) -> None:
-        def close() -> None:
-            with self._conn_lock:
-                if self._conn is not None:
-                    try:
-                        self._conn.close()
-                    except libvirt.libvirtError:
-                        pass
-                    self._conn = None
-
-        await asyncio.to_thread(close)
 
 
 __all__ = ["LibvirtDriver"]

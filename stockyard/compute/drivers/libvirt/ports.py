@@ -8,12 +8,12 @@ Networking has deleted already, still finds every tap to remove.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import libvirt
 
 from stockyard.compute.drivers.base import InstanceSpec, PortSpec
+from stockyard.compute.drivers.libvirt.connection import LibvirtConnection
 from stockyard.compute.drivers.libvirt.domain import (
     PortNic,
     interface_of_tap,
@@ -21,8 +21,6 @@ from stockyard.compute.drivers.libvirt.domain import (
     port_taps,
 )
 from stockyard.compute.netdp import Datapath, tap_name
-
-T = TypeVar("T")
 
 
 def port_nic(port: PortSpec) -> PortNic:
@@ -37,19 +35,10 @@ def _device_flags(dom: Any) -> int:
     return flags
 
 
-class PortsMixin:
+class PortsMixin(LibvirtConnection):
     """Port verbs of :class:`~stockyard.compute.drivers.libvirt.driver.LibvirtDriver`."""
 
     datapath: Datapath
-
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError
-
-    def _lookup(self, instance_uuid: str) -> Any:
-        raise NotImplementedError
-
-    async def _domain(self, instance: InstanceSpec) -> Any:
-        raise NotImplementedError
 
     async def _plug_ports(self, instance: InstanceSpec) -> list[PortNic]:
         """Plug every port of ``instance`` (idempotent); their NICs, in order."""
