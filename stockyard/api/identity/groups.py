@@ -12,7 +12,7 @@ from stockyard.api.identity.filters import NameOps
 from stockyard.api.identity.route import identity_router
 from stockyard.api.identity.schemas import GroupCreateRequest, GroupUpdateRequest
 from stockyard.api.identity.views import collection_links, group_view, user_view
-from stockyard.identity import service
+from stockyard.identity import groups
 from stockyard.identity.errors import Forbidden
 
 router = identity_router()
@@ -29,7 +29,7 @@ async def list_groups(
 ) -> dict[str, Any]:
     """Every group, optionally filtered by name and domain_id."""
     base = state.settings.base_url
-    rows = await service.list_groups(session, name=name, domain_id=domain_id, **name_ops)
+    rows = await groups.list_groups(session, name=name, domain_id=domain_id, **name_ops)
     return {
         "groups": [group_view(base, g) for g in rows],
         "links": collection_links(base, "groups"),
@@ -42,7 +42,7 @@ async def create_group(
 ) -> dict[str, Any]:
     fields = body.group.model_dump()
     fields["domain_id"] = fields["domain_id"] or ctx.domain_id
-    group = await service.create_group(session, fields)
+    group = await groups.create_group(session, fields)
     await session.commit()
     return {"group": group_view(state.settings.base_url, group)}
 
@@ -51,7 +51,7 @@ async def create_group(
 async def show_group(
     group_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    group = await service.get_group(session, group_id)
+    group = await groups.get_group(session, group_id)
     return {"group": group_view(state.settings.base_url, group)}
 
 
@@ -59,8 +59,8 @@ async def show_group(
 async def update_group(
     group_id: str, body: GroupUpdateRequest, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
-    group = await service.get_group(session, group_id)
-    await service.update_group(session, group, body.group.changes())
+    group = await groups.get_group(session, group_id)
+    await groups.update_group(session, group, body.group.changes())
     await session.commit()
     return {"group": group_view(state.settings.base_url, group)}
 
@@ -70,8 +70,8 @@ async def delete_group(
     group_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> Response:
     """Deletes its memberships and role assignments; revokes its members' tokens."""
-    group = await service.get_group(session, group_id)
-    await service.delete_group(session, state.tokens, group)
+    group = await groups.get_group(session, group_id)
+    await groups.delete_group(session, state.tokens, group)
     await session.commit()
     return Response(status_code=204)
 
@@ -81,7 +81,7 @@ async def list_group_users(
     group_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
     base = state.settings.base_url
-    rows = await service.group_users(session, group_id)
+    rows = await groups.group_users(session, group_id)
     return {
         "users": [user_view(base, u) for u in rows],
         "links": collection_links(base, f"groups/{group_id}/users"),
@@ -96,7 +96,7 @@ async def add_group_user(
     group_id: str, user_id: str, ctx: AdminCtx, session: SessionDep
 ) -> Response:
     """Idempotent."""
-    await service.add_member(session, group_id, user_id)
+    await groups.add_member(session, group_id, user_id)
     await session.commit()
     return Response(status_code=204)
 
@@ -106,7 +106,7 @@ async def check_group_user(
     group_id: str, user_id: str, ctx: AdminCtx, session: SessionDep
 ) -> Response:
     """204 if the user is a member, 404 if not."""
-    await service.check_member(session, group_id, user_id)
+    await groups.check_member(session, group_id, user_id)
     return Response(status_code=204)
 
 
@@ -115,7 +115,7 @@ async def remove_group_user(
     group_id: str, user_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep
 ) -> Response:
     """Revokes the user's tokens: they may carry the group's roles."""
-    await service.remove_member(session, state.tokens, group_id, user_id)
+    await groups.remove_member(session, state.tokens, group_id, user_id)
     await session.commit()
     return Response(status_code=204)
 
@@ -128,7 +128,7 @@ async def list_user_groups(
     if not ctx.is_admin and ctx.user_id != user_id:
         raise Forbidden("You are not authorized to perform the requested action.")
     base = state.settings.base_url
-    rows = await service.user_groups(session, user_id)
+    rows = await groups.user_groups(session, user_id)
     return {
         "groups": [group_view(base, g) for g in rows],
         "links": collection_links(base, f"users/{user_id}/groups"),
