@@ -11,6 +11,7 @@ from stockyard.bus import contract
 from stockyard.bus.base import Bus, Message
 from stockyard.conductor.actions import ActionFlow
 from stockyard.conductor.hostsync import HostSync
+from stockyard.conductor.interfaces import InterfaceFlow
 from stockyard.conductor.portsync import PortSync
 from stockyard.conductor.reconciler import Reconciler
 from stockyard.conductor.volumes import VolumeFlow
@@ -88,6 +89,7 @@ class Conductor:
         )
         self.hostsync = HostSync(self.ctx, self.hosts)
         self.volumes = VolumeFlow(self.ctx)
+        self.interfaces = InterfaceFlow(self.ctx)
         self.heartbeat = ServiceHeartbeat(db, CONDUCTOR_BINARY)  # os-services
         self.concurrency = concurrency
         self.host_refresh_seconds = host_refresh_seconds
@@ -151,11 +153,16 @@ class Conductor:
             await isolated(db, [msg.instance_uuid], "acting on its task",
                            self.actions.handle_task(msg.instance_uuid))  # fmt: skip
             await self.volumes.handle_instance(msg.instance_uuid)
+            await self.interfaces.handle_instance(msg.instance_uuid)
         elif not isinstance(msg, contract.OpResult):
             log.warning("conductor: %s message dropped", type(msg).__name__)
         elif msg.op in ("attach_volume", "detach_volume"):
             log.info("conductor: op_result %s %s", msg.op, msg.instance_uuid)
             await self.volumes.on_result(msg)
+        elif msg.op in ("attach_interface", "detach_interface"):
+            log.info("conductor: op_result %s %s", msg.op, msg.instance_uuid)
+            await isolated(db, [msg.instance_uuid], f"applying its {msg.op} result",
+                           self.interfaces.on_result(msg))  # fmt: skip
         elif msg.op == "update_ports":
             await isolated(db, [msg.instance_uuid], "applying its port update result",
                            self.portsync.on_result(msg))  # fmt: skip
@@ -173,10 +180,11 @@ class Conductor:
             await asyncio.sleep(max(1.0, self.ctx.settings.reconcile_interval_seconds))
             try:
                 await self.volumes.reconcile_once()
+                await self.interfaces.reconcile_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("volume attachment reconcile failed")
+                log.exception("volume attachment / interface reconcile failed")
 
     async def _refresh_forever(self) -> None:
         while True:

@@ -46,7 +46,7 @@ def user_port_ids(inst: Instance) -> set[str]:
     return {str(e["port"]) for e in entries_of(inst) if e.get("port")}
 
 
-async def _new_port(
+async def new_port(
     session: AsyncSession, inst: Instance, net: Network, entry: dict[str, Any], mac: str | None
 ) -> Port:
     requests = [ipam.FixedIP(None, str(entry["fixed_ip"]))] if entry.get("fixed_ip") else None
@@ -91,7 +91,7 @@ def _random_mac() -> str:
     return MAC_PREFIX + ":" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
 
 
-async def _delete_port(session: AsyncSession, port: Port) -> None:
+async def delete_port(session: AsyncSession, port: Port) -> None:
     await ipam.release(session, port.id)
     await session.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
     await session.delete(port)
@@ -113,14 +113,14 @@ async def _entry_port(
     if entry.get("provider"):
         net = await provider.ensure(session, region)
         if port is not None and port.network_id != net.id:
-            await _delete_port(session, port)  # rescheduled to another region
+            await delete_port(session, port)  # rescheduled to another region
             port = None
     else:
         net = await session.get(Network, str(entry.get("uuid")))
         if net is None:
             raise BindFailed(f"Network {entry.get('uuid')} could not be found.")
     if port is None:
-        port = await _new_port(session, inst, net, entry, mac)
+        port = await new_port(session, inst, net, entry, mac)
         entry["port_id"] = port.id
     return port
 
@@ -228,8 +228,13 @@ async def release(session: AsyncSession, inst: Instance) -> None:
             port.device_id = ""
             port.device_owner = ""
             port.binding_host_id = ""
+            port.binding_vnic_type = "normal"
             port.status = "DOWN"
+            # An attach or detach in flight ends with the server: its result is stale.
+            port.iface_op = None
+            port.iface_lease_owner = None
+            port.iface_lease_expires = None
             port.revision_number += 1
         else:
-            await _delete_port(session, port)
+            await delete_port(session, port)
     await session.flush()

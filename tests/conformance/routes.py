@@ -99,6 +99,13 @@ COMPUTE: list[ComputeRoute] = [
     ),
     # interfaces_client
     ComputeRoute("GET", rf"/servers/{_ID}/os-interface", "list_interfaces", client=_INTERFACES),
+    ComputeRoute("POST", rf"/servers/{_ID}/os-interface", "create_interface", client=_INTERFACES),
+    ComputeRoute(
+        "GET", rf"/servers/{_ID}/os-interface/{_ID}", "show_interface", client=_INTERFACES
+    ),
+    ComputeRoute(
+        "DELETE", rf"/servers/{_ID}/os-interface/{_ID}", "delete_interface", client=_INTERFACES
+    ),
     # flavors_client
     ComputeRoute("GET", r"/flavors", "list_flavors", client=_FLAVORS),
     ComputeRoute("GET", r"/flavors/detail", "list_flavors_details", client=_FLAVORS),

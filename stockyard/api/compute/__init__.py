@@ -18,6 +18,7 @@ from stockyard.api.compute.groups import router as groups_router
 from stockyard.api.compute.hosts import router as hosts_router
 from stockyard.api.compute.hypervisors import router as hypervisors_router
 from stockyard.api.compute.images import router as images_router
+from stockyard.api.compute.interfaces import router as interfaces_router
 from stockyard.api.compute.keypairs import router as keypairs_router
 from stockyard.api.compute.migrations import router as migrations_router
 from stockyard.api.compute.path_project import check_path_project
@@ -52,6 +53,7 @@ _subs = [
     external_events_router,
     images_router,
     volume_attachments_router,
+    interfaces_router,
 ]
 try:
     from stockyard.api.compute.servers import router as servers_router

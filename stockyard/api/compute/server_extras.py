@@ -46,24 +46,6 @@ async def show_ips(
     return {network: [{"version": a["version"], "addr": a["addr"]} for a in addrs]}
 
 
-@router.get("/servers/{server_id}/os-interface")
-async def list_interfaces(server_id: str, session: SessionDep, ctx: ProjectCtx) -> dict[str, Any]:
-    inst = await load_server(session, ctx, server_id)
-    attachments = []
-    for addrs in (inst.addresses or {}).values():
-        for a in addrs:
-            attachments.append(
-                {
-                    "port_id": f"{inst.uuid[:24]}{a['addr'].replace('.', '')[:12]:0>12}",
-                    "net_id": NETWORK_ID,
-                    "mac_addr": a.get("OS-EXT-IPS-MAC:mac_addr", ""),
-                    "port_state": "ACTIVE",
-                    "fixed_ips": [{"ip_address": a["addr"], "subnet_id": NETWORK_ID}],
-                }
-            )
-    return {"interfaceAttachments": attachments}
-
-
 @router.get("/servers/{server_id}/os-security-groups")
 async def list_security_groups(
     server_id: str, session: SessionDep, ctx: ProjectCtx

@@ -177,11 +177,11 @@ async def requested_networks(
         for entry in entries:
             if "port" not in entry:
                 entry["security_groups"] = groups
-    await _check_port_quota(session, ctx, count * sum(1 for e in entries if "port" not in e))
+    await check_port_quota(session, ctx, count * sum(1 for e in entries if "port" not in e))
     return entries
 
 
-async def _check_port_quota(session: AsyncSession, ctx: RequestContext, wanted: int) -> None:
+async def check_port_quota(session: AsyncSession, ctx: RequestContext, wanted: int) -> None:
     """Nova's PortLimitExceeded (403) when the ports to create pass the project's quota."""
     if wanted <= 0:
         return

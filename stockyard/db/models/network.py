@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stockyard.db.base import Base, new_uuid, utcnow
@@ -66,7 +66,10 @@ class Subnet(Base):
 
 class Port(Base):
     __tablename__ = "ports"
-    __table_args__ = (UniqueConstraint("network_id", "mac_address"),)
+    __table_args__ = (
+        UniqueConstraint("network_id", "mac_address"),
+        Index("ix_ports_iface_op", "iface_op", "iface_lease_expires"),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     network_id: Mapped[str] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
     project_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -81,6 +84,11 @@ class Port(Base):
     binding_host_id: Mapped[str] = mapped_column(String(255), default="")
     binding_vnic_type: Mapped[str] = mapped_column(String(32), default="normal")
     binding_profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Nova's interface attach/detach in flight on the port's server (``attaching`` or
+    # ``detaching``); the op's lease as instances hold theirs (``op:<op>:<op_id>``).
+    iface_op: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    iface_lease_owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    iface_lease_expires: Mapped[datetime | None] = mapped_column(nullable=True)
     revision_number: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
