@@ -95,6 +95,8 @@ class PortSync:
             inst.ports_synced_rev = rev
             ports = list(await s.scalars(select(Port).where(Port.device_id == inst.uuid)))
             for port in ports:
+                if port.iface_op is not None:
+                    continue  # its attach or detach op says when it is up
                 status = "ACTIVE" if msg.ok and port.admin_state_up else "DOWN"
                 if port.status != status:
                     port.status = status

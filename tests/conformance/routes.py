@@ -99,9 +99,11 @@ COMPUTE: list[ComputeRoute] = [
     ),
     # interfaces_client
     ComputeRoute("GET", rf"/servers/{_ID}/os-interface", "list_interfaces", client=_INTERFACES),
-    ComputeRoute("POST", rf"/servers/{_ID}/os-interface", "create_interface", client=_INTERFACES),
     ComputeRoute(
-        "GET", rf"/servers/{_ID}/os-interface/{_ID}", "show_interface", client=_INTERFACES
+        "POST", rf"/servers/{_ID}/os-interface", "get_create_interfaces", client=_INTERFACES
+    ),
+    ComputeRoute(
+        "GET", rf"/servers/{_ID}/os-interface/{_ID}", "get_create_interfaces", client=_INTERFACES
     ),
     ComputeRoute(
         "DELETE", rf"/servers/{_ID}/os-interface/{_ID}", "delete_interface", client=_INTERFACES

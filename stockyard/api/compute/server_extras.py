@@ -1,8 +1,5 @@
-"""Per-server read-only networking sub-resources and server metadata.
-
-Stockyard has no separate networking service; clients written for Nova + Neutron still
-ask for these (see DESIGN.md), so they answer from the server's flat-network address.
-"""
+"""Per-server ``ips``, ``os-security-groups`` and metadata (``os-interface`` is in
+``interfaces``)."""
 
 from __future__ import annotations
 
