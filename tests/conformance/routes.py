@@ -61,6 +61,21 @@ COMPUTE: list[ComputeRoute] = [
     ComputeRoute(
         "DELETE", rf"/servers/{_ID}/metadata/{_ID}", "delete_server_metadata_item", "servers"
     ),
+    ComputeRoute("GET", rf"/servers/{_ID}/tags", "list_tags", client=SERVERS_CLIENT),
+    ComputeRoute("PUT", rf"/servers/{_ID}/tags", "update_all_tags", client=SERVERS_CLIENT),
+    ComputeRoute("DELETE", rf"/servers/{_ID}/tags", "delete_all_tags", client=SERVERS_CLIENT),
+    ComputeRoute(
+        "GET", rf"/servers/{_ID}/tags/{_ID}", "check_tag_existence", client=SERVERS_CLIENT
+    ),
+    ComputeRoute("PUT", rf"/servers/{_ID}/tags/{_ID}", "update_tag", client=SERVERS_CLIENT),
+    ComputeRoute("DELETE", rf"/servers/{_ID}/tags/{_ID}", "delete_tag", client=SERVERS_CLIENT),
+    ComputeRoute("GET", rf"/servers/{_ID}/os-server-password", "show_password", "servers"),
+    ComputeRoute(
+        "DELETE",
+        rf"/servers/{_ID}/os-server-password",
+        "server_actions_delete_password",
+        "servers",
+    ),
     ComputeRoute(
         "GET",
         rf"/servers/{_ID}/os-instance-actions",

@@ -1,5 +1,5 @@
 """``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild, os-getConsoleOutput,
-lock, unlock, os-resetState (admin).
+lock, unlock, os-resetState and injectNetworkInfo (admin), forceDelete, restore.
 
 The API decides "409 or go" from the lifecycle's one table (``begin_action``) and writes
 the task it names; the conductor does the work.
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from stockyard.api.compute import console, server_lock
+from stockyard.api.compute import console, server_admin, server_lock
 from stockyard.api.compute.server_admin import RESET_STATE, reset_server_state
 from stockyard.api.compute.server_common import (
     check_metadata_quota,
@@ -78,6 +78,15 @@ async def server_action(
     if action == RESET_STATE:
         await reset_server_state(session, ctx, server_id, value, request_id(request))
         return Response(status_code=202)
+    if action == server_admin.INJECT_NETWORK_INFO:
+        await server_admin.inject_network_info(session, ctx, server_id)
+        return Response(status_code=202)
+    if action == server_admin.FORCE_DELETE:
+        uuid = await server_admin.force_delete(session, ctx, server_id, request_id(request))
+        await hint_conductor(state, uuid, request_id(request))
+        return Response(status_code=202)
+    if action == server_admin.RESTORE:
+        await server_admin.restore(session, ctx, server_id)
     if action not in _ACTIONS:
         raise APIError(400, f"There is no such action: {action}")
     inst = await load_server(session, ctx, server_id, for_update=True)

@@ -67,6 +67,17 @@ async def get_metadata(server_id: str, session: SessionDep, ctx: ProjectCtx) -> 
     return {"metadata": dict(inst.metadata_ or {})}
 
 
+@router.get("/servers/{server_id}/metadata/{key}")
+async def get_metadata_item(
+    server_id: str, key: str, session: SessionDep, ctx: ProjectCtx
+) -> dict[str, Any]:
+    inst = await load_server(session, ctx, server_id)
+    meta = inst.metadata_ or {}
+    if key not in meta:
+        raise APIError(404, "Metadata item was not found")
+    return {"meta": {key: meta[key]}}
+
+
 async def _write_metadata(
     state: StateDep,
     session: SessionDep,

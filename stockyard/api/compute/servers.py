@@ -112,7 +112,10 @@ async def _list(
     if status := params.get("status"):
         vm_states = _STATUS_TO_VM.get(status.upper())
         if vm_states is None:
-            raise APIError(400, f"Invalid input for query parameter status: {status!r}")
+            # Nova: an unknown status matched nothing until 2.38 made it a client error.
+            if version.at_least("2.38"):
+                raise APIError(400, "Invalid status value")
+            vm_states = []
         query = query.where(Instance.vm_state.in_(vm_states))
     query = apply_column_filters(query, params, ctx, version)
     if version.at_least("2.73") and (locked := params.get("locked")) is not None:
@@ -315,8 +318,10 @@ def _include_subrouters() -> None:
     from stockyard.api.compute.instance_actions import router as actions_log_router
     from stockyard.api.compute.server_actions import router as actions_router
     from stockyard.api.compute.server_extras import router as extras_router
+    from stockyard.api.compute.server_password import router as password_router
+    from stockyard.api.compute.server_tags import router as tags_router
 
-    for sub in (actions_router, actions_log_router, extras_router):
+    for sub in (actions_router, actions_log_router, extras_router, tags_router, password_router):
         router.include_router(sub, prefix="")
 
 
