@@ -134,3 +134,19 @@ async def test_unknown_status_filter_matches_nothing_until_2_38(cloud: Cloud, se
         assert r.json()["badRequest"]["message"] == "Invalid status value"
     ok = await cloud.client.get(f"{V}/servers?status=ACTIVE", headers=cloud.demo)
     assert len(ok.json()["servers"]) == 1
+
+
+async def test_progress_only_in_the_statuses_nova_shows_it(cloud: Cloud, seed: Seed) -> None:
+    stopped = await _server(cloud, seed, vm_state="stopped", host="h0")
+    active = await _server(cloud, seed, vm_state="active", host="h0")
+    building = await _server(cloud, seed)
+    show = {
+        sid: (await cloud.client.get(f"{V}/servers/{sid}", headers=cloud.demo)).json()["server"]
+        for sid in (stopped, active, building)
+    }
+    assert "progress" not in show[stopped]
+    assert show[active]["progress"] == 100 and show[building]["progress"] == 0
+    renamed = await cloud.client.put(
+        f"{V}/servers/{stopped}", json={"server": {"name": "Íñstáñcé"}}, headers=cloud.demo
+    )
+    assert renamed.status_code == 200 and "progress" not in renamed.json()["server"]

@@ -77,6 +77,10 @@ def server_brief(vc: ViewContext, inst: Instance) -> dict[str, Any]:
     return {"id": inst.uuid, "name": inst.name, "links": vc.link("servers", inst.uuid)}
 
 
+# Nova shows ``progress`` only for the statuses where something may be in progress.
+_PROGRESS_STATUSES = {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
+
+
 def server_detail(
     vc: ViewContext,
     inst: Instance,
@@ -112,7 +116,6 @@ def server_detail(
         "accessIPv6": inst.access_ip_v6,
         "links": vc.link("servers", inst.uuid),
         "OS-DCF:diskConfig": "MANUAL",
-        "progress": 100 if status == "ACTIVE" else 0,
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
         "config_drive": inst.config_drive,
         "key_name": inst.key_name,
@@ -127,6 +130,8 @@ def server_detail(
         ],
         "security_groups": [{"name": "default"}],
     }
+    if status in _PROGRESS_STATUSES:
+        body["progress"] = 100 if status == "ACTIVE" else 0
     if vc.is_admin:
         body["OS-EXT-SRV-ATTR:host"] = inst.host
         body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = inst.node
