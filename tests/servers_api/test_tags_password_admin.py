@@ -150,3 +150,29 @@ async def test_progress_only_in_the_statuses_nova_shows_it(cloud: Cloud, seed: S
         f"{V}/servers/{stopped}", json={"server": {"name": "Íñstáñcé"}}, headers=cloud.demo
     )
     assert renamed.status_code == 200 and "progress" not in renamed.json()["server"]
+
+
+async def test_disk_config_set_at_create_update_and_rebuild(cloud: Cloud, seed: Seed) -> None:
+    h = cloud.demo
+    body = server_body(seed, **{"OS-DCF:diskConfig": "AUTO"})
+    r = await cloud.client.post(f"{V}/servers", json=body, headers=h)
+    assert r.status_code == 202 and r.json()["server"]["OS-DCF:diskConfig"] == "AUTO"
+    sid = r.json()["server"]["id"]
+    show = (await cloud.client.get(f"{V}/servers/{sid}", headers=h)).json()["server"]
+    assert show["OS-DCF:diskConfig"] == "AUTO"
+    upd = await cloud.client.put(
+        f"{V}/servers/{sid}", json={"server": {"OS-DCF:diskConfig": "MANUAL"}}, headers=h
+    )
+    assert upd.status_code == 200 and upd.json()["server"]["OS-DCF:diskConfig"] == "MANUAL"
+    async with cloud.state.db.session() as session:
+        await session.execute(
+            update(Instance)
+            .where(Instance.uuid == sid)
+            .values(vm_state="active", task_state=None, host="h0")
+        )
+    rebuild = {"rebuild": {"imageRef": seed.image_id, "OS-DCF:diskConfig": "AUTO"}}
+    r = await cloud.client.post(f"{V}/servers/{sid}/action", json=rebuild, headers=h)
+    assert r.status_code == 202 and r.json()["server"]["OS-DCF:diskConfig"] == "AUTO"
+    bad = server_body(seed, **{"OS-DCF:diskConfig": "SOMETIMES"})
+    r = await cloud.client.post(f"{V}/servers", json=bad, headers=h)
+    assert r.status_code == 400 and "diskConfig" in r.json()["badRequest"]["message"]

@@ -27,7 +27,7 @@ from stockyard.api.compute.server_common import (
     start_action,
     view_context,
 )
-from stockyard.api.compute.server_create import load_image
+from stockyard.api.compute.server_create import auto_disk_config, load_image
 from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import Reboot, Rebuild
 from stockyard.api.compute.server_views import server_update_view
@@ -103,8 +103,10 @@ async def server_action(
         hostname = requested_hostname(rebuild.hostname, version, "rebuild")
         admin_pass = rebuild.adminPass or secrets.token_urlsafe(9)
         image = await load_image(session, ctx, rebuild.imageRef)
+        disk_config = auto_disk_config(rebuild.disk_config, image.properties)
         start_action(session, ctx, inst, "rebuild", rid)
         inst.image_ref = image.id
+        inst.auto_disk_config = disk_config
         if rebuild.name:
             inst.name = rebuild.name
         if hostname is not None:

@@ -220,6 +220,7 @@ async def create_servers(
         "swap": flavor.swap,
         "extra_specs": dict(flavor.extra_specs or {}),
     }
+    auto_disk_config(req.disk_config, image.properties)  # 400 before anything is written
     reservation_id = "r-" + secrets.token_hex(4)
     now = utcnow()
     instances: list[Instance] = []
@@ -251,6 +252,7 @@ async def create_servers(
             launch_index=index,
             description=req.description,
             tags=list(req.tags or []),
+            auto_disk_config=auto_disk_config(req.disk_config, image.properties),
             request_id=request_id,
             task_started_at=now,
             addresses={},
@@ -293,3 +295,15 @@ async def _check_group_members_quota(
             f"Quota exceeded for server_group_members: Requested {count}, but already used "
             f"{members} of {limit} server_group_members",
         )
+
+
+def auto_disk_config(requested: str | None, image_properties: dict[str, Any] | None) -> bool:
+    """Nova's OS-DCF:diskConfig at create and rebuild: the request's, else the image's
+    ``auto_disk_config`` property (MANUAL without one); an image that says ``disabled``
+    refuses AUTO."""
+    prop = str((image_properties or {}).get("auto_disk_config", "")).strip().lower()
+    if requested == "AUTO" and prop == "disabled":
+        raise APIError(400, "Requested image has automatic disk resize disabled.")
+    if requested is not None:
+        return requested == "AUTO"
+    return prop in ("1", "t", "true", "on", "y", "yes")

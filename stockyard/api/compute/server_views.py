@@ -115,7 +115,7 @@ def server_detail(
         "accessIPv4": inst.access_ip_v4,
         "accessIPv6": inst.access_ip_v6,
         "links": vc.link("servers", inst.uuid),
-        "OS-DCF:diskConfig": "MANUAL",
+        "OS-DCF:diskConfig": "AUTO" if inst.auto_disk_config else "MANUAL",
         "OS-EXT-AZ:availability_zone": inst.availability_zone or "",
         "config_drive": inst.config_drive,
         "key_name": inst.key_name,

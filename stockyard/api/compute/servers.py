@@ -261,7 +261,7 @@ async def create_server(
         "server": {
             "id": first.uuid,
             "links": links,
-            "OS-DCF:diskConfig": "MANUAL",
+            "OS-DCF:diskConfig": "AUTO" if first.auto_disk_config else "MANUAL",
             "security_groups": [{"name": "default"}],
             "adminPass": result.admin_pass,
         }
@@ -292,6 +292,8 @@ async def update_server(
         inst.access_ip_v4 = update.accessIPv4
     if update.accessIPv6 is not None:
         inst.access_ip_v6 = update.accessIPv6
+    if update.disk_config is not None:
+        inst.auto_disk_config = update.disk_config == "AUTO"
     await session.commit()
     faults = await latest_faults(session, [inst.uuid])
     vc = view_context(state, ctx, version)

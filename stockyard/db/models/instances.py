@@ -79,6 +79,8 @@ class Instance(Base):
     locked_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     tags: Mapped[list[Any]] = mapped_column(default=list)
+    # Nova's OS-DCF:diskConfig: True is AUTO (grow the root partition), False MANUAL.
+    auto_disk_config: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Hosts already tried for this build; a reschedule avoids them.
     tried_hosts: Mapped[list[Any]] = mapped_column(default=list)
