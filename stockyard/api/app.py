@@ -47,6 +47,9 @@ def create_app(state: APIState) -> FastAPI:
             response = await call_next(request)
         response.headers["x-openstack-request-id"] = rid
         if request.url.path.startswith("/compute"):
+            # Nova's compat header (oslo's request-id middleware sends both): clients and
+            # Tempest read the create's request id from it to find its instance action.
+            response.headers["x-compute-request-id"] = rid
             version = getattr(request.state, "microversion", None)
             if version is not None:
                 response.headers["OpenStack-API-Version"] = f"compute {version}"

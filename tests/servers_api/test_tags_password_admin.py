@@ -176,3 +176,14 @@ async def test_disk_config_set_at_create_update_and_rebuild(cloud: Cloud, seed: 
     bad = server_body(seed, **{"OS-DCF:diskConfig": "SOMETIMES"})
     r = await cloud.client.post(f"{V}/servers", json=bad, headers=h)
     assert r.status_code == 400 and "diskConfig" in r.json()["badRequest"]["message"]
+
+
+async def test_create_answers_nova_request_id_headers(cloud: Cloud, seed: Seed) -> None:
+    r = await cloud.client.post(f"{V}/servers", json=server_body(seed), headers=cloud.demo)
+    rid = r.headers["x-compute-request-id"]
+    assert rid.startswith("req-") and rid == r.headers["x-openstack-request-id"]
+    sid = r.json()["server"]["id"]
+    action = await cloud.client.get(
+        f"{V}/servers/{sid}/os-instance-actions/{rid}", headers=cloud.demo
+    )
+    assert action.status_code == 200 and action.json()["instanceAction"]["action"] == "create"
