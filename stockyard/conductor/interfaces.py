@@ -91,7 +91,7 @@ class InterfaceFlow:
             if taken != 1:
                 return
             await s.refresh(port)
-            inst = await _instance(s, port.device_id)
+            inst = await _instance(s, port.device_id, lock=False)
             if inst is None or not inst.host:
                 await self._end(s, port, inst, op, False, "The server has no host.")
                 return
@@ -116,6 +116,9 @@ class InterfaceFlow:
                 log.debug("stale %s result %s ignored", msg.op, msg.op_id)
                 return
             inst = await _instance(s, port.device_id)
+            await s.refresh(port)
+            if port.iface_lease_owner != op_owner(msg.op, msg.op_id):
+                return  # ended meanwhile (the reconciler, a server delete)
             error = msg.error or "unknown error"
             reason = None if msg.ok else "\n".join(x for x in (error, msg.details) if x)
             await self._end(s, port, inst, msg.op, msg.ok, reason, host=msg.host)
@@ -177,12 +180,16 @@ class InterfaceFlow:
                 port = await s.get(Port, port_id)
                 if port is None or port.iface_lease_owner != owner or port.iface_op is None:
                     continue
+                inst = await _instance(s, port.device_id)
+                await s.refresh(port)
+                if port.iface_lease_owner != owner or port.iface_op is None:
+                    continue  # its result came in meanwhile
                 op = iface.OPS[port.iface_op]
                 verb = "plug" if op == "attach_interface" else "unplug"
                 await self._end(
                     s,
                     port,
-                    await _instance(s, port.device_id),
+                    inst,
                     op,
                     False,
                     f"The compute host did not {verb} the port in time (no answer from its agent).",
@@ -190,9 +197,10 @@ class InterfaceFlow:
         return len(rows)
 
 
-async def _instance(s: AsyncSession, uuid: str) -> Instance | None:
+async def _instance(s: AsyncSession, uuid: str, *, lock: bool = True) -> Instance | None:
+    """The port's server; ``lock``: its row locked before any write, as the API locks a
+    server before its ports, so the two never wait for each other crosswise."""
     if not uuid:
         return None
-    return await s.scalar(
-        select(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False))
-    )
+    stmt = select(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False))
+    return await s.scalar(stmt.with_for_update() if lock else stmt)

@@ -3,12 +3,15 @@ interface flow (answered, failed, lost), and which ports survive."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import select, update
 
 from stockyard.db.base import utcnow
 from stockyard.db.models import Host, Instance, Port
+from stockyard.network import server_ports
 from tests.conftest import Cloud
 from tests.network_api.helpers import create
 from tests.servers_api.conftest import Seed
@@ -208,3 +211,46 @@ async def test_baremetal_takes_a_free_nic_or_fails_as_ironic(cloud: Cloud, seed:
     (*_, last) = await events(cloud, uuid)
     assert last[:3] == ("attach_interface", "compute_attach_interface", "Error")
     assert "not enough free physical ports" in last[3]
+
+
+@pytest.mark.backend()
+async def test_two_servers_racing_for_one_port_one_wins(cloud: Cloud, seed: Seed) -> None:
+    a, b = await running_server(cloud, seed), await running_server(cloud, seed)
+    net = await network(cloud, "race", "192.168.110.0/24")
+    port = await create(cloud, "port", cloud.demo, network_id=net)
+    h = cloud.headers(cloud.demo_token, "2.70")
+    body = {"interfaceAttachment": {"port_id": port["id"]}}
+    answers = await asyncio.gather(
+        *(cloud.client.post(iface_url(uuid), json=body, headers=h) for uuid in (a, b))
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+    winner = (a, b)[[r.status_code for r in answers].index(200)]
+    await answer(cloud, port["id"], ok=True)
+    assert (await neutron_port(cloud, port["id"]))["device_id"] == winner
+    resp = await cloud.client.delete(iface_url(winner, port["id"]), headers=h)
+    assert resp.status_code == 202, resp.text
+    await answer(cloud, port["id"], ok=False, error="the guest kept the NIC")
+    kept = await neutron_port(cloud, port["id"])
+    assert (kept["device_id"], kept["status"]) == (winner, "ACTIVE")  # still attached
+
+
+async def test_server_gone_mid_attach_frees_the_users_port(cloud: Cloud, seed: Seed) -> None:
+    uuid = await running_server(cloud, seed)
+    net = await network(cloud, "gone", "192.168.120.0/24")
+    port = await create(cloud, "port", cloud.demo, network_id=net)
+    h = cloud.headers(cloud.demo_token, "2.70")
+    body = {"interfaceAttachment": {"port_id": port["id"]}}
+    assert (await cloud.client.post(iface_url(uuid), json=body, headers=h)).status_code == 200
+    f = flow(cloud)
+    await f.handle_instance(uuid)  # the op is out, its result not yet in
+    async with cloud.state.db.session() as s:
+        inst = await s.scalar(select(Instance).where(Instance.uuid == uuid))
+        assert inst is not None
+        await server_ports.release(s, inst)  # what the server's delete does
+    row = await port_row(cloud, port["id"])
+    assert row is not None and (row.device_id, row.iface_op, row.iface_lease_owner) == (
+        "",
+        None,
+        None,
+    )
+    assert await f.reconcile_once() == 0  # nothing left in flight
