@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from stockyard.api.microversion import APIVersion
@@ -31,11 +31,21 @@ def host_id(project_id: str, host: str | None) -> str:
     return hashlib.sha224((project_id + host).encode()).hexdigest()
 
 
+# The microversions server_detail's fields depend on.
+_GATES = ("2.3", "2.9", "2.16", "2.19", "2.26", "2.63", "2.71", "2.73", "2.90", "2.96")
+
+
 @dataclass(frozen=True)
 class ViewContext:
     base_url: str
     version: APIVersion
     is_admin: bool
+
+    @cached_property
+    def since(self) -> frozenset[str]:
+        """The microversions among ``_GATES`` this request reaches: a set lookup per field
+        of each server instead of parsing and comparing versions a thousand times a page."""
+        return frozenset(v for v in _GATES if self.version.at_least(v))
 
     def link(self, kind: str, ident: str) -> list[dict[str, str]]:
         return [
@@ -44,17 +54,18 @@ class ViewContext:
         ]
 
 
-def _flavor(vc: ViewContext, inst: Instance) -> dict[str, Any]:
-    snap = inst.flavor or {}
+def flavor_view(vc: ViewContext, snap: dict[str, Any] | None, flavor_id: str) -> dict[str, Any]:
+    """The server's ``flavor``: a link before 2.47, the snapshot taken at create from it."""
     if not vc.version.at_least("2.47"):
-        return {"id": inst.flavor_id, "links": vc.link("flavors", inst.flavor_id)}
+        return {"id": flavor_id, "links": vc.link("flavors", flavor_id)}
+    snap = snap or {}
     body: dict[str, Any] = {
         "vcpus": snap.get("vcpus", 0),
         "ram": snap.get("ram", 0),
         "disk": snap.get("disk", 0),
         "ephemeral": snap.get("ephemeral", 0),
         "swap": snap.get("swap", 0),
-        "original_name": snap.get("name", inst.flavor_id),
+        "original_name": snap.get("name", flavor_id),
     }
     if vc.is_admin or vc.version.at_least("2.47"):
         body["extra_specs"] = dict(snap.get("extra_specs") or {})
@@ -88,8 +99,12 @@ def server_detail(
     host_status: str = "",
     groups: list[str] | None = None,
     volumes: list[tuple[str, bool]] | None = None,
+    flavor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The full server body (GET /servers/{id}, /servers/detail).
+
+    ``flavor`` is :func:`flavor_view`'s body when the caller has it (the list builds one
+    per distinct snapshot and shares it between servers).
 
     ``volumes`` are the attached volumes (id, delete_on_termination), boot volume first.
 
@@ -97,6 +112,7 @@ def server_detail(
     server's host (the caller looks it up, batched for lists); only admins see it.
     """
     status = api_status(inst.vm_state, inst.task_state)
+    since = vc.since
     body: dict[str, Any] = {
         "id": inst.uuid,
         "name": inst.name,
@@ -108,7 +124,7 @@ def server_detail(
         "image": {"id": inst.image_ref, "links": vc.link("images", inst.image_ref)}
         if inst.image_ref
         else "",
-        "flavor": _flavor(vc, inst),
+        "flavor": flavor if flavor is not None else flavor_view(vc, inst.flavor, inst.flavor_id),
         "created": iso(inst.created_at),
         "updated": iso(inst.updated_at),
         "addresses": inst.addresses or {},
@@ -125,7 +141,7 @@ def server_detail(
         "OS-EXT-STS:vm_state": inst.vm_state,
         "OS-EXT-STS:power_state": inst.power_state,
         "os-extended-volumes:volumes_attached": [
-            {"id": vid, "delete_on_termination": dot} if vc.version.at_least("2.3") else {"id": vid}
+            {"id": vid, "delete_on_termination": dot} if "2.3" in since else {"id": vid}
             for vid, dot in volumes or []
         ],
         "security_groups": [{"name": "default"}],
@@ -136,7 +152,7 @@ def server_detail(
         body["OS-EXT-SRV-ATTR:host"] = inst.host
         body["OS-EXT-SRV-ATTR:hypervisor_hostname"] = inst.node
         body["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{inst.id:08x}"
-        if vc.version.at_least("2.3"):
+        if "2.3" in since:
             body["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
             body["OS-EXT-SRV-ATTR:reservation_id"] = inst.reservation_id
             body["OS-EXT-SRV-ATTR:launch_index"] = inst.launch_index
@@ -144,25 +160,25 @@ def server_detail(
             body["OS-EXT-SRV-ATTR:ramdisk_id"] = ""
             body["OS-EXT-SRV-ATTR:root_device_name"] = "/dev/vda"
             body["OS-EXT-SRV-ATTR:user_data"] = inst.user_data
-    if vc.version.at_least("2.96"):
+    if "2.96" in since:
         # The zone the scheduler is held to (asked for at create); null when unpinned.
         body["pinned_availability_zone"] = inst.requested_az or None
-    if vc.version.at_least("2.90"):
+    if "2.90" in since:
         # Shown to users too from 2.90, where they may set it.
         body["OS-EXT-SRV-ATTR:hostname"] = inst.hostname
-    if vc.version.at_least("2.9"):
+    if "2.9" in since:
         body["locked"] = inst.locked
-    if vc.version.at_least("2.16") and vc.is_admin:
+    if "2.16" in since and vc.is_admin:
         body["host_status"] = host_status
-    if vc.version.at_least("2.19"):
+    if "2.19" in since:
         body["description"] = inst.description
-    if vc.version.at_least("2.26"):
+    if "2.26" in since:
         body["tags"] = list(inst.tags or [])
-    if vc.version.at_least("2.63"):
+    if "2.63" in since:
         body["trusted_image_certificates"] = None
-    if vc.version.at_least("2.71") and groups is not None:
+    if "2.71" in since and groups is not None:
         body["server_groups"] = groups
-    if vc.version.at_least("2.73"):
+    if "2.73" in since:
         body["locked_reason"] = inst.locked_reason if inst.locked else None
     if fault is not None and status in ("ERROR", "DELETED"):
         body["fault"] = _fault(vc, fault)
