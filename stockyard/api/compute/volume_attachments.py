@@ -296,17 +296,19 @@ async def volumes_attached(s: AsyncSession, uuids: list[str]) -> dict[str, list[
     attached (or being detached), the boot volume first."""
     if not uuids:
         return {}
-    rows = await s.scalars(
-        select(VolumeAttachment)
+    att = VolumeAttachment.__table__.c
+    conn = await s.connection()  # plain rows: a page may hold a thousand servers
+    rows = await conn.execute(
+        select(att.instance_uuid, att.volume_id, att.delete_on_termination, att.boot_index)
         .where(
-            VolumeAttachment.instance_uuid.in_(uuids),
-            VolumeAttachment.attach_status.in_(("attached", "detaching")),
+            att.instance_uuid.in_(uuids),
+            att.attach_status.in_(("attached", "detaching")),
         )
-        .order_by(VolumeAttachment.created_at)
+        .order_by(att.created_at)
     )
     out: dict[str, list[tuple[str, bool]]] = {}
-    for att in sorted(rows, key=lambda a: a.boot_index != 0):
-        out.setdefault(att.instance_uuid or "", []).append(
-            (att.volume_id, att.delete_on_termination)
+    for row in sorted(rows, key=lambda a: a.boot_index != 0):
+        out.setdefault(row.instance_uuid or "", []).append(
+            (row.volume_id, row.delete_on_termination)
         )
     return out
