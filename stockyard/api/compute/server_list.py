@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import Text, TypeDecorator, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -27,6 +28,7 @@ from stockyard.api.compute.server_filters import apply_column_filters
 from stockyard.api.compute.server_views import ViewContext, flavor_view, server_brief, server_detail
 from stockyard.api.compute.volume_attachments import volumes_attached
 from stockyard.api.errors import APIError
+from stockyard.api.responses import gc_paused
 from stockyard.db.models import Instance
 from stockyard.identity.context import RequestContext
 from stockyard.lifecycle.states import VmState
@@ -201,8 +203,8 @@ async def list_page(
     vc: ViewContext,
     base_url: str,
     detail: bool,
-) -> dict[str, Any]:
-    """The body of ``GET /servers`` (``detail=False``) or ``/servers/detail``."""
+) -> bytes:
+    """The JSON of ``GET /servers`` (``detail=False``) or ``/servers/detail``."""
     query, limit = await _query(session, params, ctx, vc, detail)
     # On the session's connection, not session.execute: plain Core rows, no ORM loading.
     conn = await session.connection()
@@ -215,38 +217,56 @@ async def list_page(
         rows = [r for r in rows if pattern.search(r.name)]
     if ip := params.get("ip"):
         rows = [r for r in rows if ip in str(r.addresses)]
-    result: dict[str, Any]
     if detail:
         faults = await latest_faults(
             session, [r.uuid for r in rows if r.vm_state in ("error", "deleted")]
         )
         statuses = await server_host_statuses(session, vc, [r.host for r in rows])
         attached = await volumes_attached(session, [r.uuid for r in rows])
-        # One flavor body per distinct snapshot: _SharedJSON hands equal texts the same
-        # object, so its id (alive as long as the rows are) names the snapshot.
-        flavors: dict[tuple[int, str], dict[str, Any]] = {}
-        servers = []
-        for r in rows:
-            key = (id(r.flavor), r.flavor_id)
-            flavor = flavors.get(key)
-            if flavor is None:
-                flavor = flavors[key] = flavor_view(vc, r.flavor, r.flavor_id)
-            servers.append(
-                server_detail(
-                    vc,
-                    r,
-                    faults.get(r.uuid),
-                    statuses.get(r.host or "", ""),
-                    volumes=attached.get(r.uuid),
-                    flavor=flavor,
-                )
+    # A page's bodies are some 50,000 dicts and lists alive at once: with the collector
+    # on, its passes while they are built promote them all to the oldest generation and
+    # set off a full pass over the whole process (200-400 ms, the list's p95). Built and
+    # rendered with it paused (no await in between), they are freed before it resumes.
+    with gc_paused():
+        if detail:
+            servers = _detail_bodies(vc, rows, faults, statuses, attached)
+        else:
+            servers = [server_brief(vc, r) for r in rows]
+        result: dict[str, Any] = {"servers": servers}
+        if limit is not None and len(rows) == limit and rows:
+            link = f"{base_url}/compute/v2.1/servers{'/detail' if detail else ''}"
+            result["servers_links"] = [
+                {"rel": "next", "href": f"{link}?limit={limit}&marker={rows[-1].uuid}"}
+            ]
+        raw = orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
+        del result, servers
+    return raw
+
+
+def _detail_bodies(
+    vc: ViewContext,
+    rows: list[Any],
+    faults: dict[str, Any],
+    statuses: dict[str, str],
+    attached: dict[str, list[tuple[str, bool]]],
+) -> list[dict[str, Any]]:
+    # One flavor body per distinct snapshot: _SharedJSON hands equal texts the same
+    # object, so its id (alive as long as the rows are) names the snapshot.
+    flavors: dict[tuple[int, str], dict[str, Any]] = {}
+    servers = []
+    for r in rows:
+        key = (id(r.flavor), r.flavor_id)
+        flavor = flavors.get(key)
+        if flavor is None:
+            flavor = flavors[key] = flavor_view(vc, r.flavor, r.flavor_id)
+        servers.append(
+            server_detail(
+                vc,
+                r,
+                faults.get(r.uuid),
+                statuses.get(r.host or "", ""),
+                volumes=attached.get(r.uuid),
+                flavor=flavor,
             )
-        result = {"servers": servers}
-    else:
-        result = {"servers": [server_brief(vc, r) for r in rows]}
-    if limit is not None and len(rows) == limit and rows:
-        link = f"{base_url}/compute/v2.1/servers{'/detail' if detail else ''}"
-        result["servers_links"] = [
-            {"rel": "next", "href": f"{link}?limit={limit}&marker={rows[-1].uuid}"}
-        ]
-    return result
+        )
+    return servers
