@@ -83,7 +83,7 @@ _DETAIL_NAMES = (
     "id uuid name hostname project_id user_id flavor_id image_ref key_name user_data vm_state "
     "task_state power_state host node availability_zone requested_az access_ip_v4 "
     "access_ip_v6 config_drive reservation_id launch_index locked locked_reason "
-    "description launched_at terminated_at created_at updated_at"
+    "description launched_at terminated_at created_at updated_at auto_disk_config"
 ).split()
 # What the detail bodies read (server_detail), as plain columns named like Instance's
 # attributes; the brief list needs only uuid and name (and addresses for ?ip=).
