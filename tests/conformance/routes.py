@@ -262,6 +262,25 @@ COMPUTE: list[ComputeRoute] = [
     ComputeRoute("GET", rf"/images/{_ID}/metadata/{_ID}", "image_meta_item", "images"),
     ComputeRoute("PUT", rf"/images/{_ID}/metadata/{_ID}", "image_meta_item", "images"),
     ComputeRoute("DELETE", rf"/images/{_ID}/metadata/{_ID}", "delete", "images"),
+    # security_groups_client, security_group_rules_client, tenant_networks_client
+    ComputeRoute("GET", r"/os-security-groups", "list_security_groups", "security_groups"),
+    ComputeRoute("POST", r"/os-security-groups", "create_security_group", "security_groups"),
+    ComputeRoute("GET", rf"/os-security-groups/{_ID}", "get_security_group", "security_groups"),
+    ComputeRoute("PUT", rf"/os-security-groups/{_ID}", "update_security_group", "security_groups"),
+    ComputeRoute(
+        "DELETE", rf"/os-security-groups/{_ID}", "delete_security_group", "security_groups"
+    ),
+    ComputeRoute(
+        "POST", r"/os-security-group-rules", "create_security_group_rule", "security_groups"
+    ),
+    ComputeRoute(
+        "DELETE",
+        rf"/os-security-group-rules/{_ID}",
+        "delete_security_group_rule",
+        "security_groups",
+    ),
+    ComputeRoute("GET", r"/os-tenant-networks", "list_tenant_networks", "tenant_networks"),
+    ComputeRoute("GET", rf"/os-tenant-networks/{_ID}", "get_tenant_network", "tenant_networks"),
 ]
 
 # Versions documents (versions_client: fixed v2.1 schemas).

@@ -24,7 +24,10 @@ from stockyard.api.compute.migrations import router as migrations_router
 from stockyard.api.compute.path_project import check_path_project
 from stockyard.api.compute.quota_classes import router as quota_classes_router
 from stockyard.api.compute.quotas import router as quotas_router
+from stockyard.api.compute.security_group_rules import router as security_group_rules_router
+from stockyard.api.compute.security_groups import router as security_groups_router
 from stockyard.api.compute.services import router as services_router
+from stockyard.api.compute.tenant_networks import router as tenant_networks_router
 from stockyard.api.compute.usage import router as usage_router
 from stockyard.api.compute.versions import list_versions
 from stockyard.api.compute.versions import router as versions_router
@@ -54,6 +57,9 @@ _subs = [
     images_router,
     volume_attachments_router,
     interfaces_router,
+    security_groups_router,
+    security_group_rules_router,
+    tenant_networks_router,
 ]
 try:
     from stockyard.api.compute.servers import router as servers_router

@@ -125,6 +125,12 @@ EXTENSIONS: tuple[Extension, ...] = (
         "os-quota-sets", "Quotas", "Quotas management support.", "/os-quota-sets/{project_id}"
     ),
     Extension(
+        "os-security-groups",
+        "SecurityGroups",
+        "Security group support.",
+        "/os-security-groups",
+    ),
+    Extension(
         "os-server-external-events",
         "ServerExternalEvents",
         "Server External Event Triggers.",
@@ -150,6 +156,12 @@ EXTENSIONS: tuple[Extension, ...] = (
         "SimpleTenantUsage",
         "Simple tenant usage extension.",
         "/os-simple-tenant-usage",
+    ),
+    Extension(
+        "os-tenant-networks",
+        "OSTenantNetworks",
+        "Tenant-based Network Management Extension.",
+        "/os-tenant-networks",
     ),
     Extension(
         "os-used-limits",

@@ -1,5 +1,6 @@
 """``POST /servers/{id}/action``: reboot, os-stop, os-start, rebuild, os-getConsoleOutput,
-lock, unlock, os-resetState and injectNetworkInfo (admin), forceDelete, restore.
+lock, unlock, os-resetState and injectNetworkInfo (admin), forceDelete, restore,
+addSecurityGroup, removeSecurityGroup.
 
 The API decides "409 or go" from the lifecycle's one table (``begin_action``) and writes
 the task it names; the conductor does the work.
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from stockyard.api.compute import console, server_admin, server_lock
+from stockyard.api.compute import console, server_admin, server_lock, server_secgroups
 from stockyard.api.compute.server_admin import RESET_STATE, reset_server_state
 from stockyard.api.compute.server_common import (
     check_metadata_quota,
@@ -74,6 +75,12 @@ async def server_action(
         return Response(status_code=202)
     if action == server_lock.UNLOCK:
         await server_lock.unlock_server(session, ctx, server_id, request_id(request))
+        return Response(status_code=202)
+    if action == server_secgroups.ADD:
+        await server_secgroups.add_security_group(session, ctx, server_id, value)
+        return Response(status_code=202)
+    if action == server_secgroups.REMOVE:
+        await server_secgroups.remove_security_group(session, ctx, server_id, value)
         return Response(status_code=202)
     if action == RESET_STATE:
         await reset_server_state(session, ctx, server_id, value, request_id(request))

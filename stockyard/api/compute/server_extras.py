@@ -1,5 +1,5 @@
-"""Per-server ``ips``, ``os-security-groups`` and metadata (``os-interface`` is in
-``interfaces``)."""
+"""Per-server ``ips`` and metadata (``os-interface`` is in ``interfaces``,
+``os-security-groups`` in ``security_groups``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 
 router = APIRouter()
-
-NETWORK_ID = "00000000-0000-4000-8000-00000000f1a7"
 
 
 @router.get("/servers/{server_id}/ips")
@@ -41,24 +39,6 @@ async def show_ips(
     if addrs is None:
         raise APIError(404, f"Network {network} could not be found for this server.")
     return {network: [{"version": a["version"], "addr": a["addr"]} for a in addrs]}
-
-
-@router.get("/servers/{server_id}/os-security-groups")
-async def list_security_groups(
-    server_id: str, session: SessionDep, ctx: ProjectCtx
-) -> dict[str, Any]:
-    inst = await load_server(session, ctx, server_id)
-    return {
-        "security_groups": [
-            {
-                "id": NETWORK_ID,
-                "name": "default",
-                "description": "Stockyard's flat network allows all traffic",
-                "tenant_id": inst.project_id,
-                "rules": [],
-            }
-        ]
-    }
 
 
 @router.get("/servers/{server_id}/metadata")
