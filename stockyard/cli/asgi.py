@@ -7,6 +7,7 @@ lifespan, and loads the regions for the catalog from the ``regions`` table.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,6 +63,10 @@ def make_app() -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await bus.start()
         state.regions = await load_regions(db)
+        # As ``stockyard up`` does: the worker's start-up objects live as long as it, and
+        # frozen they are left out of every full collection (see cli/main.py).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
