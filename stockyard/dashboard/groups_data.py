@@ -24,6 +24,7 @@ from markupsafe import Markup
 from stockyard.dashboard.client import APIFailure, Cloud
 from stockyard.dashboard.faults import PlainFault, plain_fault
 from stockyard.dashboard.svg import Box, render
+from stockyard.dashboard.together import together
 
 RackKey = tuple[str, str, str]  # (region, availability zone, rack)
 
@@ -126,7 +127,7 @@ async def _optional(coro: Any) -> Any:
 async def known_racks(cloud: Cloud) -> list[RackKey]:
     """Racks the user may know of: the project's stock racks, all rack aggregates if
     the API lets the user list aggregates."""
-    stock, aggs = await asyncio.gather(
+    stock, aggs = await together(
         _optional(cloud.request("GET", "baremetal-stock", "/stock"))
         if cloud.has("baremetal-stock")
         else asyncio.sleep(0),
@@ -153,7 +154,7 @@ async def _fault(cloud: Cloud, member: dict[str, Any]) -> PlainFault | None:
 async def group_view(cloud: Cloud, group_id: str, racks: list[RackKey]) -> GroupView:
     body = await cloud.compute("GET", f"/os-server-groups/{group_id}/stockyard-placement")
     p = body["server_group_placement"]
-    faults = await asyncio.gather(*(_fault(cloud, m) for m in p["members"]))
+    faults = await together(*(_fault(cloud, m) for m in p["members"]))
     members = [
         Member(
             id=m["id"],
@@ -180,11 +181,9 @@ async def group_view(cloud: Cloud, group_id: str, racks: list[RackKey]) -> Group
 
 async def group_views(cloud: Cloud) -> list[GroupView]:
     """Every group the user sees, each with its members placed, by name."""
-    body, racks = await asyncio.gather(
-        cloud.compute("GET", "/os-server-groups"), known_racks(cloud)
-    )
+    body, racks = await together(cloud.compute("GET", "/os-server-groups"), known_racks(cloud))
     groups = sorted(body.get("server_groups", []), key=lambda g: (g.get("name") or "", g["id"]))
-    return list(await asyncio.gather(*(group_view(cloud, g["id"], racks) for g in groups)))
+    return list(await together(*(group_view(cloud, g["id"], racks) for g in groups)))
 
 
 def picture(group: GroupView) -> Markup:

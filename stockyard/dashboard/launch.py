@@ -8,13 +8,13 @@ whose servers the API then refuses is deleted again, so a failed submit leaves n
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from stockyard.dashboard.client import APIFailure, Cloud
 from stockyard.dashboard.servers_data import images
+from stockyard.dashboard.together import together
 
 POLICIES = {
     "anti-affinity": "anti-affinity (hard: must spread)",
@@ -46,7 +46,7 @@ async def _networks(cloud: Cloud) -> list[dict[str, Any]] | None:
 
 
 async def options(cloud: Cloud) -> LaunchOptions:
-    flavors, image_list, keys, zones, groups, networks = await asyncio.gather(
+    flavors, image_list, keys, zones, groups, networks = await together(
         cloud.compute("GET", "/flavors/detail"),
         images(cloud),
         cloud.compute("GET", "/os-keypairs"),

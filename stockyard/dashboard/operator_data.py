@@ -11,7 +11,6 @@ answer is reported.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from markupsafe import Markup
 
 from stockyard.dashboard.client import APIFailure, Cloud
 from stockyard.dashboard.svg import Box, render
+from stockyard.dashboard.together import together
 
 UNRACKED = "(no rack)"
 
@@ -121,7 +121,7 @@ async def _nodes(cloud: Cloud) -> dict[str, dict[str, Any]]:
 
 async def floor_plan(cloud: Cloud) -> FloorPlan:
     """The plan; the API's 403 (not an admin) propagates as the page's error."""
-    hypervisors, aggs, services, nodes = await asyncio.gather(
+    hypervisors, aggs, services, nodes = await together(
         cloud.compute("GET", "/os-hypervisors/detail"),
         cloud.compute("GET", "/os-aggregates"),
         cloud.compute("GET", "/os-services", params={"binary": "nova-compute"}),

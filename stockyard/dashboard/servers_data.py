@@ -6,12 +6,12 @@ aggregates that place the hosts the API shows (to admins), all three concurrentl
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from stockyard.dashboard.client import APIFailure, Cloud, Unauthenticated
 from stockyard.dashboard.faults import PlainFault, plain_fault
+from stockyard.dashboard.together import together
 
 # Statuses that move on by themselves: the list keeps polling while one is shown.
 TRANSITIONAL = frozenset(
@@ -124,7 +124,7 @@ def _row(server: dict[str, Any], image_names: dict[str, str], racks: dict[str, s
 async def server_list(cloud: Cloud) -> ServerList:
     # The rack aggregates are asked at the same time, not after seeing hosts: one round
     # trip less for the page; for users the API hides hosts from, its 403 costs little.
-    servers_body, image_list, racks = await asyncio.gather(
+    servers_body, image_list, racks = await together(
         cloud.compute("GET", "/servers/detail", params={"limit": PAGE_LIMIT}),
         images(cloud),
         racks_by_host(cloud),
@@ -172,7 +172,7 @@ async def _console(cloud: Cloud, server_id: str) -> tuple[str | None, str | None
 async def _actions(cloud: Cloud, server_id: str, limit: int = 10) -> list[ActionRecord]:
     body = await cloud.compute("GET", f"/servers/{server_id}/os-instance-actions")
     listed = body.get("instanceActions", [])[:limit]
-    shown = await asyncio.gather(
+    shown = await together(
         *(
             cloud.compute("GET", f"/servers/{server_id}/os-instance-actions/{a['request_id']}")
             for a in listed
@@ -191,7 +191,7 @@ async def _actions(cloud: Cloud, server_id: str, limit: int = 10) -> list[Action
 
 
 async def server_detail(cloud: Cloud, server_id: str) -> ServerDetail:
-    body, image_list, (console, console_error), actions = await asyncio.gather(
+    body, image_list, (console, console_error), actions = await together(
         cloud.compute("GET", f"/servers/{server_id}"),
         images(cloud),
         _console(cloud, server_id),

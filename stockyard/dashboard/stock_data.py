@@ -9,11 +9,11 @@ unassigned pool. Approve and reject are the API's admin calls; for anyone else t
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
 from stockyard.dashboard.client import APIFailure, Cloud
+from stockyard.dashboard.together import together
 
 SERVICE = "baremetal-stock"
 
@@ -96,7 +96,7 @@ async def stock_page(cloud: Cloud) -> StockPage:
     if not cloud.has(SERVICE):
         zones = await cloud.compute("GET", "/os-availability-zone")
         return StockPage(None, None, [], _zones(zones))
-    mine, pool, requests, zones = await asyncio.gather(
+    mine, pool, requests, zones = await together(
         cloud.request("GET", SERVICE, "/stock"),
         _pool(cloud),
         cloud.request("GET", SERVICE, "/requests"),

@@ -102,6 +102,8 @@ async def test_a_revoked_token_sends_the_user_to_login(web: Browserless) -> None
     response = await web.client.get("/dashboard/servers")
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/login"
+    # The page's other API calls were wound down with it, not left holding API sessions.
+    assert web.cloud.state.db.engine.pool.checkedout() == 0
     login = await web.client.get("/dashboard/login")
     assert "token expired or was revoked" in login.text
 

@@ -1,0 +1,40 @@
+"""A page's concurrent API calls: one failing leaves none of the others running."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from stockyard.dashboard.client import Unauthenticated
+from stockyard.dashboard.together import together
+
+
+async def test_results_come_in_order() -> None:
+    async def value(v: int, delay: float) -> int:
+        await asyncio.sleep(delay)
+        return v
+
+    assert list(await together(value(1, 0.02), value(2, 0), value(3, 0.01))) == [1, 2, 3]
+    assert list(await together()) == []
+
+
+async def test_a_failure_cancels_and_waits_for_the_other_calls() -> None:
+    finished: list[str] = []
+    release = asyncio.Event()
+
+    async def slow(name: str) -> str:
+        try:
+            await release.wait()
+        finally:
+            finished.append(name)  # reached on cancel too: the call was wound down
+        return name
+
+    async def refused() -> str:
+        raise Unauthenticated(401, "token revoked")
+
+    with pytest.raises(Unauthenticated):
+        await together(slow("a"), refused(), slow("b"))
+    # Nothing is left running once the page has its answer.
+    assert sorted(finished) == ["a", "b"]
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
