@@ -11,19 +11,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import cloud  # bench/ is the script's directory
 import httpx
-import yaml
-from cloud import cpu_seconds
+from cloud import cpu_seconds, token
 from profiling import start_profile, stop_profile
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 
 
 def pct(values: list[float], p: float) -> float:
@@ -31,44 +25,10 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def lab_yaml(path: Path, racks: int, per_rack: int) -> None:
-    rack_list = [{"name": f"r{i}", "hypervisors": per_rack} for i in range(1, racks + 1)]
-    doc = {
-        "version": 1,
-        "fake": {"boot_seconds": 0.0, "fail_spawn": False, "seed": 1},
-        "hypervisor_defaults": {"vcpus": 64, "memory_mb": 262144, "local_gb": 4000},
-        "regions": [
-            {
-                "name": "RegionOne",
-                "cidr": "10.20.0.0/16",
-                "azs": [{"name": "az1", "racks": rack_list}, {"name": "az2", "racks": rack_list}],
-            }
-        ],
-    }
-    path.write_text(yaml.safe_dump(doc))
-
-
-async def token(client: httpx.AsyncClient, password: str) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": "admin", "domain": {"id": "default"}, "password": password}
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-        }
-    }
-    r = await client.post("/identity/v3/auth/tokens", json=body)
-    r.raise_for_status()
-    return r.headers["X-Subject-Token"]
-
-
 async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        tok = await token(client, "bench-admin")
+        tok = await token(client)
         h = {"X-Auth-Token": tok, "OpenStack-API-Version": "compute 2.79"}
         r = await client.post(
             "/compute/v2.1/flavors",
@@ -140,14 +100,10 @@ def main() -> None:
         "--profile", type=Path, help="py-spy output (raw folded stacks; .json: speedscope)"
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmpdir = Path(tmp)
-        lab = tmpdir / "lab.yaml"
-        lab_yaml(lab, racks=5, per_rack=10)
-        with cloud.running(tmpdir, {**cloud.FAKE_LAB_ENV, "STOCKYARD_LAB_FILE": str(lab)}) as up:
-            spy = start_profile(args.profile, up.pid, str(args.creates))
-            asyncio.run(run(args.creates, args.clients, up.port, up.pid))
-            stop_profile(spy)
+    with cloud.fake_lab_cloud(None, racks=5, per_rack=10) as up:
+        spy = start_profile(args.profile, up.pid, str(args.creates))
+        asyncio.run(run(args.creates, args.clients, up.port, up.pid))
+        stop_profile(spy)
 
 
 if __name__ == "__main__":

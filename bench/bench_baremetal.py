@@ -30,10 +30,9 @@ from pathlib import Path
 import cloud  # bench/ is the script's directory
 import httpx
 import yaml
-from cloud import cpu_seconds
+from cloud import cpu_seconds, token
 from profiling import start_profile, stop_profile
 
-PASSWORD = cloud.ADMIN_PASSWORD
 RACK_SIZE = 20
 EV_SCHEDULE = "conductor_schedule_and_build_instances"
 EV_BUILD = "compute_build_and_run_instance"
@@ -115,23 +114,6 @@ class HwmgrSampler:
             ):
                 self.seen[uuid].setdefault(state, now)
                 self.rows[uuid] = (node, created, finished, error)
-
-
-async def token(client: httpx.AsyncClient) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": "admin", "domain": {"id": "default"}, "password": PASSWORD}
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-        }
-    }
-    r = await client.post("/identity/v3/auth/tokens", json=body)
-    r.raise_for_status()
-    return r.headers["X-Subject-Token"]
 
 
 def settled(core: Path, n: int) -> tuple[int, int]:

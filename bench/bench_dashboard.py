@@ -19,21 +19,27 @@ import os
 import pstats
 import re
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cloud
 import httpx
-from bench_api import lab_yaml, pct, token  # bench/ is the script's directory
-from cloud import cpu_seconds
+from bench_api import pct  # bench/ is the script's directory
+from cloud import cpu_seconds, token
 
 ADMIN_PW = cloud.ADMIN_PASSWORD
 
 
-async def fill(client: httpx.AsyncClient, servers: int) -> None:
-    """``servers`` ACTIVE servers in the admin project, by multi-creates of 100."""
-    h = {"X-Auth-Token": await token(client, ADMIN_PW), "OpenStack-API-Version": "compute 2.79"}
+async def fill(
+    client: httpx.AsyncClient,
+    h: dict[str, str],
+    servers: int,
+    extra: Callable[[int], dict[str, Any]] | None = None,
+) -> None:
+    """``servers`` ACTIVE servers in the project of ``h``'s token, by multi-creates of 100;
+    ``extra(made)``: more fields of the create that makes servers ``made`` onwards."""
     image_id = (await client.get("/image/v2/images", headers=h)).json()["images"][0]["id"]
     made = len((await client.get("/compute/v2.1/servers?limit=2000", headers=h)).json()["servers"])
     while made < servers:
@@ -46,6 +52,7 @@ async def fill(client: httpx.AsyncClient, servers: int) -> None:
                 "networks": "none",
                 "min_count": n,
                 "max_count": n,
+                **(extra(made) if extra else {}),
             }
         }
         (await client.post("/compute/v2.1/servers", json=body, headers=h)).raise_for_status()
@@ -92,8 +99,9 @@ def report(label: str, values: list[float]) -> None:
 
 async def run(base: str, servers: int, rounds: int, profile: bool, server_pid: int) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        h = {"X-Auth-Token": await token(client, ADMIN_PW), "OpenStack-API-Version": "compute 2.79"}
         t0 = time.perf_counter()
-        await fill(client, servers)
+        await fill(client, h, servers)
         print(
             f"{servers} servers ACTIVE after {time.perf_counter() - t0:.1f} s; "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
@@ -112,7 +120,6 @@ async def run(base: str, servers: int, rounds: int, profile: bool, server_pid: i
         report(
             "GET /dashboard/servers/table", await timed(client, "/dashboard/servers/table", rounds)
         )
-        h = {"X-Auth-Token": await token(client, ADMIN_PW), "OpenStack-API-Version": "compute 2.79"}
         cpu0 = cpu_seconds(server_pid)
         report(
             "  API GET /servers/detail?limit=1000",
@@ -166,14 +173,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--keep", type=Path, help="a directory for the cloud, kept for reruns")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmpdir = args.keep or Path(tmp)
-        tmpdir.mkdir(parents=True, exist_ok=True)
-        lab = tmpdir / "lab.yaml"
-        lab_yaml(lab, racks=3, per_rack=10)
-        env = {**cloud.FAKE_LAB_ENV, "STOCKYARD_LAB_FILE": str(lab)}
-        with cloud.running(tmpdir, env, timeout=60) as up:
-            asyncio.run(run(up.base, args.servers, args.rounds, args.profile, up.pid))
+    with cloud.fake_lab_cloud(args.keep, racks=3, per_rack=10, timeout=60) as up:
+        asyncio.run(run(up.base, args.servers, args.rounds, args.profile, up.pid))
 
 
 if __name__ == "__main__":

@@ -16,46 +16,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import cloud  # bench/ is the script's directory
 import httpx
-from bench_api import BIN, cpu_seconds, lab_yaml, pct, token  # bench/ is the script's directory
-from bench_dashboard import ADMIN_PW, login
+from bench_api import pct
+from bench_dashboard import ADMIN_PW, fill, login
+from cloud import cpu_seconds, token
 from profiling import start_profile, stop_profile
 
 MV = "compute 2.96"  # the newest body: every field the list can carry
 
 
-async def fill(client: httpx.AsyncClient, h: dict[str, str], servers: int) -> None:
-    image_id = (await client.get("/image/v2/images", headers=h)).json()["images"][0]["id"]
-    made = len((await client.get("/compute/v2.1/servers?limit=2000", headers=h)).json()["servers"])
-    while made < servers:
-        n = min(100, servers - made)
-        body = {
-            "server": {
-                "name": f"s{made:04d}",
-                "flavorRef": "42",
-                "imageRef": image_id,
-                "networks": "none",
-                "metadata": {"owner": "bench", "tier": f"t{made % 3}"},
-                "tags": ["bench", f"batch-{made // 100}"],
-                "min_count": n,
-                "max_count": n,
-            }
-        }
-        (await client.post("/compute/v2.1/servers", json=body, headers=h)).raise_for_status()
-        made += n
-    while True:
-        listed = (await client.get("/compute/v2.1/servers/detail?limit=2000", headers=h)).json()[
-            "servers"
-        ]
-        if len(listed) >= servers and all(s["status"] in ("ACTIVE", "ERROR") for s in listed):
-            return
-        await asyncio.sleep(0.5)
+def labels(made: int) -> dict[str, Any]:
+    """Metadata and tags of the servers a multi-create makes from ``made`` on."""
+    return {
+        "metadata": {"owner": "bench", "tier": f"t{made % 3}"},
+        "tags": ["bench", f"batch-{made // 100}"],
+    }
 
 
 async def timed(
@@ -87,7 +67,7 @@ async def run(base: str, args: argparse.Namespace, pid: int) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         h = {"X-Auth-Token": await token(client, ADMIN_PW), "OpenStack-API-Version": MV}
         t0 = time.perf_counter()
-        await fill(client, h, args.servers)
+        await fill(client, h, args.servers, labels)
         print(
             f"{args.servers} servers ACTIVE after {time.perf_counter() - t0:.1f} s; load average "
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; {args.rounds} rounds each"
@@ -127,46 +107,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="a directory for the cloud, kept for reruns")
     parser.add_argument("--profile", type=Path, help="py-spy output of the detail list")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        tmpdir = args.keep or Path(tmp)
-        tmpdir.mkdir(parents=True, exist_ok=True)
-        lab = tmpdir / "lab.yaml"
-        lab_yaml(lab, racks=3, per_rack=10)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
-        env.update(
-            STOCKYARD_API_PORT=str(port),
-            STOCKYARD_DATA_DIR=str(tmpdir / "data"),
-            STOCKYARD_LAB_FILE=str(lab),
-            STOCKYARD_ADMIN_PASSWORD=ADMIN_PW,
-            STOCKYARD_FAKE_BOOT_SECONDS="0",
-            STOCKYARD_LOG_LEVEL="WARNING",
-            STOCKYARD_QUOTA_INSTANCES="100000",
-            STOCKYARD_QUOTA_CORES="100000",
-            STOCKYARD_QUOTA_RAM="100000000",
-        )
-        proc = subprocess.Popen(
-            [str(BIN / "stockyard"), "up"],
-            env=env,
-            cwd=tmpdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            asyncio.run(run(base, args, proc.pid))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    with cloud.fake_lab_cloud(args.keep, racks=3, per_rack=10, timeout=120) as up:
+        asyncio.run(run(up.base, args, up.pid))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 
 BIN = Path(sys.executable).parent
 ADMIN_PASSWORD = "bench-admin"
@@ -46,6 +48,42 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def lab_yaml(path: Path, racks: int, per_rack: int) -> None:
+    """A fake lab: 2 AZs of ``racks`` racks of ``per_rack`` roomy hypervisors."""
+    rack_list = [{"name": f"r{i}", "hypervisors": per_rack} for i in range(1, racks + 1)]
+    doc = {
+        "version": 1,
+        "fake": {"boot_seconds": 0.0, "fail_spawn": False, "seed": 1},
+        "hypervisor_defaults": {"vcpus": 64, "memory_mb": 262144, "local_gb": 4000},
+        "regions": [
+            {
+                "name": "RegionOne",
+                "cidr": "10.20.0.0/16",
+                "azs": [{"name": "az1", "racks": rack_list}, {"name": "az2", "racks": rack_list}],
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(doc))
+
+
+async def token(client: httpx.AsyncClient, password: str = ADMIN_PASSWORD) -> str:
+    """A token of user ``admin`` on project ``admin``."""
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "admin", "domain": {"id": "default"}, "password": password}
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }
+    }
+    r = await client.post("/identity/v3/auth/tokens", json=body)
+    r.raise_for_status()
+    return r.headers["X-Subject-Token"]
 
 
 @dataclass
@@ -125,3 +163,20 @@ def running(workdir: Path, env: Mapping[str, str], *, timeout: float = 300) -> I
         yield cloud
     finally:
         stop(cloud)
+
+
+@contextmanager
+def fake_lab_cloud(
+    keep: Path | None, racks: int, per_rack: int, *, timeout: float = 300
+) -> Iterator[Cloud]:
+    """:func:`running` on a :func:`lab_yaml` lab with :data:`FAKE_LAB_ENV`, in ``keep``
+    (made if missing and left in place, so a rerun finds its servers) or a temporary
+    directory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = keep or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        lab = workdir / "lab.yaml"
+        lab_yaml(lab, racks, per_rack)
+        env = {**FAKE_LAB_ENV, "STOCKYARD_LAB_FILE": str(lab)}
+        with running(workdir, env, timeout=timeout) as cloud:
+            yield cloud
