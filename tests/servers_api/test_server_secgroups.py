@@ -75,6 +75,12 @@ async def test_add_list_remove(cloud: Cloud, seed: Seed) -> None:
     assert await _ports_rev(cloud, server_id) > rev  # the host re-applies the port
     listed = (await cloud.client.get(url, headers=cloud.demo)).json()["security_groups"]
     assert [g["name"] for g in listed] == ["default", "web"]
+    # The server's own body names its ports' groups, in show and in the detailed list.
+    shown = (await cloud.client.get(f"{V}/servers/{server_id}", headers=cloud.demo)).json()
+    assert shown["server"]["security_groups"] == [{"name": "default"}, {"name": "web"}]
+    r = await cloud.client.get(f"{V}/servers/detail", headers=cloud.demo)
+    (detail,) = r.json()["servers"]
+    assert detail["security_groups"] == [{"name": "default"}, {"name": "web"}]
     # By id too; adding a group the ports have changes nothing.
     r = await _action(cloud, server_id, {"addSecurityGroup": {"name": web}})
     assert r.status_code == 202
@@ -140,3 +146,19 @@ async def test_port_without_port_security_refuses(cloud: Cloud, seed: Seed) -> N
     h = cloud.headers(cloud.demo_token, "2.90")
     r = await cloud.client.get(f"{V}/servers/{server_id}/os-security-groups", headers=h)
     assert r.status_code == 200 and r.json() == {"security_groups": []}
+
+
+async def test_removing_every_group_leaves_the_key_out(cloud: Cloud, seed: Seed) -> None:
+    """Tempest's test_remove_server_all_security_groups: Nova shows no security_groups
+    for a server whose ports have none (and one without ports has none either)."""
+    server_id, port_id = await _server_with_port(cloud, seed)
+    r = await _action(cloud, server_id, {"removeSecurityGroup": {"name": "default"}})
+    assert r.status_code == 202, r.text
+    assert await _port_groups(cloud, port_id) == []
+    shown = (await cloud.client.get(f"{V}/servers/{server_id}", headers=cloud.demo)).json()
+    assert "security_groups" not in shown["server"]
+    # The create response answers the groups asked for, else default.
+    await _group(cloud, "web")
+    body = server_body(seed, security_groups=[{"name": "web"}])
+    r = await cloud.client.post(f"{V}/servers", json=body, headers=cloud.demo)
+    assert r.json()["server"]["security_groups"] == [{"name": "web"}]

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.errors import APIError
-from stockyard.db.models import SecurityGroup, SecurityGroupRule
-from stockyard.network import secgroups
+from stockyard.db.models import Port, PortSecurityGroup, SecurityGroup, SecurityGroupRule
+from stockyard.identity.context import RequestContext
+from stockyard.network import ports, secgroups
 from stockyard.network.errors import NeutronError
 
 ANY_CIDR = "0.0.0.0/0"
@@ -110,3 +111,26 @@ async def groups_view(session: AsyncSession, groups: list[SecurityGroup]) -> lis
 
 def sort_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(groups, key=lambda g: (g["tenant_id"], g["name"]))
+
+
+async def server_security_groups(
+    session: AsyncSession, ctx: RequestContext, uuids: list[str]
+) -> dict[str, list[dict[str, str]]]:
+    """A server body's ``security_groups`` per server (Nova's
+    ``get_instances_security_groups_bindings``): for each port of the server the caller
+    sees, each of its groups the caller sees, as ``{"name": name or id}``. A server
+    with none has no entry (Nova then leaves the key out)."""
+    if not uuids:
+        return {}
+    rows = await session.execute(
+        select(Port.device_id, SecurityGroup.id, SecurityGroup.name, SecurityGroup.project_id)
+        .join(PortSecurityGroup, PortSecurityGroup.port_id == Port.id)
+        .join(SecurityGroup, SecurityGroup.id == PortSecurityGroup.security_group_id)
+        .where(Port.device_id.in_(uuids), ports.visible(ctx))
+        .order_by(Port.created_at, Port.id, SecurityGroup.name, SecurityGroup.id)
+    )
+    out: dict[str, list[dict[str, str]]] = {}
+    for device, gid, name, project in rows:
+        if secgroups.can_see(ctx, project):
+            out.setdefault(device, []).append({"name": name or gid})
+    return out

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from stockyard.api.compute import console, server_admin, server_lock, server_secgroups
+from stockyard.api.compute.secgroup_views import server_security_groups
 from stockyard.api.compute.server_admin import RESET_STATE, reset_server_state
 from stockyard.api.compute.server_common import (
     check_metadata_quota,
@@ -145,8 +146,15 @@ async def server_action(
         vc = view_context(state, ctx, version)
         groups = await member_groups(session, inst.uuid)
         status = await server_host_status(session, vc, inst)
+        sec_groups = await server_security_groups(session, ctx, [inst.uuid])
         server = server_update_view(
-            vc, inst, faults.get(inst.uuid), groups, host_status=status, rebuild=True
+            vc,
+            inst,
+            faults.get(inst.uuid),
+            groups,
+            host_status=status,
+            rebuild=True,
+            security_groups=sec_groups.get(inst.uuid),
         )
         # Nova ([api] enable_instance_password, default on) returns the new password.
         server["adminPass"] = admin_pass

@@ -100,8 +100,13 @@ def server_detail(
     groups: list[str] | None = None,
     volumes: list[tuple[str, bool]] | None = None,
     flavor: dict[str, Any] | None = None,
+    security_groups: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The full server body (GET /servers/{id}, /servers/detail).
+
+    ``security_groups`` are the groups of the server's ports
+    (:func:`~stockyard.api.compute.secgroup_views.server_security_groups`); without
+    any the key is left out, as Nova does.
 
     ``flavor`` is :func:`flavor_view`'s body when the caller has it (the list builds one
     per distinct snapshot and shares it between servers).
@@ -144,8 +149,9 @@ def server_detail(
             {"id": vid, "delete_on_termination": dot} if "2.3" in since else {"id": vid}
             for vid, dot in volumes or []
         ],
-        "security_groups": [{"name": "default"}],
     }
+    if security_groups:
+        body["security_groups"] = security_groups
     if status in _PROGRESS_STATUSES:
         body["progress"] = 100 if status == "ACTIVE" else 0
     if vc.is_admin:
@@ -201,6 +207,7 @@ def server_update_view(
     *,
     host_status: str = "",
     rebuild: bool = False,
+    security_groups: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The server of PUT /servers/{id} and of the rebuild action (server_groups from 2.71).
 
@@ -213,6 +220,7 @@ def server_update_view(
         fault,
         host_status=host_status,
         groups=groups if vc.version.at_least("2.71") else None,
+        security_groups=security_groups,
     )
     if not vc.version.at_least("2.75"):
         for key in list(body):

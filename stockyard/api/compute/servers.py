@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
+from stockyard.api.compute.secgroup_views import server_security_groups
 from stockyard.api.compute.server_common import (
     hint_conductor,
     latest_faults,
@@ -73,9 +74,16 @@ async def show_server(
     vc = view_context(state, ctx, version)
     status = await server_host_status(session, vc, inst)
     attached = await volumes_attached(session, [inst.uuid])
+    sec_groups = await server_security_groups(session, ctx, [inst.uuid])
     return {
         "server": server_detail(
-            vc, inst, faults.get(inst.uuid), status, groups=groups, volumes=attached.get(inst.uuid)
+            vc,
+            inst,
+            faults.get(inst.uuid),
+            status,
+            groups=groups,
+            volumes=attached.get(inst.uuid),
+            security_groups=sec_groups.get(inst.uuid),
         )
     }
 
@@ -107,7 +115,8 @@ async def create_server(
             "id": first.uuid,
             "links": links,
             "OS-DCF:diskConfig": "AUTO" if first.auto_disk_config else "MANUAL",
-            "security_groups": [{"name": "default"}],
+            # Nova answers the groups asked for (its ports do not exist yet), else default.
+            "security_groups": body.server.security_groups or [{"name": "default"}],
             "adminPass": result.admin_pass,
         }
     }
@@ -144,8 +153,16 @@ async def update_server(
     vc = view_context(state, ctx, version)
     groups = await member_groups(session, inst.uuid)
     status = await server_host_status(session, vc, inst)
+    sec_groups = await server_security_groups(session, ctx, [inst.uuid])
     return {
-        "server": server_update_view(vc, inst, faults.get(inst.uuid), groups, host_status=status)
+        "server": server_update_view(
+            vc,
+            inst,
+            faults.get(inst.uuid),
+            groups,
+            host_status=status,
+            security_groups=sec_groups.get(inst.uuid),
+        )
     }
 
 
