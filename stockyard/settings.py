@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         default=None, description="Base URL put in the service catalog; default from host/port"
     )
     lab_file: Path | None = Field(default=None, description="Lab YAML; default: the shipped lab")
+    lab_baremetal_agent: bool = Field(
+        default=True,
+        description="`up` runs the lab's baremetal agent in-process; false: a separate "
+        "`stockyard baremetal-agent` does (hwmgr's URL and token: <data_dir>/hwmgr/<region>/"
+        "endpoint.json)",
+    )
     token_ttl_seconds: int = Field(default=3600, ge=60)
     admin_password: SecretStr | None = Field(
         default=None, description="first-start admin password; default: random, in clouds.yaml"

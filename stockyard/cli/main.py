@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from stockyard import __version__
-from stockyard.cli import roles
+from stockyard.cli import baremetal_agent, roles
 from stockyard.cli.logs import configure_logging
 from stockyard.settings import Settings
 
@@ -41,6 +41,7 @@ app.add_typer(db_app, name="db")
 lab_app = typer.Typer(help="The emulated lab.")
 app.add_typer(lab_app, name="lab")
 roles.register(app)
+baremetal_agent.register(app)
 console = Console()
 
 

@@ -11,7 +11,10 @@
    stock owner from the lab file on first enrolment) and one ``bm.<class>`` flavor per
    resource class;
 4. an ``ImageExporter`` serving signed image URLs to hwmgr, one ``BaremetalDriver`` per
-   region and one ``AgentPool`` with a ``ComputeAgent`` per node.
+   region and one ``AgentPool`` with a ``ComputeAgent`` per node; with the setting
+   ``lab_baremetal_agent`` false, none of these: a separate ``stockyard baremetal-agent``
+   process runs them, given each region's hwmgr URL and token from
+   ``<data_dir>/hwmgr/<region>/endpoint.json`` (mode 0600, rewritten at every start).
 
 Emulated BMCs get new ports and passwords at every start; nodes keep their uuid and get
 the new BMC details through hwmgr's ``PATCH /v1/nodes/{uuid}``.
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import logging
+import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -192,6 +197,15 @@ async def _start_region(
         await client.close()
 
 
+def _write_endpoint(settings: Settings, region: str, url: str, token: str) -> None:
+    """Where a separate ``stockyard baremetal-agent`` finds the region's hwmgr (0600: the
+    token is hwmgr's service token)."""
+    path = settings.data_dir / "hwmgr" / region / "endpoint.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"region": region, "url": url, "token": token}, fh)
+
+
 async def start_baremetal_lab(
     lab: Lab, settings: Settings, bus: Bus, db: Database, *, report_interval: float = 10.0
 ) -> BaremetalLab:
@@ -228,8 +242,9 @@ async def start_baremetal_lab(
         if ipmi:
             out.ipmi = IpmiEmulator([IpmiNodeSpec(name=n.name) for n in ipmi])
             starts.append(out.ipmi.start())
-        out.exporter = ImageExporter(db, ImageStore(settings.data_dir / "images"))
-        starts.append(out.exporter.start())
+        if settings.lab_baremetal_agent:
+            out.exporter = ImageExporter(ImageStore(settings.data_dir / "images"))
+            starts.append(out.exporter.start())
         await asyncio.gather(*starts)
 
         regions = sorted({n.region for n in nodes})
@@ -243,6 +258,11 @@ async def start_baremetal_lab(
             await upsert_hosts(session, nodes, node_uuids)
             await seed_flavors(session, lab.baremetal)
             await seed_stock_quota(session, nodes, settings)
+        for region in regions:
+            _write_endpoint(settings, region, out.hwmgrs[region].url, out.token)
+        if out.exporter is None:
+            log.info("baremetal lab: %d nodes; their agent runs apart", len(nodes))
+            return out
 
         out.pool = AgentPool(bus, report_interval)
         for region in regions:

@@ -2,8 +2,14 @@
 
 hwmgr downloads a deploy's image with a plain GET (it holds no Keystone token of ours),
 so the lab serves each image the baremetal driver asks for at
-``/images/<id>?expires=<unix>&sig=<hmac-sha256>`` on 127.0.0.1. Only images that
+``/images/<id>?expires=<unix>&sig=<hmac-sha256>`` (on 127.0.0.1 in the lab; on the
+``stockyard baremetal-agent`` role's image port in a deployment). Only images that
 ``url_for`` has signed are served, only until their URL expires, and read-only.
+
+The exporter reads the image store (``<data_dir>/images``) by image id, as the libvirt
+agents do, and needs no database: a file is there only once its upload completed (the store
+renames it into place), and the compute API already refused a build from an image that is
+not active before the build reached an agent.
 """
 
 from __future__ import annotations
@@ -17,15 +23,12 @@ import time
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from stockyard.compute.drivers.base import DriverError
-from stockyard.db.base import Database
-from stockyard.db.models import Image
 from stockyard.image.store import ImageStore
 
 
@@ -40,10 +43,14 @@ def _sha256(path: Path) -> str:
 class ImageExporter:
     """Serves signed image URLs; ``url_for`` is the driver's ``image_url_for``."""
 
-    def __init__(self, db: Database, store: ImageStore, *, ttl_seconds: float = 86400.0) -> None:
-        self.db = db
+    def __init__(
+        self, store: ImageStore, *, ttl_seconds: float = 86400.0, public_url: str | None = None
+    ) -> None:
         self.store = store
         self.ttl_seconds = ttl_seconds
+        # The base URL hwmgr fetches from (a Service's address in a deployment); default:
+        # where ``start`` listens.
+        self.public_url = public_url
         self.url = ""
         self._key = secrets.token_bytes(32)
         self._paths: dict[str, Path] = {}
@@ -57,15 +64,15 @@ class ImageExporter:
 
     async def url_for(self, image_id: str) -> tuple[str, str]:
         """A signed URL of the image's data and its ``sha256:<hex>``; DriverError if none."""
-        async with self.db.session() as session:
-            image = await session.scalar(select(Image).where(Image.id == image_id))
-        if image is None or image.status != "active" or not image.location:
-            raise DriverError(f"Image {image_id} has no data to install (not active).")
-        path = self.store.path_for(image.location)
+        try:
+            # The store names each image's file by the image id (its ``location``).
+            path = self.store.path_for(image_id)
+        except ValueError as exc:
+            raise DriverError(f"Image {image_id!r} is not a valid image reference.") from exc
         try:
             stat = await asyncio.to_thread(path.stat)
         except OSError as exc:
-            raise DriverError(f"Image {image_id}: its data is missing ({exc.strerror}).") from exc
+            raise DriverError(f"Image {image_id} has no data to install ({exc.strerror}).") from exc
         known = self._digests.get(image_id)
         if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
             digest = await asyncio.to_thread(_sha256, path)
@@ -93,7 +100,7 @@ class ImageExporter:
         return FileResponse(path, media_type="application/octet-stream")
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Serve on ``host`` and a free port; ``url`` says where."""
+        """Serve on ``host`` and ``port`` (0: a free one); ``url`` says where hwmgr fetches."""
         app = Starlette(routes=[Route("/images/{image_id}", self._get, methods=["GET"])])
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
@@ -107,7 +114,7 @@ class ImageExporter:
             await self._serve
             raise RuntimeError(f"image exporter could not listen on {host}:{port}")
         bound = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://{host}:{bound}"
+        self.url = (self.public_url or f"http://{host}:{bound}").rstrip("/")
 
     async def stop(self) -> None:
         if self._server is not None:

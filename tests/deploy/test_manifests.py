@@ -93,8 +93,8 @@ def test_every_role_is_deployed(path: Path) -> None:
     docs = render(path)
     components = {component(d) for d in workloads(docs)}
     assert components >= {
-        "api", "scheduler", "conductor", "volume", "agent-libvirt", "hwmgr", "dashboard",
-        "db-upgrade",
+        "api", "scheduler", "conductor", "volume", "agent-libvirt", "agent-baremetal", "hwmgr",
+        "dashboard", "db-upgrade",
     }  # fmt: skip
     started = {role_command(d)[1] for d in workloads(docs) if role_command(d)[0] == "stockyard"}
     assert _role_commands() <= started, f"roles without a manifest: {_role_commands() - started}"
@@ -102,11 +102,41 @@ def test_every_role_is_deployed(path: Path) -> None:
     assert role_command(hwmgr) == ["python", "-m", "stockyard.hwmgr"]
     agent = next(d for d in docs if d["kind"] == "DaemonSet")
     assert pod_spec(agent)["nodeSelector"] == {"stockyard.io/hypervisor": "true"}
+    _check_baremetal_agent(path, docs)
     for name in ("stockyard-scheduler", "stockyard-conductor", "stockyard-api"):
         deployment = next(
             d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name
         )
         assert deployment["spec"]["replicas"] >= 2, name
+
+
+def _option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def _check_baremetal_agent(path: Path, docs: tuple[Doc, ...]) -> None:
+    """One per region, of the overlay's region and hwmgr, single replica (see its manifest),
+    no database credentials, the image store read-only."""
+    bm = [d for d in workloads(docs) if component(d) == "agent-baremetal"]
+    assert len(bm) == 1 and bm[0]["kind"] == "Deployment"
+    deployment = bm[0]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    args = role_command(deployment)[1:]
+    region = yaml.safe_load((path / "kustomization.yaml").read_text())["labels"][0]["pairs"]
+    assert _option(args, "--region") == region["stockyard.io/region"]
+    namespace = yaml.safe_load((path / "kustomization.yaml").read_text())["namespace"]
+    assert _option(args, "--hwmgr-url") == f"http://stockyard-hwmgr.{namespace}.svc:6385"
+    image_url = _option(args, "--image-url")
+    assert image_url == f"http://stockyard-agent-baremetal.{namespace}.svc:8791"
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    service = services["stockyard-agent-baremetal"]
+    assert [p["port"] for p in service["spec"]["ports"]] == [int(_option(args, "--image-port"))]
+    container = pod_spec(deployment)["containers"][0]
+    env = {e["name"] for e in container["env"]}
+    assert "STOCKYARD_DATABASE_URL" not in env and "STOCKYARD_HWMGR_TOKEN" in env
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["images"]["readOnly"] is True
 
 
 def _env_is_secret_ref(env: dict[str, Any]) -> bool:
@@ -145,7 +175,7 @@ def test_every_role_has_probes_limits_and_no_inline_secret(path: Path) -> None:
 @overlay
 def test_probes_use_the_health_endpoints(path: Path) -> None:
     for doc in workloads(render(path)):
-        if doc["kind"] == "Job" or component(doc) == "hwmgr":
+        if doc["kind"] == "Job":
             continue
         c = pod_spec(doc)["containers"][0]
         assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -225,12 +255,14 @@ def test_network_policies_allow_only_the_designed_flows(path: Path) -> None:
         "volume": dns | db | bus,
         "db-upgrade": dns | db,
         "agent-libvirt": dns | bus,  # no database credentials, no database route
+        "agent-baremetal": dns | bus | {6385},  # the bus and its region's hwmgr, no database
         "dashboard": dns | {8774, 443},  # the public APIs only
-        "hwmgr": dns | db | {443, 623},  # its database and the BMCs
+        "hwmgr": dns | db | {443, 623, 8791},  # its database, the BMCs, the agent's images
     }
     expected_ingress = {
         "api": {8774}, "dashboard": {8780}, "hwmgr": {6385}, "db-upgrade": set(),
         "scheduler": {8090}, "conductor": {8090}, "volume": {8090}, "agent-libvirt": {8090},
+        "agent-baremetal": {8090, 8791},
     }  # fmt: skip
     for doc in workloads(docs):
         labels = doc["spec"]["template"]["metadata"]["labels"]

@@ -31,9 +31,11 @@ def test_topology_starts_each_role_with_the_manifests_options() -> None:
     manifests = _manifest_commands()
     lab = Path("/etc/stockyard/lab.yaml")
     compared = []
-    for role in ("api", "scheduler", "conductor", "volume", "agent"):
+    for role in ("api", "scheduler", "conductor", "volume", "agent", "baremetal-agent"):
         key = next(k for k in manifests if k.split()[0] == role)
-        suite = role_args(role, health_port=8090, lab=lab)
+        suite = role_args(
+            role, health_port=8090, lab=lab, region="RegionOne", hwmgr_url="http://hwmgr:6385"
+        )
         assert _options(suite) == _options(manifests[key]), role
         assert suite[0] == manifests[key][0]
         compared.append(role)

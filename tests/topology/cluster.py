@@ -185,11 +185,24 @@ class Cluster:
             await engine.dispose()
 
 
-def role_args(role: str, *extra: str, health_port: int, lab: Path) -> list[str]:
+def role_args(
+    role: str,
+    *extra: str,
+    health_port: int,
+    lab: Path,
+    region: str = "RegionOne",
+    hwmgr_url: str = "",
+    image_port: int = 8791,
+) -> list[str]:
     """The command line (after ``stockyard``) the suite starts ``role`` with: the options
     deploy/'s manifests start it with, with this machine's values (tests/deploy checks
     that both use the same options)."""
     args = [role, *extra]
+    if role == "baremetal-agent":
+        # The image server on 127.0.0.1, where this machine's hwmgr fetches from.
+        args += ["--region", region, "--hwmgr-url", hwmgr_url, "--image-host", "127.0.0.1",
+                 "--image-port", str(image_port), "--image-url",
+                 f"http://127.0.0.1:{image_port}", "--report-interval", "2"]  # fmt: skip
     if role != "api":  # the API serves /healthz and /readyz on its own port
         args += ["--health-port", str(health_port), "--health-host", "127.0.0.1"]
     if role == "agent":

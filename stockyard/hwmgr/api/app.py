@@ -6,11 +6,13 @@ from fastapi import FastAPI
 
 from stockyard.hwmgr.api import installer, nodes, tasks
 from stockyard.hwmgr.api.errors import install_handlers
+from stockyard.hwmgr.api.health import add_hwmgr_health
 from stockyard.hwmgr.api.state import HwmgrState
 
 
 def create_app(state: HwmgrState) -> FastAPI:
-    """hwmgr's API on ``state``; the service token guards everything but installer routes."""
+    """hwmgr's API on ``state``; the service token guards everything but installer routes
+    and ``/healthz`` ``/readyz``."""
     app = FastAPI(
         title="Stockyard hwmgr",
         version="1",
@@ -22,4 +24,5 @@ def create_app(state: HwmgrState) -> FastAPI:
     app.include_router(tasks.node_router)
     app.include_router(tasks.router)
     app.include_router(installer.router)
+    add_hwmgr_health(app, state)
     return app
