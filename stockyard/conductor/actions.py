@@ -23,7 +23,7 @@ from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.messages import op_envelope
 from stockyard.lifecycle.records import OP_EVENTS, move
 from stockyard.lifecycle.states import TaskState, VmState, outcome
-from stockyard.placement import claims, ports
+from stockyard.placement import boot_volumes, claims, ports
 from stockyard.placement.build import BuildFlow
 from stockyard.placement.context import FlowContext, new_op_id
 from stockyard.placement.hoststate import HostStateCache
@@ -67,6 +67,7 @@ async def finish_delete(s: AsyncSession, inst: Instance) -> int | None:
     # Its volumes go back to available; delete_on_termination ones to deleting (the
     # volume role's reconciler deletes them).
     await volume_flow.release_for_delete(s, inst.uuid)
+    await boot_volumes.unattached_to_delete(s, inst)
     await s.execute(
         delete(ServerGroupMember)
         .where(ServerGroupMember.instance_uuid == inst.uuid)

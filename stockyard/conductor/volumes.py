@@ -57,14 +57,19 @@ def attachment_spec(att: VolumeAttachment) -> contract.VolumeAttachmentSpec:
 async def instance_volumes(
     s: AsyncSession, instance_uuid: str
 ) -> list[contract.VolumeAttachmentSpec]:
-    """The attached volumes of an instance, the boot volume first."""
+    """The attached volumes of an instance, the boot volume first (and the ones a
+    spawn reserved and connected: a resent spawn carries them too)."""
     rows = await s.scalars(
         select(VolumeAttachment).where(
             VolumeAttachment.instance_uuid == instance_uuid,
-            VolumeAttachment.attach_status.in_(("attached", "detaching")),
+            VolumeAttachment.attach_status.in_(("attached", "detaching", "reserved")),
         )
     )
-    specs = [attachment_spec(a) for a in rows]
+    specs = [
+        attachment_spec(a)
+        for a in rows
+        if a.attach_status != "reserved" or (a.connection_info and a.attached_host)
+    ]
     return sorted(specs, key=lambda v: (v.boot_index != 0, v.device))
 
 

@@ -25,7 +25,7 @@ from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.records import EV_BUILD, EV_SCHEDULE, move
 from stockyard.lifecycle.states import TaskState, VmState
-from stockyard.placement import burst, claims, events, ports
+from stockyard.placement import boot_volumes, burst, claims, events, ports
 from stockyard.placement.context import MAX_CLAIM_TRIES, MAX_GROUP_WAITS, FlowContext
 from stockyard.placement.hoststate import HostStateCache
 from stockyard.placement.spec import batches, resource_class_of
@@ -57,6 +57,8 @@ class BuildFlow:
             await self.forward(uuids)
             return
         wanted = [u for u in dict.fromkeys(uuids) if u not in self._busy]
+        # Servers whose volumes are still being made wait (unleased) for them.
+        wanted = await boot_volumes.gate(self.ctx, wanted)
         if not wanted:
             return
         self._busy.update(wanted)
@@ -194,6 +196,7 @@ class BuildFlow:
             if inst.task_state != TaskState.SPAWNING:
                 await leases.give_up(s, [uuid], me)
                 return
+            await boot_volumes.finish_spawn(s, inst, msg.ok)
             if msg.ok:
                 move(inst, VmState.ACTIVE, None)
                 inst.power_state = msg.power_state or PowerState.RUNNING

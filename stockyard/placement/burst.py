@@ -36,7 +36,7 @@ from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.messages import op_envelope
 from stockyard.lifecycle.records import EV_BUILD, EV_SCHEDULE, move
 from stockyard.lifecycle.states import TaskState, VmState
-from stockyard.placement import claims, events, ports
+from stockyard.placement import boot_volumes, claims, events, ports
 from stockyard.placement.context import FlowContext, new_op_id
 from stockyard.placement.hoststate import HostStateCache
 from stockyard.placement.spec import request_spec
@@ -283,6 +283,13 @@ async def to_spawning(
     addresses = await address_step(ctx, s, inst, host)
     if addresses is None:
         return None
+    try:
+        volumes = await boot_volumes.reserve_for_spawn(ctx, s, inst, host)
+    except boot_volumes.VolumesNotReady as exc:
+        await claims.release(s, inst.uuid)
+        ctx.scheduler.release(inst.uuid)
+        await fail(s, inst, f"Build of instance {inst.uuid} aborted: {exc}")
+        return None
     state = ctx.scheduler.index.get(host.uuid)
     inst.host = host.name
     inst.node = host.name
@@ -296,7 +303,10 @@ async def to_spawning(
     op_id = new_op_id()
     inst.lease_owner = leases.op_owner("spawn", op_id)
     inst.lease_expires = ctx.op_lease_until()
-    return op_envelope(inst, "spawn", op_id)
+    topic, message = op_envelope(inst, "spawn", op_id)
+    if volumes:
+        message["instance"]["volumes"] = [v.model_dump() for v in volumes]  # type: ignore[index]
+    return topic, message
 
 
 async def address_step(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Instance, ServerGroup
 from stockyard.lifecycle import records
+from stockyard.lifecycle.block_devices import is_volume_backed
 from stockyard.placement import claims
 from stockyard.scheduler import GroupInfo, GroupPolicy, RequestSpec, Scheduler
 
@@ -39,6 +40,7 @@ def _batch_key(inst: Instance) -> str:
             inst.forced_host,
             inst.group_uuid,
             sorted(inst.tried_hosts or []),
+            is_volume_backed(inst),
         ],
         sort_keys=True,
         default=str,
@@ -93,7 +95,9 @@ async def request_spec(
         project_id=first.project_id,
         vcpus=int(flavor.get("vcpus") or 0),
         memory_mb=int(flavor.get("ram") or 0),
-        disk_gb=int(flavor.get("disk") or 0) + int(flavor.get("ephemeral") or 0),
+        # A volume-backed server's root disk is its volume: the flavor's is not claimed.
+        disk_gb=(0 if is_volume_backed(first) else int(flavor.get("disk") or 0))
+        + int(flavor.get("ephemeral") or 0),
         resource_class=resource_class_of(extra),
         extra_specs=extra,
         availability_zone=first.requested_az or None,

@@ -33,10 +33,12 @@ from stockyard.api.compute.server_create import auto_disk_config, load_image
 from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import Reboot, Rebuild
 from stockyard.api.compute.server_views import server_update_view
+from stockyard.api.compute.volume_attachments import volumes_attached
 from stockyard.api.deps import Microversion, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.responses import FastJSONResponse
-from stockyard.db.models import KeyPair
+from stockyard.db.models import KeyPair, Volume
+from stockyard.lifecycle.block_devices import boot_volume_id
 
 router = APIRouter()
 
@@ -112,8 +114,18 @@ async def server_action(
         admin_pass = rebuild.adminPass or secrets.token_urlsafe(9)
         image = await load_image(session, ctx, rebuild.imageRef)
         disk_config = auto_disk_config(rebuild.disk_config, image.properties)
+        root = boot_volume_id(inst)
+        if root is not None:
+            # Nova before 2.93: a volume-backed server rebuilds only from the image its
+            # root volume was made from (its disk is kept; no reimage).
+            volume = await session.get(Volume, root)
+            if volume is None or volume.image_id != image.id:
+                raise APIError(
+                    400, "Unable to rebuild with a different image for a volume-backed server."
+                )
         start_action(session, ctx, inst, "rebuild", rid)
-        inst.image_ref = image.id
+        if root is None:
+            inst.image_ref = image.id
         inst.auto_disk_config = disk_config
         if rebuild.name:
             inst.name = rebuild.name
@@ -155,6 +167,7 @@ async def server_action(
             host_status=status,
             rebuild=True,
             security_groups=sec_groups.get(inst.uuid),
+            volumes=await volumes_attached(session, [inst.uuid]),
         )
         # Nova ([api] enable_instance_password, default on) returns the new password.
         server["adminPass"] = admin_pass

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.api.compute import server_networks
+from stockyard.api.compute import server_bdm, server_networks
 from stockyard.api.compute.server_common import check_metadata_quota
 from stockyard.api.compute.server_hostname import requested_hostname
 from stockyard.api.compute.server_schemas import ServerCreateBody
@@ -141,6 +141,8 @@ class CreateResult:
     instances: list[Instance]
     reservation_id: str
     admin_pass: str
+    volumes: list[str] = field(default_factory=list)
+    """Volumes created for the servers' block device mappings (hint the volume role)."""
 
 
 async def create_servers(
@@ -159,12 +161,28 @@ async def create_servers(
     if version.at_least("2.37") and req.networks is None:
         raise APIError(400, "Invalid input for field/attribute networks: 'networks' is required.")
     flavor = await load_flavor(session, ctx, req.flavorRef)
-    if not req.imageRef:
+    bdms = await server_bdm.plan(
+        session,
+        ctx,
+        req.block_device_mapping_v2,
+        req.imageRef,
+        req.max_count or req.min_count,
+        version,
+    )
+    image: Image | None = None
+    if bdms.volume_backed:
+        # Booted from a volume: no image of its own (Nova's image ""); the flavor's root
+        # disk is not used.
+        pass
+    elif bdms.boot_image is not None:
+        image = bdms.boot_image
+    elif not req.imageRef:
         raise APIError(400, "Invalid input for field/attribute imageRef: an image is required.")
-    image = await load_image(session, ctx, req.imageRef)
-    if image.min_disk and flavor.disk and flavor.disk < image.min_disk:
+    else:
+        image = await load_image(session, ctx, req.imageRef)
+    if image is not None and image.min_disk and flavor.disk and flavor.disk < image.min_disk:
         raise APIError(400, "Flavor's disk is too small for requested image.")
-    if image.min_ram and flavor.ram < image.min_ram:
+    if image is not None and image.min_ram and flavor.ram < image.min_ram:
         raise APIError(400, "Flavor's memory is too small for requested image.")
     key: KeyPair | None = None
     if req.key_name:
@@ -233,7 +251,7 @@ async def create_servers(
             user_id=ctx.user_id,
             flavor_id=flavor.flavorid,
             flavor=snapshot,
-            image_ref=image.id,
+            image_ref=image.id if image is not None else "",
             key_name=key.name if key else None,
             key_data=key.public_key if key else None,
             user_data=req.user_data,
@@ -262,6 +280,12 @@ async def create_servers(
         instances.append(inst)
     await session.flush()
     await server_networks.reserve(session, instances)
+    new_volumes: list[str] = []
+    for inst in instances:
+        inst.block_devices, made = await server_bdm.make_volumes(
+            state, session, ctx, bdms, inst.uuid
+        )
+        new_volumes.extend(made)
     for inst in instances:
         if group is not None:
             session.add(ServerGroupMember(group_id=group.id, instance_uuid=inst.uuid))
@@ -276,7 +300,9 @@ async def create_servers(
             )
         )
     await session.flush()
-    return CreateResult(instances, reservation_id, req.adminPass or secrets.token_urlsafe(9))
+    return CreateResult(
+        instances, reservation_id, req.adminPass or secrets.token_urlsafe(9), new_volumes
+    )
 
 
 async def _check_group_members_quota(

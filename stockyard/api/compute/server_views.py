@@ -208,6 +208,7 @@ def server_update_view(
     host_status: str = "",
     rebuild: bool = False,
     security_groups: list[dict[str, str]] | None = None,
+    volumes: dict[str, list[tuple[str, bool]]] | None = None,
 ) -> dict[str, Any]:
     """The server of PUT /servers/{id} and of the rebuild action (server_groups from 2.71).
 
@@ -221,6 +222,7 @@ def server_update_view(
         host_status=host_status,
         groups=groups if vc.version.at_least("2.71") else None,
         security_groups=security_groups,
+        volumes=(volumes or {}).get(inst.uuid),
     )
     if not vc.version.at_least("2.75"):
         for key in list(body):

@@ -26,6 +26,7 @@ from stockyard.api.compute.server_views import server_detail, server_update_view
 from stockyard.api.compute.volume_attachments import volumes_attached
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
+from stockyard.api.volume.common import hint as volume_hint
 from stockyard.bus import contract
 from stockyard.db.models import ServerGroup, ServerGroupMember
 
@@ -103,6 +104,8 @@ async def create_server(
     await session.commit()
     hint = contract.BuildHint(instance_uuids=[i.uuid for i in result.instances], request_id=rid)
     await state.bus.publish(contract.SCHEDULER, contract.encode(hint))
+    for volume_id in result.volumes:
+        await volume_hint(state, "volume", volume_id, request)
     if body.server.return_reservation_id:
         return {"reservation_id": result.reservation_id}
     first = result.instances[0]
@@ -162,6 +165,7 @@ async def update_server(
             groups,
             host_status=status,
             security_groups=sec_groups.get(inst.uuid),
+            volumes=await volumes_attached(session, [inst.uuid]),
         )
     }
 

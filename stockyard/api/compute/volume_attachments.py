@@ -293,7 +293,8 @@ async def detach(
 
 async def volumes_attached(s: AsyncSession, uuids: list[str]) -> dict[str, list[tuple[str, bool]]]:
     """``os-extended-volumes:volumes_attached`` of these servers, one query: the volumes
-    attached (or being detached), the boot volume first."""
+    attached (or being detached, or reserved for the server's build), the boot volume
+    first."""
     if not uuids:
         return {}
     att = VolumeAttachment.__table__.c
@@ -302,7 +303,7 @@ async def volumes_attached(s: AsyncSession, uuids: list[str]) -> dict[str, list[
         select(att.instance_uuid, att.volume_id, att.delete_on_termination, att.boot_index)
         .where(
             att.instance_uuid.in_(uuids),
-            att.attach_status.in_(("attached", "detaching")),
+            att.attach_status.in_(("attached", "detaching", "reserved")),
         )
         .order_by(att.created_at)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stockyard.db.base import Base, new_uuid, utcnow
@@ -54,6 +54,11 @@ class Instance(Base):
     # address), else the requests (see ``stockyard.network.server_ports``).
     requested_networks: Mapped[list[Any] | None] = mapped_column(nullable=True, default=None)
     group_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Nova's block device mappings (``stockyard.api.compute.server_bdm``): the volumes a
+    # server boots from and attaches at build; None when it boots from an image alone.
+    block_devices: Mapped[list[Any] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True, default=None
+    )
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     addresses: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The instance's ports as agents see them (``contract.PortSpec`` dicts, interface
