@@ -37,8 +37,10 @@ MAX_VERSION = (2, 96)
 #         (server_hostname)
 #   2.91  unshelve to a host or availability_zone null: nothing to do, no shelve/unshelve
 #   2.92  os-keypairs: public_key required (no server-side generation), '@' in names
-#   2.93  rebuild of volume-backed servers: nothing to do, no volume-backed servers (no
-#         block_device_mapping boots from volume)
+#   2.93  rebuild of volume-backed servers with a new image (reimage of the root
+#         volume): not served; a volume-backed server rebuilds only from the image its
+#         root volume was made from, at every version (400 otherwise, Nova's pre-2.93
+#         refusal)
 #   2.94  hostname may be an FQDN
 #   2.95  evacuate leaves the server stopped: nothing to do, no evacuate in any version
 #   2.96  server show/detail/update/rebuild: "pinned_availability_zone" (the zone asked

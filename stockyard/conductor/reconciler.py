@@ -23,6 +23,7 @@ from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.records import EV_SCHEDULE, OP_EVENTS
 from stockyard.lifecycle.states import TaskState
+from stockyard.placement import boot_volumes
 from stockyard.placement.build import BuildFlow
 from stockyard.placement.context import FlowContext
 
@@ -121,6 +122,9 @@ class Reconciler:
                 op = TASK_OPS[TaskState(task)][0]
                 event = OP_EVENTS[op]
                 message = f"Timed out after {seconds} s waiting for {inst.host} to {op}"
+                if task == TaskState.SPAWNING:
+                    # A build's volumes must not stay reserved for a server that failed.
+                    await boot_volumes.release_reserved(s, inst)
             await records.fail_instance(s, inst, message, event=event, host=inst.host)
         log.warning("instance %s: %s", uuid, message)
 

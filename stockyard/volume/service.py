@@ -31,6 +31,7 @@ from stockyard.db.heartbeat import (
 from stockyard.db.models import Volume, VolumeSnapshot
 from stockyard.settings import Settings
 from stockyard.volume import leases
+from stockyard.volume.builds import wake_builds
 from stockyard.volume.drivers import build_backends
 from stockyard.volume.drivers.base import VolumeDriver, VolumeDriverError
 from stockyard.volume.states import SNAPSHOT_WORK, VOLUME_WORK
@@ -107,9 +108,14 @@ class VolumeService:
             return False
         self._running.add(key)
         try:
-            return await self._work(resource, row_id)
+            ran = await self._work(resource, row_id)
         finally:
             self._running.discard(key)
+        if ran and resource == "volume":
+            # Servers whose build waits for this volume (boot from volume) go on now,
+            # not at the conductor's next reconciler pass.
+            await wake_builds(self.db, self.bus, row_id)
+        return ran
 
     def _model(self, resource: str) -> type[Volume] | type[VolumeSnapshot]:
         return Volume if resource == "volume" else VolumeSnapshot

@@ -5,6 +5,7 @@ and, through the CLI, tests/e2e/test_boot_from_volume_cli.py."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,12 @@ async def test_volumes_made_from_image_blank_and_quota(
          "boot_index": 0, "volume_size": 1, "delete_on_termination": True},
         {"source_type": "blank", "destination_type": "volume", "volume_size": 1},
     ]  # fmt: skip
+    hints: list[Any] = []
+
+    async def heard(message: Any) -> None:
+        hints.append(message)
+
+    await cloud.state.bus.subscribe("scheduler", heard)
     r = await _create(cloud, bdms)
     assert r.status_code == 202, r.text
     sid = r.json()["server"]["id"]
@@ -169,6 +176,9 @@ async def test_volumes_made_from_image_blank_and_quota(
     blank = await wait_status(cloud, cloud.demo_token, f"{V3}/volumes/{made[1]}", "volume",
                               "available")  # fmt: skip
     assert blank["name"] == f"{sid}-blank-vol" and blank["bootable"] == "false"
+    # The create's build hint, then one per volume made: the build goes on at once.
+    await asyncio.sleep(0.05)
+    assert sum(sid in h.get("instance_uuids", []) for h in hints) >= 3, hints
 
     # Over the volume quota: the create is accepted (Nova makes volumes at build time)
     # and the mapping keeps the reason the build fails the server with.
