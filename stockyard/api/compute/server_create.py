@@ -238,7 +238,9 @@ async def create_servers(
         "swap": flavor.swap,
         "extra_specs": dict(flavor.extra_specs or {}),
     }
-    auto_disk_config(req.disk_config, image.properties)  # 400 before anything is written
+    # A volume-backed server has no image of its own: MANUAL unless asked.
+    image_props = image.properties if image is not None else None
+    auto_disk_config(req.disk_config, image_props)  # 400 before anything is written
     reservation_id = "r-" + secrets.token_hex(4)
     now = utcnow()
     instances: list[Instance] = []
@@ -270,7 +272,7 @@ async def create_servers(
             launch_index=index,
             description=req.description,
             tags=list(req.tags or []),
-            auto_disk_config=auto_disk_config(req.disk_config, image.properties),
+            auto_disk_config=auto_disk_config(req.disk_config, image_props),
             request_id=request_id,
             task_started_at=now,
             addresses={},
