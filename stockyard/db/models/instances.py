@@ -21,7 +21,9 @@ class Instance(Base):
 
     __tablename__ = "instances"
     __table_args__ = (
-        Index("ix_instances_project_deleted", "project_id", "deleted"),
+        # The list's order, newest first, read from an index (marker pagination too).
+        Index("ix_instances_project_created", "project_id", "deleted", "created_at", "id"),
+        Index("ix_instances_deleted_created", "deleted", "created_at", "id"),
         Index("ix_instances_task_lease", "task_state", "lease_expires"),
         Index("ix_instances_updated", "updated_at"),
     )
