@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         "`stockyard baremetal-agent` does (hwmgr's URL and token: <data_dir>/hwmgr/<region>/"
         "endpoint.json)",
     )
+    hwmgr_endpoints_dir: Path | None = Field(
+        default=None,
+        description="where the API finds each region's hwmgr (<dir>/<region>/endpoint.json, "
+        "as `up` writes them) for the admins' node states and tasks; default data_dir/hwmgr",
+    )
+    hwmgr_read_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="how long the API waits for one region's hwmgr"
+    )
     token_ttl_seconds: int = Field(default=3600, ge=60)
     admin_password: SecretStr | None = Field(
         default=None, description="first-start admin password; default: random, in clouds.yaml"
