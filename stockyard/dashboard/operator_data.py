@@ -17,6 +17,7 @@ from typing import Any
 from markupsafe import Markup
 
 from stockyard.dashboard.client import APIFailure, Cloud
+from stockyard.dashboard.operator_hw import NodeState, node_states
 from stockyard.dashboard.svg import Box, render
 from stockyard.dashboard.together import together
 
@@ -39,11 +40,14 @@ class HostInfo:
     service_id: str | None
     aggregates: list[str] = field(default_factory=list)
     owner: str | None = None  # baremetal: the project whose stock it is
+    hw: NodeState | None = None  # baremetal: what its hardware manager says
 
     @property
     def occupancy(self) -> str:
         if self.status == "disabled":
             return "svg-disabled"
+        if self.hw is not None and self.hw.css:
+            return self.hw.css
         if self.servers == 0:
             return ""
         return "svg-full" if self.vcpus and self.vcpus_used >= self.vcpus else "svg-busy"
@@ -53,6 +57,7 @@ class HostInfo:
 class FloorPlan:
     hosts: list[HostInfo]
     aggregates: list[dict[str, Any]]  # every aggregate, for membership actions
+    unreachable: list[str] = field(default_factory=list)  # regions without hwmgr answer
 
     def picture(self) -> Markup:
         tree: dict[str, dict[str, dict[str, list[HostInfo]]]] = {}
@@ -97,12 +102,20 @@ def _host_box(h: HostInfo) -> Box:
         lines.append((f"service {h.state}", "svg-free"))
     if h.owner:
         lines.append((f"stock of {h.owner[:8]}", "svg-free"))
+    data = {"host": h.name, "status": h.status}
+    title = f"{h.name} ({h.kind}): {lines[0][0]}, {h.status}, {h.state}"
+    if h.hw is not None:
+        lines.append((h.hw.label, f"svg-state-{h.hw.provision_state}"))
+        data["provision-state"] = h.hw.provision_state
+        title += f"; node {h.hw.label}"
+        if h.hw.last_error:
+            title += f"; last error: {h.hw.last_error}"
     return Box(
         label=h.name,
         kind="host",
         css=h.occupancy,
-        title=f"{h.name} ({h.kind}): {lines[0][0]}, {h.status}, {h.state}",
-        data={"host": h.name, "status": h.status},
+        title=title,
+        data=data,
         lines=lines,
     )
 
@@ -121,11 +134,12 @@ async def _nodes(cloud: Cloud) -> dict[str, dict[str, Any]]:
 
 async def floor_plan(cloud: Cloud) -> FloorPlan:
     """The plan; the API's 403 (not an admin) propagates as the page's error."""
-    hypervisors, aggs, services, nodes = await together(
+    hypervisors, aggs, services, nodes, hw = await together(
         cloud.compute("GET", "/os-hypervisors/detail"),
         cloud.compute("GET", "/os-aggregates"),
         cloud.compute("GET", "/os-services", params={"binary": "nova-compute"}),
         _nodes(cloud),
+        node_states(cloud),
     )
     aggregates = sorted(aggs.get("aggregates", []), key=lambda a: a["name"])
     place: dict[str, tuple[str, str, str]] = {}
@@ -163,10 +177,11 @@ async def floor_plan(cloud: Cloud) -> FloorPlan:
                 service_id=service.get("id"),
                 aggregates=member_of.get(name, []),
                 owner=node.get("owner_project"),
+                hw=hw.nodes.get(name),
             )
         )
     hosts.sort(key=lambda h: (h.region, h.az, h.rack, h.name))
-    return FloorPlan(hosts=hosts, aggregates=aggregates)
+    return FloorPlan(hosts=hosts, aggregates=aggregates, unreachable=hw.unreachable)
 
 
 async def bulk(

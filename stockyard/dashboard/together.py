@@ -39,6 +39,15 @@ async def together(
     a3: Awaitable[T3],
     a4: Awaitable[T4],
     a5: Awaitable[T5],
+    /,
+) -> tuple[T1, T2, T3, T4, T5]: ...
+@overload
+async def together(
+    a1: Awaitable[T1],
+    a2: Awaitable[T2],
+    a3: Awaitable[T3],
+    a4: Awaitable[T4],
+    a5: Awaitable[T5],
     a6: Awaitable[T6],
     /,
 ) -> tuple[T1, T2, T3, T4, T5, T6]: ...

@@ -1,11 +1,21 @@
-"""Operator view: the floor plan with occupancy, and bulk actions on selected hosts."""
+"""Operator view: the floor plan with occupancy and node states, the install tasks in
+progress, and bulk actions on selected hosts.
+
+The task table refreshes itself with htmx, as the servers list does: the fragment re-arms
+its poll only while a task runs (the elapsed time and phase move), and a table without
+running tasks carries no trigger, so an idle tab costs nothing.
+"""
 
 from __future__ import annotations
 
+import httpx
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from stockyard.dashboard import operator_data
+from stockyard.dashboard.client import APIFailure, Unauthenticated
+from stockyard.dashboard.operator_hw import running_tasks
+from stockyard.dashboard.together import together
 from stockyard.dashboard.web import UserPage, checked_form, read_form_lists
 
 router = APIRouter()
@@ -15,12 +25,38 @@ ACTIONS = {
     "add": "Add to aggregate",
     "remove": "Remove from aggregate",
 }
+# Each poll asks every region's hwmgr: a few seconds keeps the elapsed time honest
+# without turning open tabs into load on the hardware managers.
+POLL_SECONDS = 5
 
 
 @router.get("/operator")
 async def operator(page: UserPage) -> Response:
-    plan = await operator_data.floor_plan(page.api)
-    return page.render("operator.html", plan=plan, svg=plan.picture(), actions=ACTIONS)
+    plan, hw = await together(operator_data.floor_plan(page.api), running_tasks(page.api))
+    return page.render(
+        "operator.html",
+        plan=plan,
+        svg=plan.picture(),
+        actions=ACTIONS,
+        hw=hw,
+        poll=POLL_SECONDS,
+        error=None,
+    )
+
+
+@router.get("/operator/tasks")
+async def tasks(page: UserPage) -> Response:
+    """The task table alone, what the polling swaps in. A failed refresh says so and
+    keeps polling (an error status would make htmx drop the swap, and the poll with it)."""
+    try:
+        hw = await running_tasks(page.api)
+        error = None
+    except Unauthenticated:
+        raise
+    except (APIFailure, httpx.HTTPError) as exc:
+        hw = None
+        error = exc.message if isinstance(exc, APIFailure) else "the API did not answer"
+    return page.render("_operator_tasks.html", hw=hw, poll=POLL_SECONDS, error=error)
 
 
 @router.post("/operator/hosts")
