@@ -221,6 +221,22 @@ async def test_anti_affinity_over_racks_on_the_projects_stock(bm: BmCloud) -> No
         if t["type"] == "install"
     ]
     assert [t["state"] for t in installs] == ["done", "done"]
+    # An admin reads the same from the stock API (the dashboard's operator view does).
+    r = await c.client.get(
+        "/stock/v1/tasks", params={"state": "finished", "type": "install"}, headers=c.admin
+    )
+    assert r.status_code == 200, r.text
+    public = [t for t in r.json()["tasks"] if t["node_uuid"] == node_uuid]
+    assert [(t["phase"], t["node_name"], t["region"]) for t in public] == [
+        ("done", nodes[0], "RegionOne")
+    ] * 2
+    r = await c.client.get("/stock/v1/node-states", headers=c.admin)
+    states = {n["name"]: (n["provision_state"], n["power_state"]) for n in r.json()["nodes"]}
+    assert {states[n] for n in nodes} == {("active", "on")}
+    assert states["regionone-az1-r1-bm02"][0] == "available"
+    assert r.json()["unreachable"] == []
+    r = await c.client.get("/stock/v1/tasks", headers=bm.h(demo))
+    assert r.status_code == 403
 
     # Delete: nodes are cleaned and go back to the project's stock.
     for uuid in uuids:
