@@ -31,6 +31,7 @@ HERE = Path(__file__).parent
 EXCLUSIONS = HERE / "exclusions.txt"
 DEFAULT_REGEX = r"^tempest\.api\.(compute|image)\."
 NETWORK_REGEX = r"^tempest\.api\.network\."
+VOLUME_REGEX = r"^tempest\.api\.volume\.|^tempest\.api\.compute\.volumes\."
 ADMIN_PASSWORD = "tempest-admin-secret"
 
 
@@ -51,6 +52,10 @@ SUITES = {
     # without).
     "compute-image": Suite("compute-image", DEFAULT_REGEX, ("tempest-network.conf.in",)),
     "network": Suite("network", NETWORK_REGEX, ("tempest-network.conf.in",)),
+    # Cinder on only here (with it on, compute tests outside compute.volumes would attach
+    # volumes too; they run in the compute-image suite with it off). Neutron on as well:
+    # the attach tests (and the volume tests that boot a server) skip without it.
+    "volume": Suite("volume", VOLUME_REGEX, ("tempest-network.conf.in", "tempest-volume.conf.in")),
 }
 
 

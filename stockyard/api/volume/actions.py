@@ -1,5 +1,5 @@
 """``POST /volumes/{id}/action``: os-extend, os-reset_status and os-force_delete (admin),
-os-set_bootable, os-update_readonly_flag; the attach/detach actions are in
+os-retype (same backend), os-set_bootable, os-update_readonly_flag; the attach/detach actions are in
 :mod:`attach_actions`."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import SessionDep, StateDep, WriterCtx
@@ -21,6 +21,7 @@ from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
 from stockyard.identity.context import RequestContext
 from stockyard.volume import quota
 from stockyard.volume.states import ATTACH_STATUSES, VOLUME_ACTIONS, VOLUME_RESET, may
+from stockyard.volume.worker import BACKEND_SPEC
 
 router = APIRouter()
 
@@ -53,6 +54,9 @@ async def volume_action(
         await start_delete(session, volume, cascade=False, force=True)
         await hint(state, "volume", volume.id, request)
         return Response(status_code=202)
+    if name == "os-retype":
+        await _retype(volume, args, session, state.settings.volume_default_backend)
+        return Response(status_code=202)
     if name == "os-set_bootable":
         if not isinstance(args, dict) or "bootable" not in args:
             raise APIError(400, "Must specify bootable in request.")
@@ -73,6 +77,38 @@ async def volume_action(
         await session.commit()
         return Response(status_code=202)
     raise APIError(400, f"There is no such action: {name}")
+
+
+async def _retype(volume: Volume, args: Any, session: AsyncSession, default_backend: str) -> None:
+    """os-retype without migration: a type of the volume's own backend is a new label
+    (Cinder's retype that the driver does in place); another backend would need a
+    migration, which this cloud does not do."""
+    new_type = args.get("new_type") if isinstance(args, dict) else None
+    if not isinstance(new_type, str) or not new_type:
+        raise APIError(400, "New volume type must be specified.")
+    vtype = await session.scalar(
+        select(VolumeType).where(or_(VolumeType.id == new_type, VolumeType.name == new_type))
+    )
+    if vtype is None:
+        raise APIError(404, f"Volume type {new_type} could not be found.")
+    if volume.status not in ("available", "in-use"):
+        raise APIError(
+            400,
+            f"Invalid volume: Volume {volume.id} status must be available or in-use, "
+            f"but current status is: {volume.status}.",
+        )
+    if vtype.id == volume.volume_type_id:
+        raise APIError(400, "Invalid volume type: New volume type must be different.")
+    backend = (vtype.extra_specs or {}).get(BACKEND_SPEC) or default_backend
+    if volume.backend is not None and backend != volume.backend:
+        raise APIError(
+            400,
+            f"Invalid volume: type {vtype.name} is served by backend {backend}, the volume "
+            f"is on {volume.backend}; migration between backends is not available.",
+        )
+    volume.volume_type_id = vtype.id
+    volume.updated_at = utcnow()
+    await session.commit()
 
 
 async def _extend(

@@ -149,6 +149,8 @@ def sort_keys(request: Request, allowed: set[str]) -> list[tuple[str, str]]:
             pairs.append((key, direction or "desc"))
     elif params.get("sort_key"):
         pairs.append((params["sort_key"], params.get("sort_dir", "desc")))
+    # Cinder's column is display_name; it takes either spelling of the key.
+    pairs = [("name" if k == "display_name" else k, d) for k, d in pairs]
     for key, direction in pairs:
         if key not in allowed:
             raise APIError(400, f"Invalid input received: Invalid sort key {key}")
@@ -170,6 +172,20 @@ def parse_limit(request: Request) -> int:
     return min(limit, MAX_LIMIT)
 
 
+def parse_offset(request: Request) -> int:
+    """Cinder's ``offset``: rows to skip after the marker."""
+    raw = request.query_params.get("offset")
+    if raw is None:
+        return 0
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise APIError(400, "offset param must be an integer") from None
+    if offset < 0:
+        raise APIError(400, "offset param must be positive")
+    return offset
+
+
 def apply_sort(stmt: Select[Any], model: Any, keys: list[tuple[str, str]]) -> Select[Any]:
     order = [(asc if d == "asc" else desc)(getattr(model, k)) for k, d in keys]
     if "id" not in {k for k, _ in keys}:
@@ -177,14 +193,14 @@ def apply_sort(stmt: Select[Any], model: Any, keys: list[tuple[str, str]]) -> Se
     return stmt.order_by(*order)
 
 
-def page(rows: list[Any], marker: str | None, limit: int) -> list[Any]:
-    """The rows after ``marker`` (a row id), at most ``limit`` of them."""
+def page(rows: list[Any], marker: str | None, limit: int, offset: int = 0) -> list[Any]:
+    """The rows after ``marker`` (a row id) and ``offset`` more, at most ``limit``."""
     if marker:
         ids = [row.id for row in rows]
         if marker not in ids:
             raise APIError(404, f"Marker {marker} could not be found.")
         rows = rows[ids.index(marker) + 1 :]
-    return rows[:limit]
+    return rows[offset : offset + limit]
 
 
 def next_link(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,7 +89,7 @@ async def update_quotas(
     return {"quota_set": await quota.limits(session, state.settings, project_id)}
 
 
-@router.delete("/os-quota-sets/{project_id}")
+@router.delete("/os-quota-sets/{project_id}", response_class=Response)
 async def reset_quotas(project_id: str, ctx: AdminCtx, session: SessionDep) -> None:
     await session.execute(delete(VolumeQuota).where(VolumeQuota.project_id == project_id))
     await session.commit()

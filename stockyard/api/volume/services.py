@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from stockyard.api.deps import AdminCtx, SessionDep, StateDep
 from stockyard.api.microversion import APIVersion
@@ -55,7 +55,10 @@ async def list_services(
 ) -> dict[str, Any]:
     stmt = select(Service).where(Service.binary.in_(CINDER_BINARIES)).order_by(Service.id)
     if host is not None:
-        stmt = stmt.where(Service.host == host)
+        # Cinder's host filter also matches the host's backends (``host@backend``).
+        stmt = stmt.where(
+            or_(Service.host == host, Service.host.startswith(f"{host}@", autoescape=True))
+        )
     if binary is not None:
         stmt = stmt.where(Service.binary == binary)
     now = utcnow()

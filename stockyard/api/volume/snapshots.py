@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from stockyard.api.volume.common import (
     parse_bool,
     parse_limit,
     parse_metadata_filter,
+    parse_offset,
     scope,
     sort_keys,
     text_field,
@@ -53,6 +54,9 @@ async def create_snapshot(
 ) -> dict[str, Any]:
     data = body_of(body, "snapshot")
     volume_id = data.get("volume_id")
+    if volume_id is None and "volume_id" in data:
+        # Cinder's schema lets a null volume_id through to the volume look-up.
+        raise APIError(404, "Volume None could not be found.")
     if not isinstance(volume_id, str) or not volume_id:
         raise APIError(
             400, "Invalid input for field/attribute volume_id: 'volume_id' is a required property"
@@ -124,7 +128,8 @@ async def _list(
         wanted = parse_metadata_filter(raw)
         rows = [r for r in rows if all((r.metadata_ or {}).get(k) == v for k, v in wanted.items())]
     limit = parse_limit(request)
-    return page(rows, params.get("marker"), limit), limit, "limit" in params
+    offset = parse_offset(request)
+    return page(rows, params.get("marker"), limit, offset), limit, "limit" in params
 
 
 @router.get("/snapshots")
@@ -180,7 +185,7 @@ async def update_snapshot(
     return {"snapshot": snapshot_view(snap, extended=False)}
 
 
-@router.delete("/snapshots/{snapshot_id}", status_code=202)
+@router.delete("/snapshots/{snapshot_id}", status_code=202, response_class=Response)
 async def delete_snapshot(
     snapshot_id: str, ctx: WriterCtx, session: SessionDep, state: StateDep, request: Request
 ) -> None:
@@ -206,7 +211,7 @@ async def delete_snapshot(
     await hint(state, "snapshot", snap.id, request)
 
 
-@router.post("/snapshots/{snapshot_id}/action", status_code=202)
+@router.post("/snapshots/{snapshot_id}/action", status_code=202, response_class=Response)
 async def snapshot_action(
     snapshot_id: str,
     ctx: WriterCtx,
@@ -215,11 +220,15 @@ async def snapshot_action(
     request: Request,
     body: Any = Body(None),
 ) -> None:
-    """Admin actions: os-reset_status and os-force_delete."""
+    """Admin actions: os-reset_status and os-force_delete; the owner's
+    os-update_snapshot_status (what Nova's assisted snapshots report with)."""
     if not isinstance(body, dict) or len(body) != 1:
         raise APIError(400, "Invalid request body: exactly one action is expected.")
     ((name, args),) = body.items()
     snap = await get_snapshot(session, ctx, snapshot_id)
+    if name == "os-update_snapshot_status":
+        await _update_status(snap, args, session)
+        return
     if name not in ("os-reset_status", "os-force_delete"):
         raise APIError(400, f"There is no such action: {name}")
     if not ctx.is_admin:
@@ -241,3 +250,37 @@ async def snapshot_action(
     await session.commit()
     if snap.status == SnapshotStatus.DELETING:
         await hint(state, "snapshot", snap.id, request)
+
+
+# Cinder's update_snapshot_status: the statuses each current status may move to.
+_UPDATE_STATUS = {
+    SnapshotStatus.CREATING: ("creating", "available", "error"),
+    SnapshotStatus.DELETING: ("deleting", "error_deleting"),
+}
+
+
+async def _update_status(snap: VolumeSnapshot, args: Any, session: AsyncSession) -> None:
+    status = args.get("status") if isinstance(args, dict) else None
+    allowed = (
+        _UPDATE_STATUS.get(SnapshotStatus(snap.status)) if snap.status in _UPDATE_STATUS else None
+    )
+    if allowed is None:
+        raise APIError(
+            400,
+            f"Invalid snapshot: Snapshot status {snap.status} not allowed for "
+            "update_snapshot_status",
+        )
+    if status not in allowed:
+        raise APIError(
+            400,
+            f"Invalid snapshot: Provided snapshot status {status} not allowed for "
+            f"snapshot with status {snap.status}.",
+        )
+    snap.status = str(status)
+    progress = args.get("progress")
+    if progress is not None:
+        if not isinstance(progress, str) or len(progress) > 16:
+            raise APIError(400, "Invalid input for field/attribute progress.")
+        snap.progress = progress
+    snap.updated_at = utcnow()
+    await session.commit()

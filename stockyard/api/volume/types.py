@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,10 +140,10 @@ async def update_type(
     if "is_public" in data:
         vtype.is_public = parse_bool(data["is_public"], "is_public")
     await session.commit()
-    return {"volume_type": type_view(vtype, ctx)}
+    return {"volume_type": type_view(vtype, ctx, updated=True)}
 
 
-@router.delete("/types/{type_id}", status_code=202)
+@router.delete("/types/{type_id}", status_code=202, response_class=Response)
 async def delete_type(type_id: str, ctx: AdminCtx, session: SessionDep) -> None:
     vtype = await _get(session, ctx, type_id)
     if vtype.name == DEFAULT_TYPE:
@@ -204,7 +204,7 @@ async def update_spec(
     return spec
 
 
-@router.delete("/types/{type_id}/extra_specs/{key}", status_code=202)
+@router.delete("/types/{type_id}/extra_specs/{key}", status_code=202, response_class=Response)
 async def delete_spec(type_id: str, key: str, ctx: AdminCtx, session: SessionDep) -> None:
     vtype = await _get(session, ctx, type_id)
     specs = dict(vtype.extra_specs or {})

@@ -119,17 +119,22 @@ def snapshot_view(
     return body
 
 
-def type_view(vtype: VolumeType, ctx: RequestContext, *, created: bool = False) -> dict[str, Any]:
+def type_view(
+    vtype: VolumeType, ctx: RequestContext, *, created: bool = False, updated: bool = False
+) -> dict[str, Any]:
     """Cinder's type view; ``qos_specs_id`` (no QoS specs here: always null) is shown to
-    admins, except in the create response, which never carries it."""
+    admins, except in the create response, which never carries it. The update response
+    carries neither it nor the type-access extension's key (Cinder's extensions do not
+    decorate update)."""
     body: dict[str, Any] = {
         "id": vtype.id,
         "name": vtype.name,
         "description": vtype.description,
         "is_public": vtype.is_public,
-        "os-volume-type-access:is_public": vtype.is_public,
     }
-    if ctx.is_admin and not created:
+    if not updated:
+        body["os-volume-type-access:is_public"] = vtype.is_public
+    if ctx.is_admin and not created and not updated:
         body["qos_specs_id"] = None
     # Extra specs name backends and their tuning: Cinder shows them to admins only.
     if ctx.is_admin:

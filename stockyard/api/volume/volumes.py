@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Request, Response
 from sqlalchemy import false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from stockyard.api.volume.common import (
     parse_bool,
     parse_limit,
     parse_metadata_filter,
+    parse_offset,
     scope,
     sort_keys,
     strict_int,
@@ -194,7 +195,8 @@ async def _list(
         wanted = parse_metadata_filter(raw)
         rows = [v for v in rows if all(volume_metadata(v).get(k) == x for k, x in wanted.items())]
     limit = parse_limit(request)
-    return page(rows, params.get("marker"), limit), limit, "limit" in params
+    offset = parse_offset(request)
+    return page(rows, params.get("marker"), limit, offset), limit, "limit" in params
 
 
 @router.get("/volumes")
@@ -280,7 +282,14 @@ async def update_volume(
     return {"volume": volume_detail(volume, name, ctx, base, extended=False, version=version)}
 
 
-@router.delete("/volumes/{volume_id}", status_code=202)
+@router.api_route("/volumes/", methods=["GET", "PUT", "DELETE"], include_in_schema=False)
+async def no_volume_id() -> None:
+    """An empty volume id is an unknown volume, as in Cinder (not a redirect to the
+    list, which a trailing slash would otherwise get)."""
+    raise APIError(404, "Volume  could not be found.")
+
+
+@router.delete("/volumes/{volume_id}", status_code=202, response_class=Response)
 async def delete_volume(
     volume_id: str,
     ctx: WriterCtx,
