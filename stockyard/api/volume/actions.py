@@ -1,6 +1,6 @@
-"""``POST /volumes/{id}/action``: os-extend, os-reset_status and os-force_delete (admin),
-os-retype (same backend), os-set_bootable, os-update_readonly_flag; the attach/detach actions are in
-:mod:`attach_actions`."""
+"""``POST /volumes/{id}/action``: os-extend, os-reset_status, os-force_delete and
+os-force_detach (admin), os-retype (same backend), os-set_bootable,
+os-update_readonly_flag; the attach/detach actions are in :mod:`attach_actions`."""
 
 from __future__ import annotations
 
@@ -53,6 +53,12 @@ async def volume_action(
                            "force_delete to be performed.")  # fmt: skip
         await start_delete(session, volume, cascade=False, force=True)
         await hint(state, "volume", volume.id, request)
+        return Response(status_code=202)
+    if name == "os-force_detach":
+        if not ctx.is_admin:
+            raise APIError(403, "Policy doesn't allow volume_extension:volume_admin_actions:"
+                           "force_detach to be performed.")  # fmt: skip
+        await attach_actions.force_detach(args, volume, session)
         return Response(status_code=202)
     if name == "os-retype":
         await _retype(volume, args, session, state.settings.volume_default_backend)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.errors import APIError
@@ -104,7 +104,8 @@ async def _run(
                 f"Invalid volume: Volume {volume.id} has no attachment {wanted}.",
             )
     if not attachments:
-        raise APIError(400, f"Invalid volume: Volume {volume.id} is not attached.")
+        # Cinder's "volume was already detached, no need to do anything".
+        return accepted
     for att in attachments:
         row = await s.get(VolumeAttachment, att.id)
         if row is not None:
@@ -143,3 +144,31 @@ async def _attach(args: dict[str, Any], volume: Volume, s: AsyncSession) -> Resp
     pending.updated_at = utcnow()
     await flow.complete(s, pending, volume)
     return Response(status_code=202)
+
+
+async def force_detach(args: Any, volume: Volume, s: AsyncSession) -> None:
+    """Admin's os-force_detach: drop the attachment (``attachment_id``, else all) whatever
+    the volume's status; with none left the volume is ``available`` and detached, as
+    Cinder's detach leaves it. The connector is not needed: no export is torn down here
+    beyond the attachment row."""
+    wanted = _args(args).get("attachment_id")
+    rows = list(
+        await s.scalars(select(VolumeAttachment).where(VolumeAttachment.volume_id == volume.id))
+    )
+    if wanted:
+        rows = [row for row in rows if row.id == wanted]
+        if not rows:
+            raise APIError(404, f"Volume attachment {wanted} could not be found.")
+    for row in rows:
+        await s.delete(row)
+    await s.flush()
+    left = await s.scalar(
+        select(func.count())
+        .select_from(VolumeAttachment)
+        .where(VolumeAttachment.volume_id == volume.id)
+    )
+    if not left:
+        volume.status = VolumeStatus.AVAILABLE
+        volume.attach_status = "detached"
+    volume.updated_at = utcnow()
+    await s.commit()
