@@ -1,14 +1,16 @@
 """Run OpenStack's Tempest (pinned in the test extras) against a fresh ``stockyard up``.
 
-    python -m tests.tempest.run [--suite compute-image|network|all] [--regex R]
+    python -m tests.tempest.run [--suite compute-image|network|volume|all] [--regex R]
                                 [--concurrency N] [--keep DIR]
 
 Starts ``stockyard up`` on a free port, uploads the two images Tempest boots, and runs
 each suite in a Tempest workspace of its own against that one cloud: ``compute-image``
-(``tempest.api.compute`` and ``tempest.api.image``, configured by ``tempest.conf.in``)
-and ``network`` (``tempest.api.network``, with ``tempest-network.conf.in`` laid over it),
-both minus ``exclusions.txt``. Prints per suite the totals, the pass rate
-(passed / (passed + failed); skips don't count) and each failure's last lines.
+(``tempest.api.compute`` and ``tempest.api.image``, configured by ``tempest.conf.in``),
+``network`` (``tempest.api.network``, with ``tempest-network.conf.in`` laid over it) and
+``volume`` (``tempest.api.volume`` and ``tempest.api.compute.volumes``, with
+``tempest-network.conf.in`` and ``tempest-volume.conf.in``), all minus
+``exclusions.txt``. Prints per suite the totals, the pass rate (passed / (passed +
+failed); skips don't count) and each failure's last lines.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ The bar is issue 11's: at least 95% of the ``tempest.api.compute`` and
 ``tempest.api.image`` tests that are not in ``exclusions.txt`` pass (skips, which Tempest
 decides from ``tempest.conf.in``'s feature flags, don't count either way); issue 12's
 ``tempest.api.network`` run (``tempest-network.conf.in``) is held to the same rule.
+Issue 13's ``tempest.api.volume`` and ``tempest.api.compute.volumes`` run
+(``tempest-volume.conf.in`` over the network overlay) must pass every test it does not
+exclude.
 """
 
 from __future__ import annotations
@@ -27,12 +30,12 @@ from tests.tempest.run import (
 PASS_RATE = 0.95
 # Tempest decides skips itself; a config slip that skipped nearly everything would pass
 # the rate on a handful of tests, so each run must also be of a real size.
-MIN_PASSED = {"compute-image": 390, "network": 140}
+MIN_PASSED = {"compute-image": 390, "network": 140, "volume": 140}
 
 
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, TempestResult]]:
-    # One cloud for both suites: `stockyard up` and the image uploads happen once.
+    # One cloud for all suites: `stockyard up` and the image uploads happen once.
     yield run_suites(list(SUITES.values()))
 
 
@@ -56,6 +59,19 @@ def test_network_run_enables_exactly_the_served_extensions() -> None:
     assert list_tests(NETWORK_REGEX), "the network selection matches no Tempest test"
 
 
+def test_volume_run_asks_for_the_served_microversions() -> None:
+    # Tempest picks tests (and their schemas) by the configured range: a maximum above
+    # what Stockyard serves would fail tests, one below it would hide them.
+    import configparser
+
+    from stockyard.api.volume.versions import MAX_VERSION, MIN_VERSION
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string((HERE / "tempest-volume.conf.in").read_text())
+    assert parser.get("volume", "min_microversion") == str(MIN_VERSION)
+    assert parser.get("volume", "max_microversion") == str(MAX_VERSION)
+
+
 def _check(
     suite: str, results: dict[str, TempestResult], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -76,3 +92,10 @@ def test_tempest_network_pass(
     results: dict[str, TempestResult], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _check("network", results, capsys)
+
+
+def test_tempest_volume_pass(
+    results: dict[str, TempestResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _check("volume", results, capsys)
+    assert not results["volume"].failed, results["volume"].summary()
