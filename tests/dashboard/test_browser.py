@@ -335,6 +335,14 @@ def test_ha_group_over_racks_stock_approval_and_project_isolation(
             # The three db members' nodes and the admin's VM hold servers.
             held = "svg#floor-plan g.svg-host.svg-busy, svg#floor-plan g.svg-host.svg-full"
             assert page.locator(held).count() >= 4
+            # Their hardware state from the region's hwmgr, in the picture and the list,
+            # and the task table (nothing installing any more: no poll armed).
+            active = 'svg#floor-plan g.svg-host[data-provision-state="active"]'
+            assert page.locator(active).count() >= 3
+            assert page.locator('#hosts td[data-provision-state="active"]').count() >= 3
+            tasks = page.get_by_role("region", name="Install tasks in progress")
+            playwright.expect(tasks).to_contain_text("No install or clean task in progress.")
+            assert page.locator("#tasks-table[hx-trigger]").count() == 0
             page.screenshot(path=shots / "16-floor-plan.png", full_page=True)
             assert page.evaluate("document.cookie") == ""
             assert page.evaluate("window.localStorage.length") == 0
