@@ -72,6 +72,14 @@ class Settings(BaseSettings):
         description="where the API finds each region's hwmgr (<dir>/<region>/endpoint.json, "
         "as `up` writes them) for the admins' node states and tasks; default data_dir/hwmgr",
     )
+    hwmgr_url: str | None = Field(
+        default=None,
+        description="this region's hwmgr for the API's node states and tasks (with "
+        "hwmgr_token, env STOCKYARD_HWMGR_TOKEN as the baremetal agent's); endpoint files "
+        "in hwmgr_endpoints_dir add other regions",
+    )
+    hwmgr_token: SecretStr | None = Field(default=None, description="hwmgr's service token")
+    hwmgr_region: str = Field(default="RegionOne", description="the region of hwmgr_url")
     hwmgr_read_timeout_seconds: float = Field(
         default=5.0, gt=0, description="how long the API waits for one region's hwmgr"
     )

@@ -1,9 +1,10 @@
 """Read-only view of each region's hardware manager (hwmgr): node states and install tasks.
 
 The public API serves these to admins; hwmgr itself stays private (its service token never
-leaves the control plane). Endpoints are found where ``stockyard baremetal-agent`` finds
-them: ``<hwmgr_endpoints_dir>/<region>/endpoint.json`` (``{"region", "url", "token"}``,
-written by the lab at start, mounted from a secret in a deployment).
+leaves the control plane). Endpoints: the ``hwmgr_url``/``hwmgr_token``
+settings (a deployment's own region, the token from the Secret the baremetal agent reads)
+and ``<hwmgr_endpoints_dir>/<region>/endpoint.json`` (``{"region", "url", "token"}``, what
+``stockyard up`` writes for a separate ``stockyard baremetal-agent``).
 
 Every region is asked concurrently with a short timeout; a region whose hwmgr does not
 answer is reported by name next to the others' answers instead of failing the whole call,
@@ -58,17 +59,24 @@ class Answer:
 
 
 def endpoints(settings: Settings) -> list[Endpoint]:
-    """Every region's hwmgr endpoint, sorted by region; a malformed file is logged and
-    skipped (it would otherwise hide every other region)."""
+    """Every region's hwmgr endpoint, sorted by region: ``hwmgr_url`` (a deployment's own
+    region) and the endpoint files; a malformed file is logged and skipped (it would
+    otherwise hide every other region)."""
     root = settings.hwmgr_endpoints_dir or settings.data_dir / "hwmgr"
     out: list[Endpoint] = []
+    if settings.hwmgr_url and settings.hwmgr_token:
+        token = settings.hwmgr_token.get_secret_value()
+        out.append(Endpoint(settings.hwmgr_region, settings.hwmgr_url, token))
     for path in sorted(Path(root).glob("*/endpoint.json")):
         try:
             doc = json.loads(path.read_text())
-            out.append(Endpoint(str(doc["region"]), str(doc["url"]), str(doc["token"])))
+            ep = Endpoint(str(doc["region"]), str(doc["url"]), str(doc["token"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("hwmgr endpoint file %s unreadable: %s", path, exc)
-    return out
+            continue
+        if all(e.region != ep.region for e in out):  # hwmgr_url wins for its region
+            out.append(ep)
+    return sorted(out, key=lambda e: e.region)
 
 
 class HardwareReader:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from pydantic import SecretStr
+
+from stockyard.settings import Settings
+from stockyard.stock.hardware import endpoints
 from tests.conftest import Cloud
 from tests.stock.helpers import S
 from tests.stock.hwmgr_fake import FakeHwmgrs, node, task
@@ -96,3 +102,24 @@ async def test_no_hardware_manager_configured_is_an_empty_answer(cloud: Cloud) -
     resp = await cloud.client.get(f"{S}/tasks", headers=cloud.admin)
     assert resp.status_code == 200
     assert resp.json() == {"tasks": [], "unreachable": []}
+
+
+def test_a_deployments_own_hwmgr_comes_from_settings(tmp_path: Path) -> None:
+    """hwmgr_url + the token (as the Deployment sets them) name the region's hwmgr; it wins
+    over an endpoint file of the same region, other regions' files still count."""
+    for region in ("RegionOne", "RegionTwo"):
+        (tmp_path / "hwmgr" / region).mkdir(parents=True)
+        doc = {"region": region, "url": f"http://file-{region}", "token": "t"}
+        (tmp_path / "hwmgr" / region / "endpoint.json").write_text(json.dumps(doc))
+    (tmp_path / "hwmgr" / "broken").mkdir()
+    (tmp_path / "hwmgr" / "broken" / "endpoint.json").write_text("{not json")
+    settings = Settings(
+        data_dir=tmp_path,
+        hwmgr_url="http://stockyard-hwmgr:6385",
+        hwmgr_token=SecretStr("svc"),
+        hwmgr_region="RegionOne",
+    )
+    assert [(e.region, e.url, e.token) for e in endpoints(settings)] == [
+        ("RegionOne", "http://stockyard-hwmgr:6385", "svc"),
+        ("RegionTwo", "http://file-RegionTwo", "t"),
+    ]
