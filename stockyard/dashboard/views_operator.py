@@ -11,10 +11,11 @@ from __future__ import annotations
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import Response
+from markupsafe import Markup
 
 from stockyard.dashboard import operator_data
 from stockyard.dashboard.client import APIFailure, Unauthenticated
-from stockyard.dashboard.operator_hw import running_tasks
+from stockyard.dashboard.operator_hw import Hardware, running_tasks
 from stockyard.dashboard.together import together
 from stockyard.dashboard.web import UserPage, checked_form, read_form_lists
 
@@ -41,22 +42,34 @@ async def operator(page: UserPage) -> Response:
         hw=hw,
         poll=POLL_SECONDS,
         error=None,
+        picture=None,
     )
 
 
 @router.get("/operator/tasks")
 async def tasks(page: UserPage) -> Response:
-    """The task table alone, what the polling swaps in. A failed refresh says so and
-    keeps polling (an error status would make htmx drop the swap, and the poll with it)."""
+    """The task table, what the polling swaps in, with the floor plan's picture swapped
+    out of band (node states move with the tasks; the host table and its checkboxes stay
+    as the operator left them). A failed refresh says so and keeps polling (an error
+    status would make htmx drop the swap, and the poll with it); the API's 403 ends it."""
+    picture: Markup | None = None
+    error: str | None = None
+    hw: Hardware | None = None
     try:
-        hw = await running_tasks(page.api)
-        error = None
+        plan, hw = await together(operator_data.floor_plan(page.api), running_tasks(page.api))
+        picture = plan.picture()
     except Unauthenticated:
         raise
-    except (APIFailure, httpx.HTTPError) as exc:
-        hw = None
-        error = exc.message if isinstance(exc, APIFailure) else "the API did not answer"
-    return page.render("_operator_tasks.html", hw=hw, poll=POLL_SECONDS, error=error)
+    except APIFailure as exc:
+        if exc.status == 403:
+            hw = Hardware(available=False)
+        else:
+            error = exc.message
+    except httpx.HTTPError:
+        error = "the API did not answer"
+    return page.render(
+        "_operator_tasks.html", hw=hw, poll=POLL_SECONDS, error=error, picture=picture
+    )
 
 
 @router.post("/operator/hosts")

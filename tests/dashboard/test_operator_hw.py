@@ -62,9 +62,15 @@ async def test_node_states_and_running_tasks_for_an_admin(
     fragment = (await web.client.get(f"{OPS}/tasks", headers={"HX-Request": "true"})).text
     assert fragment.lstrip().startswith('<div id="tasks-table"') and "powering on" in fragment
     fake.regions["regionone"][1][0]["state"] = "done"
+    fake.regions["regionone"][0][0]["provision_state"] = "active"
     fragment = (await web.client.get(f"{OPS}/tasks", headers={"HX-Request": "true"})).text
     assert "No install or clean task in progress." in fragment
     assert "hx-trigger" not in fragment
+    # The picture comes along, out of band, with the node's new state.
+    picture = fragment[fragment.index('<div class="picture" id="floor-plan-picture" '
+                                      'hx-swap-oob="true">') :]  # fmt: skip
+    assert 'data-host="h1" data-provision-state="active"' in picture
+    assert "svg-installing" not in picture
 
 
 async def test_a_silent_hardware_manager_is_named_on_the_page(
