@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,13 +90,19 @@ class HardwareReader:
     ) -> None:
         self.settings = settings
         self.transport = transport
+        self._tls: ssl.SSLContext | None = None
 
     def _client(self, ep: Endpoint) -> httpx.AsyncClient:
+        # One TLS context for every call: httpx builds a new one per client otherwise,
+        # ~17 ms each, more than the hwmgr call itself.
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
         return httpx.AsyncClient(
             base_url=ep.url.rstrip("/"),
             headers={"X-Auth-Token": ep.token},
             timeout=httpx.Timeout(self.settings.hwmgr_read_timeout_seconds),
             transport=self.transport,
+            verify=self._tls,
         )
 
     async def _each(self, region: str | None, fetch: Any) -> Answer:
