@@ -127,6 +127,10 @@ class HardwareReader:
                 )
 
         answer = Answer()
+        if region is not None and not eps:
+            # Asked for a region nobody configured: say so rather than answer "no nodes".
+            message = f"no hardware manager is configured for region {region}"
+            answer.unreachable.append(Unreachable(region, message))
         for result in await asyncio.gather(*(one(e) for e in eps)):
             if isinstance(result, Unreachable):
                 log.warning("%s", result.message)
@@ -162,10 +166,17 @@ class HardwareReader:
                 resp.raise_for_status()
                 return resp.json()
 
-            bodies = await asyncio.gather(
+            # Every GET finishes before the client closes, even when one fails.
+            results = await asyncio.gather(
                 get("/v1/nodes", {}),
                 *(get("/v1/tasks", {"state": p} if p else {}) for p in phases),
+                return_exceptions=True,
             )
+            bodies: list[Json] = []
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+                bodies.append(result)
             names = {n["uuid"]: n["name"] for n in bodies[0]["nodes"]}
             out = []
             for body in bodies[1:]:

@@ -62,6 +62,11 @@ async def test_admin_sees_node_states_and_running_tasks(cloud: Cloud) -> None:
     ]  # fmt: skip
     two = await cloud.client.get(f"{S}/tasks?state=all&region=regiontwo", headers=cloud.admin)
     assert [t["id"] for t in two.json()["tasks"]] == ["t2"]
+    nowhere = (await cloud.client.get(f"{S}/node-states?region=mars", headers=cloud.admin)).json()
+    assert nowhere["nodes"] == []
+    assert nowhere["unreachable"] == [
+        {"region": "mars", "message": "no hardware manager is configured for region mars"}
+    ]
 
 
 async def test_members_are_refused_by_the_api(cloud: Cloud) -> None:
