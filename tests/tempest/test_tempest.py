@@ -33,6 +33,11 @@ PASS_RATE = 0.95
 MIN_PASSED = {"compute-image": 390, "network": 140, "volume": 140}
 
 
+# The first suite test starts the cloud and runs every suite (the module fixture): about
+# 15 minutes in CI; a hang must still end well inside CI's limit.
+TEMPEST_TIMEOUT = 3600
+
+
 @pytest.fixture(scope="module")
 def results() -> Iterator[dict[str, TempestResult]]:
     # One cloud for all suites: `stockyard up` and the image uploads happen once.
@@ -82,18 +87,21 @@ def _check(
     assert result.pass_rate >= PASS_RATE, result.summary()
 
 
+@pytest.mark.timeout(TEMPEST_TIMEOUT)
 def test_tempest_compute_and_image_pass(
     results: dict[str, TempestResult], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _check("compute-image", results, capsys)
 
 
+@pytest.mark.timeout(TEMPEST_TIMEOUT)
 def test_tempest_network_pass(
     results: dict[str, TempestResult], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _check("network", results, capsys)
 
 
+@pytest.mark.timeout(TEMPEST_TIMEOUT)
 def test_tempest_volume_pass(
     results: dict[str, TempestResult], capsys: pytest.CaptureFixture[str]
 ) -> None:
