@@ -24,6 +24,7 @@ POLICIES = {
 }
 FAILURE_DOMAINS = {"host": "host", "rack": "rack", "az": "availability zone", "region": "region"}
 MAX_COUNT = 100
+MAX_ROOT_VOLUME_GB = 16384
 
 
 @dataclass
@@ -36,6 +37,7 @@ class LaunchOptions:
     zones: list[str]
     groups: list[dict[str, Any]]
     networks: list[dict[str, Any]] | None  # None: no network service in the catalog
+    volumes: bool = False  # a block-storage service is in the catalog: boot from volume
 
 
 async def _networks(cloud: Cloud) -> list[dict[str, Any]] | None:
@@ -67,6 +69,7 @@ async def options(cloud: Cloud) -> LaunchOptions:
         ),
         groups=sorted(groups.get("server_groups", []), key=lambda g: g.get("name") or ""),
         networks=networks,
+        volumes=cloud.has("block-storage"),
     )
 
 
@@ -82,6 +85,19 @@ def _count(form: dict[str, str]) -> int:
     if not 1 <= count <= MAX_COUNT:
         raise FormError(f"Count must be between 1 and {MAX_COUNT}.")
     return count
+
+
+def _root_volume_gb(form: dict[str, str]) -> int | None:
+    raw = (form.get("root_volume_gb") or "").strip()
+    if not raw:
+        return None
+    try:
+        size = int(raw)
+    except ValueError:
+        raise FormError("Root volume size must be a whole number of GiB.") from None
+    if not 1 <= size <= MAX_ROOT_VOLUME_GB:
+        raise FormError(f"Root volume size must be between 1 and {MAX_ROOT_VOLUME_GB} GiB.")
+    return size
 
 
 def server_request(form: dict[str, str], group_id: str | None) -> dict[str, Any]:
@@ -100,6 +116,20 @@ def server_request(form: dict[str, str], group_id: str | None) -> dict[str, Any]
         server["key_name"] = form["key_name"]
     if form.get("availability_zone"):
         server["availability_zone"] = form["availability_zone"]
+    if (size := _root_volume_gb(form)) is not None:
+        # Boot from volume: the image is copied onto a new volume (Nova's mapping for
+        # `openstack server create --boot-from-volume`); the server has no image of its own.
+        server["block_device_mapping_v2"] = [
+            {
+                "boot_index": 0,
+                "uuid": server.pop("imageRef"),
+                "source_type": "image",
+                "destination_type": "volume",
+                "volume_size": size,
+                "delete_on_termination": form.get("keep_root_volume") != "on",
+            }
+        ]
+        server["imageRef"] = ""
     body: dict[str, Any] = {"server": server}
     if group_id:
         body["os:scheduler_hints"] = {"group": group_id}
@@ -126,6 +156,7 @@ def group_request(form: dict[str, str]) -> dict[str, Any]:
 async def launch(cloud: Cloud, form: dict[str, str]) -> int:
     """Create the servers the form asks for; how many. FormError/APIFailure say why not."""
     count = _count(form)
+    server_request(form, None)  # the form's own errors, before a group is made
     choice = form.get("group") or ""
     new_group: str | None = None
     if choice == "new":

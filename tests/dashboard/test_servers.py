@@ -8,7 +8,7 @@ import re
 import httpx
 from sqlalchemy import select, update
 
-from stockyard.db.models import Instance
+from stockyard.db.models import Instance, Volume
 from stockyard.lifecycle.records import add_fault
 from stockyard.scheduler.errors import NoValidHost, Rejection
 from tests.dashboard.conftest import Browserless
@@ -262,3 +262,36 @@ async def test_a_failed_refresh_keeps_polling_and_recovers(
     assert 'hx-trigger="load delay:1.5s"' in failed.text  # still polling, backed off
     again = await web.client.get("/dashboard/servers/table?delay=2.2")
     assert 'data-status="BUILD"' in again.text
+
+
+async def test_boot_from_volume_from_the_form(web: Browserless, seeded: dict[str, str]) -> None:
+    await web.login()
+    form = (await web.client.get(NEW)).text
+    assert 'for="root_volume_gb"' in form and 'id="root_volume_gb"' in form
+    response = await _launch(web, seeded, root_volume_gb="2")
+    assert response.status_code == 303, response.text
+    (server,) = await _servers(web, web.cloud.demo_token)
+    # Nova's view of a volume-backed server: no image of its own.
+    assert server["image"] == ""
+    async with web.cloud.state.db.session() as session:
+        row = await session.scalar(select(Instance).where(Instance.uuid == server["id"]))
+    assert row is not None
+    (mapping,) = [m for m in row.block_devices or [] if m.get("boot_index") == 0]
+    assert mapping["source_type"] == "image" and mapping["delete_on_termination"] is True
+    async with web.cloud.state.db.session() as session:
+        volume = await session.scalar(select(Volume).where(Volume.id == mapping["volume_id"]))
+    assert volume is not None and volume.size == 2 and volume.image_id == seeded["image"]
+
+
+async def test_a_bad_root_volume_size_is_said_and_nothing_is_made(
+    web: Browserless, seeded: dict[str, str]
+) -> None:
+    await web.login()
+    response = await _launch(web, seeded, root_volume_gb="lots", group="new", group_name="g")
+    assert response.status_code == 400
+    assert "Root volume size must be a whole number" in response.text
+    assert await _servers(web, web.cloud.demo_token) == []
+    groups = await web.cloud.client.get(
+        "/compute/v2.1/os-server-groups", headers=web.cloud.headers(web.cloud.demo_token)
+    )
+    assert groups.json()["server_groups"] == []
