@@ -324,8 +324,10 @@ def test_ha_group_over_racks_stock_approval_and_project_isolation(
 
             _login(page, base, "admin", _admin_password(cloud), "admin")
             page.get_by_role("link", name="Stock", exact=True).click()
+            page.wait_for_url(re.compile(r"/dashboard/stock$"))
             pending = page.locator("#stock-requests tr[data-status='pending']")
-            assert pending.count() == 1
+            # count() does not wait: the expectation waits for the page to show the row.
+            playwright.expect(pending).to_have_count(1)
             pending.get_by_role("button", name=re.compile("^Approve request")).click()
             page.wait_for_selector("text=is now approved (1 node assigned).")
             assert page.locator("#stock-requests tr[data-status='approved']").count() == 1
