@@ -163,8 +163,10 @@ class VolumeService:
             return True
         finally:
             renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            # gather, not suppress(CancelledError): a cancel of this task arriving while it
+            # waits for the renewer must not be swallowed, or the bus consumer running it
+            # goes on and its close waits forever (seen as a hung test teardown).
+            await asyncio.gather(renewer, return_exceptions=True)
         await self._done(model, row_id, table[status][0], outcome)
         return True
 
