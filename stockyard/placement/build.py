@@ -154,6 +154,13 @@ class BuildFlow:
             if outcome.stale:
                 recheck = False
                 await self.hosts.refresh()
+            elif tries > 1:
+                # A second pass in a row that settled nothing: this view is stale beyond
+                # the hosts that conflicted (another placer filled hosts it still sees
+                # free), and learning one host per lost claim would spend every try on
+                # hosts long full. Reload them all; the scheduler then refuses with its
+                # per-filter reason or finds the room that is left.
+                await self.hosts.refresh()
             else:
                 await self.hosts.refresh_hosts(outcome.conflict_hosts)
             # Jittered back-off: two placers that collided must not retry in lockstep.
