@@ -10,9 +10,9 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from stockyard.bus.base import Bus
-from stockyard.compute.agent import ComputeAgent
 from stockyard.compute.drivers.baremetal import BaremetalDriver
 from stockyard.compute.drivers.base import DriverError
+from stockyard.compute.node_agents import NodeAgents
 from stockyard.compute.pool import AgentPool
 from stockyard.image.store import ImageStore
 from stockyard.lab.baremetal_images import ImageExporter
@@ -44,39 +44,20 @@ class BaremetalAgentRole:
         self.image_port = image_port
         self.driver = BaremetalDriver(hwmgr_url, hwmgr_token, self.exporter.url_for, region=region)
         self.pool = AgentPool(bus, report_interval)
+        self.nodes = NodeAgents(self.driver, self.pool, bus, report_interval, region)
         self.report_interval = report_interval
         self.rescan_interval = rescan_interval
         self._rescan: asyncio.Task[None] | None = None
 
-    async def _add_new_nodes(self) -> int:
-        nodes = await self.driver.nodes(max_age=0)
-        new = sorted(name for name in nodes if name not in self.pool.agents)
-        for name in new:
-            agent = ComputeAgent(
-                name, self.driver.for_node(name), self.bus, self.report_interval
-            )  # fmt: skip
-            await self.pool.join(agent)
-        if new:
-            log.info("baremetal agent %s: serving node(s) %s", self.region, ", ".join(new))
-        return len(new)
-
     async def start(self) -> None:
         await self.exporter.start(self.image_host, self.image_port)
         try:
-            await self._add_new_nodes()
+            await self.nodes.sync()
         except DriverError as exc:
             # hwmgr may start after this role: /readyz says so and the rescan retries.
             log.warning("baremetal agent %s: hwmgr not reachable yet: %s", self.region, exc)
         await self.pool.start()
-        self._rescan = asyncio.create_task(self._rescan_loop())
-
-    async def _rescan_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.rescan_interval)
-            try:
-                await self._add_new_nodes()
-            except DriverError as exc:
-                log.warning("baremetal agent %s: node rescan failed: %s", self.region, exc)
+        self._rescan = asyncio.create_task(self.nodes.run(self.rescan_interval))
 
     async def ready(self) -> dict[str, bool]:
         """The bus and hwmgr answer (hwmgr's node list, cached for the driver's TTL)."""

@@ -69,6 +69,16 @@ class AgentPool:
             await agent.subscribe()
             await self.publish_reports([agent])
 
+    async def leave(self, host: str) -> None:
+        """Stop ``host``'s agent and stop reporting it (its node left the hardware manager).
+
+        The bus has no unsubscribe: the agent's topic stays consumed, but nothing sends
+        to a host that is gone, and its ops in flight are cancelled as in ``stop``.
+        """
+        agent = self._agents.pop(host, None)
+        if agent is not None:
+            await agent.stop()
+
     async def start(self) -> None:
         """Subscribe every agent, publish one report per host now, then report periodically."""
         if self.running:

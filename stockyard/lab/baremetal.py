@@ -38,6 +38,7 @@ from stockyard.bus.base import Bus
 from stockyard.compute.agent import ComputeAgent
 from stockyard.compute.drivers.baremetal import BaremetalDriver
 from stockyard.compute.drivers.baremetal_client import HwmgrClient, Json
+from stockyard.compute.node_agents import NodeAgents
 from stockyard.compute.pool import AgentPool
 from stockyard.db.base import Database
 from stockyard.hwmgr.emulators.ipmi import IpmiNodeSpec
@@ -76,10 +77,16 @@ class BaremetalLab:
     exporter: ImageExporter | None = None
     pool: AgentPool | None = None
     systems: dict[str, SystemSpec] = field(default_factory=dict)
+    # Per region: follows hwmgr's node list (nodes enrolled through the stock API).
+    rescans: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self) -> None:
         """Agents, drivers, hwmgrs, installers, image server, then the emulators."""
         steps: list[Any] = []
+        for task in self.rescans:
+            task.cancel()
+        await asyncio.gather(*self.rescans, return_exceptions=True)
+        self.rescans.clear()
         if self.pool is not None:
             steps.append(self.pool.stop())
         steps += [d.close() for d in self.drivers.values()]
@@ -277,6 +284,11 @@ async def start_baremetal_lab(
                     )
                     out.pool.add(agent)
         await out.pool.start()
+        for region in regions:
+            known = [n.name for n in nodes if n.region == region]
+            follow = NodeAgents(out.drivers[region], out.pool, bus, report_interval, region, known)
+            # The driver's cached node list, which the reports keep fresh: no extra call.
+            out.rescans.append(asyncio.create_task(follow.run(report_interval, max_age=None)))
     except BaseException:
         await out.stop()
         raise

@@ -80,6 +80,22 @@ def endpoints(settings: Settings) -> list[Endpoint]:
     return sorted(out, key=lambda e: e.region)
 
 
+def hwmgr_client(
+    ep: Endpoint,
+    timeout: float,
+    tls: ssl.SSLContext,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An HTTP client for one region's hwmgr, carrying its service token."""
+    return httpx.AsyncClient(
+        base_url=ep.url.rstrip("/"),
+        headers={"X-Auth-Token": ep.token},
+        timeout=httpx.Timeout(timeout),
+        transport=transport,
+        verify=tls,
+    )
+
+
 class HardwareReader:
     """GETs on every region's hwmgr; ``transport`` lets tests stand in for hwmgr."""
 
@@ -97,13 +113,8 @@ class HardwareReader:
         # ~17 ms each, more than the hwmgr call itself.
         if self._tls is None:
             self._tls = ssl.create_default_context()
-        return httpx.AsyncClient(
-            base_url=ep.url.rstrip("/"),
-            headers={"X-Auth-Token": ep.token},
-            timeout=httpx.Timeout(self.settings.hwmgr_read_timeout_seconds),
-            transport=self.transport,
-            verify=self._tls,
-        )
+        timeout = self.settings.hwmgr_read_timeout_seconds
+        return hwmgr_client(ep, timeout, self._tls, self.transport)
 
     async def _each(self, region: str | None, fetch: Any) -> Answer:
         """``fetch(client, endpoint) -> items`` on every (or one) region, concurrently."""

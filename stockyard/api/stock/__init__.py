@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from stockyard.api.deps import StateDep
-from stockyard.api.stock import hardware, nodes, requests
+from stockyard.api.stock import enrol, hardware, nodes, requests
 
 router = APIRouter(prefix="/stock")
 
@@ -27,7 +27,7 @@ async def version(state: StateDep) -> dict[str, Any]:
     }
 
 
-for _module in (nodes, hardware, requests):
+for _module in (nodes, enrol, hardware, requests):
     router.include_router(_module.router)
 
 __all__ = ["router"]
