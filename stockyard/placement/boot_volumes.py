@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
-from stockyard.db.base import utcnow
+from stockyard.db.base import execute_count, utcnow
 from stockyard.db.models import Host, Instance, Volume, VolumeAttachment
 from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.block_devices import mappings
@@ -205,7 +205,22 @@ async def unattached_to_delete(s: AsyncSession, inst: Instance) -> list[str]:
         if not vid or not m.get("delete_on_termination"):
             continue
         volume = await s.get(Volume, str(vid))
-        if volume is None or volume.status not in (VolumeStatus.AVAILABLE, VolumeStatus.ERROR):
+        if volume is None:
+            continue
+        if volume.status == VolumeStatus.CREATING:
+            # Still being made: the volume role deletes it when the create ends. The
+            # condition is checked by the UPDATE itself, so a create that ended
+            # meanwhile is seen below instead.
+            flag = (
+                update(Volume)
+                .where(Volume.id == volume.id, Volume.status == VolumeStatus.CREATING)
+                .values(delete_when_made=True)
+                .execution_options(synchronize_session=False)
+            )
+            if await execute_count(s, flag):
+                continue
+            await s.refresh(volume)
+        if volume.status not in (VolumeStatus.AVAILABLE, VolumeStatus.ERROR):
             continue
         if await flow.of_volume(s, volume.id):
             continue

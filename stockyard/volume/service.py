@@ -16,8 +16,9 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, or_, select
 
 from stockyard.bus import contract
 from stockyard.bus.base import Bus
@@ -34,7 +35,7 @@ from stockyard.volume import leases
 from stockyard.volume.builds import wake_builds
 from stockyard.volume.drivers import build_backends
 from stockyard.volume.drivers.base import VolumeDriver, VolumeDriverError
-from stockyard.volume.states import SNAPSHOT_WORK, VOLUME_WORK
+from stockyard.volume.states import SNAPSHOT_WORK, VOLUME_WORK, VolumeStatus
 from stockyard.volume.worker import Outcome, StepFailed, Steps
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,31 @@ class VolumeService:
         await self._done(model, row_id, table[status][0], outcome)
         return True
 
+    @staticmethod
+    def _ended(model: type[Volume] | type[VolumeSnapshot], status: str) -> Any:
+        """The status a volume's create ends in: ``deleting`` instead when the server it
+        was made for was deleted meanwhile (``delete_when_made``, read by the UPDATE
+        itself so that a delete racing the end of the create is never missed)."""
+        if model is Volume:
+            made_for_nobody = and_(
+                Volume.delete_when_made.is_(True), Volume.status == VolumeStatus.CREATING
+            )
+            return case((made_for_nobody, VolumeStatus.DELETING), else_=status)
+        return status
+
+    async def _delete_if_orphaned(
+        self, model: type[Volume] | type[VolumeSnapshot], row_id: str
+    ) -> None:
+        if model is not Volume:
+            return
+        async with self.db.session() as s:
+            row = await s.get(Volume, row_id)
+            orphaned = row is not None and row.status == VolumeStatus.DELETING
+        if orphaned:
+            log.info("volume %s: made for a server deleted meanwhile; deleting it", row_id)
+            hint = contract.VolumeHint(resource="volume", id=row_id)
+            await self.bus.publish(contract.VOLUME, contract.encode(hint))
+
     def _until(self) -> datetime:
         return utcnow() + timedelta(seconds=self.settings.lease_seconds)
 
@@ -197,21 +223,25 @@ class VolumeService:
                     model,
                     row_id,
                     self.worker_id,
-                    status=status,
+                    status=self._ended(model, status),
                     status_reason=None,
                     **outcome.values,
                 )
         if not ok:
             log.info("%s %s: lease lost, result dropped", model.__tablename__, row_id)
+        elif status is not None and not outcome.removed:
+            await self._delete_if_orphaned(model, row_id)
 
     async def _fail(
         self, model: type[Volume] | type[VolumeSnapshot], row_id: str, status: str, reason: str
     ) -> None:
-        values: dict[str, object] = {"status": status, "status_reason": reason}
+        values: dict[str, object] = {"status": self._ended(model, status), "status_reason": reason}
         if model is Volume:
             values["new_size"] = None  # a failed extend keeps the old size
         async with self.db.session() as s:
-            await leases.finish(s, model, row_id, self.worker_id, **values)
+            ok = await leases.finish(s, model, row_id, self.worker_id, **values)
+        if ok:
+            await self._delete_if_orphaned(model, row_id)
 
     async def reconcile_once(self) -> int:
         """One pass over rows nobody drives; returns how many steps it ran."""

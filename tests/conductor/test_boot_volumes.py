@@ -5,11 +5,13 @@ a delete releases them and deletes the delete_on_termination ones."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
 
 from stockyard.db.models import InstanceFault, Volume, VolumeAttachment, VolumeType
+from stockyard.volume.service import VolumeService
 from tests.conductor.conftest import Lab
 
 
@@ -134,3 +136,34 @@ async def test_volume_taken_meanwhile_fails_readably(lab: Lab) -> None:
     assert row.vm_state == "error"
     assert "current status is in-use" in await _fault(lab, uuid)
     assert await _volumes(lab, root) == [("in-use", None)]
+
+
+async def test_a_volume_still_being_made_for_a_deleted_server_is_deleted_once_made(
+    lab: Lab,
+) -> None:
+    # Nova leaks such volumes (Cinder refuses to delete one that is creating); here the
+    # volume role deletes it as soon as its create ends, and one kept by the user stays.
+    await lab.add_hosts(1)
+    await lab.start()
+    root = await _volume(lab, status="creating")
+    kept = await _volume(lab, status="creating")
+    bdms = [_bdm(root, 0, dot=True), _bdm(kept, None)]
+    (uuid,) = await lab.create(1, block_devices=bdms, image_ref="")
+    await lab.conductor.reconciler.run_once()  # the build waits for its volumes
+    await lab.task(uuid, "deleting")
+    await lab.wait([uuid], lambda r: r.deleted)
+    assert await _volumes(lab, root, kept) == [("creating", None), ("creating", None)]
+
+    volumes = VolumeService(lab.db, lab.bus, lab.settings)
+    await volumes.start(background=False)
+    try:
+        assert await volumes.work("volume", root) and await volumes.work("volume", kept)
+        # The create ended in "deleting" (never "available" for nobody); its hint runs
+        # the delete on the bus, as the reconciler would after a lost hint.
+        for _ in range(500):
+            if (await _volumes(lab, root))[0][0] == "gone":
+                break
+            await asyncio.sleep(0.02)
+        assert await _volumes(lab, root, kept) == [("gone", None), ("available", None)]
+    finally:
+        await volumes.stop()

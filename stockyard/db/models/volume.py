@@ -14,7 +14,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stockyard.db.base import Base, new_uuid, utcnow
@@ -76,6 +85,8 @@ class Volume(_Lifecycle, Base):
     new_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Delete the volume's snapshots first (DELETE ...?cascade=true).
     cascade: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Made for a server deleted before the create ended: delete it once made (0019).
+    delete_when_made: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True, onupdate=utcnow)
     # Read-only view for the API's volume views; writers change VolumeAttachment rows.
