@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 VENV_BIN = Path(sys.executable).parent
 # The CLI negotiates the newest compute microversion; from 2.88 hypervisors no longer show
@@ -114,6 +116,25 @@ def stop_cloud(cloud: RunningCloud) -> None:
         cloud.proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         cloud.proc.kill()
+
+
+@contextlib.contextmanager
+def lab_cloud(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    lab: dict[str, Any],
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[RunningCloud]:
+    """``stockyard up`` on a lab file of the test's own (schedulers refresh every second)."""
+    tmp = tmp_path_factory.mktemp(name)
+    path = tmp / "lab.yaml"
+    path.write_text(yaml.safe_dump(lab))
+    env = {"STOCKYARD_LAB_FILE": str(path), "STOCKYARD_SCHEDULER_REFRESH_SECONDS": "1"}
+    cloud = start_cloud(tmp, {**env, **(extra_env or {})})
+    try:
+        yield cloud
+    finally:
+        stop_cloud(cloud)
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.e2e.conftest import CAPACITY, RunningCloud, start_cloud, stop_cloud
+from tests.e2e.conftest import CAPACITY, RunningCloud, lab_cloud
 from tests.e2e.failure_domains import group_placement, member_domains, racks_by_host
 
 DEMO = "stockyard"
@@ -65,21 +64,9 @@ BM_NODES = 4
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    tmp = tmp_path_factory.mktemp("policies")
-    lab = tmp / "lab.yaml"
-    lab.write_text(yaml.safe_dump(LAB))
-    c = start_cloud(
-        tmp,
-        {
-            "STOCKYARD_LAB_FILE": str(lab),
-            "STOCKYARD_SCHEDULER_REFRESH_SECONDS": "1",
-            "STOCKYARD_FAKE_BOOT_SECONDS": "0",
-        },
-    )
-    try:
+    env = {"STOCKYARD_FAKE_BOOT_SECONDS": "0"}
+    with lab_cloud(tmp_path_factory, "policies", LAB, env) as c:
         yield c
-    finally:
-        stop_cloud(c)
 
 
 def _group(c: RunningCloud, name: str, policy: str, domain: str) -> str:

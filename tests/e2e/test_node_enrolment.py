@@ -19,10 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from stockyard.hwmgr.emulators.redfish import RedfishEmulator, SystemSpec
-from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
+from tests.e2e.conftest import RunningCloud, lab_cloud
 from tests.e2e.test_stock_flow import _Stock
 
 DEMO = "stockyard"
@@ -81,20 +80,8 @@ class _Bmc:
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    tmp = tmp_path_factory.mktemp("enrol")
-    lab = tmp / "lab.yaml"
-    lab.write_text(yaml.safe_dump(LAB))
-    c = start_cloud(
-        tmp,
-        {
-            "STOCKYARD_LAB_FILE": str(lab),
-            "STOCKYARD_SCHEDULER_REFRESH_SECONDS": "1",
-        },
-    )
-    try:
+    with lab_cloud(tmp_path_factory, "enrol", LAB) as c:
         yield c
-    finally:
-        stop_cloud(c)
 
 
 def _node(name: str, bmc: dict[str, Any], project_id: str | None) -> dict[str, Any]:

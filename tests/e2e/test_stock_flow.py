@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
+from tests.e2e.conftest import RunningCloud, lab_cloud
 
 A, B = "stockyard", "projb"  # clouds.yaml entries: demo's and project B's member
 _GOLD = {"resource_class": "BM_GOLD", "bmc": "redfish"}
@@ -47,17 +47,9 @@ LAB: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCloud]:
-    tmp = tmp_path_factory.mktemp("stock")
-    lab = tmp / "lab.yaml"
-    lab.write_text(yaml.safe_dump(LAB))
-    c = start_cloud(
-        tmp, {"STOCKYARD_LAB_FILE": str(lab), "STOCKYARD_SCHEDULER_REFRESH_SECONDS": "1"}
-    )
-    try:
+    with lab_cloud(tmp_path_factory, "stock", LAB) as c:
         _add_project_b(c)
         yield c
-    finally:
-        stop_cloud(c)
 
 
 def _add_project_b(c: RunningCloud) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -115,14 +114,6 @@ async def _create(
         "scheduler", {"type": "build", "instance_uuids": [uuid], "request_id": request_id}
     )
     return uuid
-
-
-@pytest.fixture
-async def burst_db(db_url: str) -> AsyncIterator[Database]:
-    db = Database(db_url)
-    await db.create_all()
-    yield db
-    await db.dispose()
 
 
 async def _settled(db: Database, n: int) -> list[Instance]:

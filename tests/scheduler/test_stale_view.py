@@ -8,7 +8,6 @@ hosts that were long full and end in "taken by concurrent builds 10 times in a r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,11 @@ from tests.conductor.conftest import TestAgent
 from tests.scheduler.test_burst_placement import VM, _create, _lab, _settled
 
 
-@pytest.fixture
-async def db(db_url: str) -> AsyncIterator[Database]:
-    database = Database(db_url)
-    await database.create_all()
-    yield database
-    await database.dispose()
-
-
 @pytest.mark.backend("sqlite", "postgresql", "mariadb")
 async def test_a_view_stale_on_every_host_ends_in_the_filters_reason(
-    db: Database, tmp_path: Path
+    burst_db: Database, tmp_path: Path
 ) -> None:
+    db = burst_db
     settings = Settings(data_dir=tmp_path, lease_seconds=60, max_build_attempts=3)
     bus = MemoryBus()
     agent = TestAgent(bus)

@@ -10,6 +10,7 @@ from stockyard.api.deps import AdminCtx, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.stock.common import api_error
 from stockyard.api.stock.enrol_schemas import NodeEnrol
+from stockyard.api.stock.hardware import state_singleton
 from stockyard.api.stock.schemas import NodeOut
 from stockyard.stock import StockError
 from stockyard.stock.enrolment import Enrolment, enroll, remove
@@ -21,11 +22,7 @@ ADMIN_KEY = "hwmgr_admin"
 
 def get_hwmgr(state: StateDep) -> HwmgrAdmin:
     """One client per API state; tests put one with a stand-in transport under the key."""
-    admin = state.extra.get(ADMIN_KEY)
-    if not isinstance(admin, HwmgrAdmin):
-        admin = HwmgrAdmin(state.settings)
-        state.extra[ADMIN_KEY] = admin
-    return admin
+    return state_singleton(state, ADMIN_KEY, HwmgrAdmin)
 
 
 HwmgrDep = Annotated[HwmgrAdmin, Depends(get_hwmgr)]

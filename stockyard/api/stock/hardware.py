@@ -7,26 +7,35 @@ does not answer is named in ``unreachable`` and the others' answers still come b
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from fastapi import APIRouter, Depends, Query
 
 from stockyard.api.deps import AdminCtx, StateDep
+from stockyard.api.state import APIState
 from stockyard.api.stock.hardware_schemas import NodeStateList, TaskList
+from stockyard.settings import Settings
 from stockyard.stock.hardware import Answer, HardwareReader
 
 router = APIRouter(tags=["stock"])
 READER_KEY = "hwmgr_reader"
+T = TypeVar("T")
 _REGION = Query(None, min_length=1, max_length=64, description="Only this region's hwmgr.")
 
 
+def state_singleton(state: APIState, key: str, factory: Callable[[Settings], T]) -> T:
+    """The API state's one ``factory(settings)`` object under ``key``, made on first use
+    (tests put one with a stand-in transport there)."""
+    found = state.extra.get(key)
+    if found is None:
+        found = state.extra[key] = factory(state.settings)
+    return cast(T, found)
+
+
 def get_reader(state: StateDep) -> HardwareReader:
-    """One reader per API state; tests put one with a stand-in transport under the key."""
-    reader = state.extra.get(READER_KEY)
-    if not isinstance(reader, HardwareReader):
-        reader = HardwareReader(state.settings)
-        state.extra[READER_KEY] = reader
-    return reader
+    """One reader per API state."""
+    return state_singleton(state, READER_KEY, HardwareReader)
 
 
 ReaderDep = Annotated[HardwareReader, Depends(get_reader)]
