@@ -1,6 +1,6 @@
 """Scheduler decision latency over large in-memory fleets.
 
-Run: ``python bench/bench_scheduler.py``. Prints figures only, asserts nothing.
+Run: ``python bench/bench_scheduler.py [--small]``. Prints figures only, asserts nothing.
 
 (a) 6,000 hypervisors (2 regions x 3 AZs x 25 racks x 40 hosts); 1,000 single-VM
     decisions: mixed flavors, some with aggregate extra specs, some in hard
@@ -11,6 +11,8 @@ Run: ``python bench/bench_scheduler.py``. Prints figures only, asserts nothing.
 
 from __future__ import annotations
 
+import argparse
+import os
 import random
 import statistics
 import sys
@@ -19,131 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stockyard.scheduler import (
-    GroupInfo,
-    HostState,
-    HostStateIndex,
-    NoValidHost,
-    RequestSpec,
-    Scheduler,
-)
+from fleet import AZS, bm_spec, fleet_b, hypervisors, make_groups, vm_spec
 
-REGIONS = ("RegionOne", "RegionTwo")
-AZS = ("az1", "az2", "az3")
-FLAVORS = ((1, 2048, 20), (2, 4096, 40), (4, 8192, 80), (8, 16384, 160), (16, 65536, 320))
-RESOURCE_CLASSES = ("BM_GOLD", "BM_SILVER", "BM_GPU")
-PROJECTS = [f"project-{i}" for i in range(20)]
+from stockyard.scheduler import GroupInfo, HostStateIndex, NoValidHost, RequestSpec, Scheduler
 
-
-def hypervisors(count: int, racks_per_az: int, rng: random.Random) -> list[HostState]:
-    hosts: list[HostState] = []
-    per_rack = max(1, count // (len(REGIONS) * len(AZS) * racks_per_az))
-    n = 0
-    for region in REGIONS:
-        for az in AZS:
-            for r in range(racks_per_az):
-                for _ in range(per_rack):
-                    meta: dict[str, set[str]] = {}
-                    names: set[str] = set()
-                    if n % 4 == 0:
-                        meta["ssd"] = {"true"}
-                        names.add("ssd")
-                    if n % 10 == 0:
-                        meta["cpu_model"] = {"icelake,sapphire"}
-                        names.add("fast")
-                    used = rng.randrange(0, 48)
-                    hosts.append(
-                        HostState(
-                            uuid=f"hv-{n}",
-                            name=f"hv{n}.{region}",
-                            region=region,
-                            az=az,
-                            rack=f"r{r}",
-                            kind="vm",
-                            vcpus=64,
-                            memory_mb=262144,
-                            disk_gb=2000,
-                            vcpus_used=used,
-                            memory_mb_used=used * 4096,
-                            disk_gb_used=used * 20,
-                            cpu_allocation_ratio=4.0,
-                            aggregate_metadata=meta,
-                            aggregate_names=names,
-                            up=rng.random() > 0.01,
-                        )
-                    )
-                    n += 1
-    return hosts
-
-
-def baremetal(count: int, racks_per_az: int, rng: random.Random) -> list[HostState]:
-    nodes: list[HostState] = []
-    per_rack = max(1, count // (len(REGIONS) * len(AZS) * racks_per_az))
-    n = 0
-    for region in REGIONS:
-        for az in AZS:
-            for r in range(racks_per_az):
-                for _ in range(per_rack):
-                    busy = rng.random() < 0.6
-                    nodes.append(
-                        HostState(
-                            uuid=f"bm-{n}",
-                            name=f"bm{n}.{region}",
-                            region=region,
-                            az=az,
-                            rack=f"b{r}",
-                            kind="baremetal",
-                            resource_class=RESOURCE_CLASSES[n % len(RESOURCE_CLASSES)],
-                            vcpus=48,
-                            memory_mb=196608,
-                            disk_gb=960,
-                            owner_project=PROJECTS[(n // 7) % len(PROJECTS)],
-                            instances={f"busy-{n}"} if busy else set(),
-                        )
-                    )
-                    n += 1
-    return nodes
-
-
-def vm_spec(i: int, rng: random.Random, groups: list[GroupInfo]) -> RequestSpec:
-    vcpus, ram, disk = rng.choice(FLAVORS)
-    extra: dict[str, str] = {"hw:cpu_policy": "shared"}
-    if i % 5 == 0:
-        extra["aggregate_instance_extra_specs:ssd"] = "true"
-    if i % 17 == 0:
-        extra["cpu_model"] = "<in> icelake"
-    group = rng.choice(groups) if i % 3 == 0 else None
-    return RequestSpec(
-        instance_uuids=[f"vm-{i}"],
-        project_id=rng.choice(PROJECTS),
-        vcpus=vcpus,
-        memory_mb=ram,
-        disk_gb=disk,
-        extra_specs=extra,
-        availability_zone=rng.choice(AZS),
-        region=rng.choice(REGIONS),
-        group=group,
-    )
-
-
-def bm_spec(i: int, rng: random.Random, groups: list[GroupInfo]) -> RequestSpec:
-    return RequestSpec(
-        instance_uuids=[f"bmi-{i}"],
-        project_id=rng.choice(PROJECTS),
-        resource_class=rng.choice(RESOURCE_CLASSES),
-        availability_zone=rng.choice(AZS),
-        region=rng.choice(REGIONS),
-        group=rng.choice(groups) if i % 2 == 0 else None,
-    )
-
-
-def make_groups(prefix: str, n: int) -> list[GroupInfo]:
-    return [
-        GroupInfo(
-            uuid=f"{prefix}-{g}", name=f"{prefix}{g}", policy="anti-affinity", failure_domain="rack"
-        )
-        for g in range(n)
-    ]
+# ``--small`` divides every size by this, so CI can prove the benchmark still runs.
+SMALL = 10
 
 
 def run(scheduler: Scheduler, specs: list[RequestSpec]) -> tuple[list[float], int]:
@@ -172,23 +55,26 @@ def report(label: str, times: list[float], failed: int, total_s: float) -> None:
     )
 
 
-def bench_a() -> None:
+def bench_a(scale: int = 1) -> None:
     rng = random.Random(1)
-    index = HostStateIndex(hypervisors(6000, 25, rng))
+    index = HostStateIndex(hypervisors(6000 // scale, 25, rng))
     scheduler = Scheduler(index)
     groups = make_groups("web", 40)
-    specs = [vm_spec(i, rng, groups) for i in range(1000)]
+    specs = [vm_spec(i, rng, groups) for i in range(1000 // scale)]
     t0 = time.perf_counter()
     times, failed = run(scheduler, specs)
     report(
-        "(a) 6,000 hypervisors, 1,000 single-VM decisions", times, failed, time.perf_counter() - t0
+        f"(a) {len(index):,} hypervisors, {len(specs):,} single-VM decisions",
+        times,
+        failed,
+        time.perf_counter() - t0,
     )
 
 
-def bench_b() -> None:
+def bench_b(scale: int = 1) -> None:
     rng = random.Random(2)
     t_build = time.perf_counter()
-    index = HostStateIndex([*hypervisors(10000, 40, rng), *baremetal(20000, 40, rng)])
+    index = HostStateIndex(fleet_b(rng, 10000 // scale, 20000 // scale))
     build_ms = (time.perf_counter() - t_build) * 1000
     print(f"(b) index of {len(index)} hosts built in {build_ms:.0f} ms")
     scheduler = Scheduler(index)
@@ -196,12 +82,13 @@ def bench_b() -> None:
     bm_groups = make_groups("db", 50)
     specs = [
         vm_spec(i, rng, vm_groups) if i % 2 == 0 else bm_spec(i, rng, bm_groups)
-        for i in range(2000)
+        for i in range(2000 // scale)
     ]
     t0 = time.perf_counter()
     times, failed = run(scheduler, specs)
     total = time.perf_counter() - t0
-    report("(b) 10k HV + 20k BM, mixed decisions", times, failed, total)
+    hv = sum(1 for h in index if h.kind == "vm")
+    report(f"(b) {hv:,} HV + {len(index) - hv:,} BM, mixed decisions", times, failed, total)
     report("    VM decisions only", times[0::2], 0, 0)
     report("    baremetal decisions only", times[1::2], 0, 0)
 
@@ -237,7 +124,7 @@ def bench_b() -> None:
         for i in range(100)
     ]
     wide_times, wide_failed = run(scheduler, wide)
-    report("    VM decisions with no AZ (all 10,000 hypervisors)", wide_times, wide_failed, 0)
+    report(f"    VM decisions with no AZ (all {hv:,} hypervisors)", wide_times, wide_failed, 0)
 
     # The failure path, building the message included.
     spec = RequestSpec(
@@ -257,5 +144,11 @@ def bench_b() -> None:
 
 
 if __name__ == "__main__":
-    bench_a()
-    bench_b()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--small", action="store_true", help=f"every fleet and request count / {SMALL} (smoke run)"
+    )
+    scale = SMALL if parser.parse_args().small else 1
+    print(f"cores: {os.cpu_count()}")
+    bench_a(scale)
+    bench_b(scale)
