@@ -168,7 +168,8 @@ def load(workdir: Path, fleet_file: Path) -> None:
             )
     # Fresh statistics, as a long-lived database would have: the planner's choices
     # over 30,000 providers depend on them.
-    with engine.connect() as conn:
+    # Committed: PostgreSQL's ANALYZE is transactional and a rollback would drop it.
+    with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(sa.text("ANALYZE"))
         else:
