@@ -68,8 +68,11 @@ def provider(host: HostState) -> dict[str, object]:
             "MEMORY_MB": [host.memory_mb, host.ram_allocation_ratio, host.memory_mb],
             "DISK_GB": [host.disk_gb, host.disk_allocation_ratio, host.disk_gb],
         }
-        used = {"VCPU": host.vcpus_used, "MEMORY_MB": host.memory_mb_used}
-        used["DISK_GB"] = host.disk_gb_used
+        used = {
+            "VCPU": host.vcpus_used,
+            "MEMORY_MB": host.memory_mb_used,
+            "DISK_GB": host.disk_gb_used,
+        }
         rp["used"] = used if host.vcpus_used else {}
         aggs += [agg(f"meta:{name}") for name in sorted(host.aggregate_names)]
         # A down compute is left out by Nova's filters; in Placement terms, disabled.
