@@ -71,9 +71,13 @@ async def in_process(url: str, args: argparse.Namespace, lines: list[str]) -> No
         lines.append(f"decision, baremetal (AZ + stock + rack anti-aff.):  {measure.summary(bm)}")
     lines.append(f"  refusals (NoValidHost) among {len(times)} decisions: {refused}")
     creqs = await measure.requests(loaded.db, args.claims, seed=8)
-    ctimes, lost = await measure.decide_and_claim(loaded, creqs)
+    ctimes, lost, phases = await measure.decide_and_claim(loaded, creqs)
     lines.append(f"decision + claim transaction:                     {measure.summary(ctimes)}")
-    lines.append(f"  claims lost: {lost}")
+    lines.append(
+        f"  claims lost: {lost}; per phase p50/p99 ms: "
+        + ", ".join(f"{k} {measure.pct(v, 50):.2f}/{measure.pct(v, 99):.2f}"
+                    for k, v in phases.items())
+    )  # fmt: skip
     await loaded.db.dispose()
 
 

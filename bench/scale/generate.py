@@ -171,7 +171,8 @@ async def write_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, A
         for i in range(0, len(rows), CHUNK):
             chunk = rows[i : i + CHUNK]
             await conn.execute(
-                insert(table), [dict(zip(columns, _record(table, r, columns))) for r in chunk]
+                insert(table),
+                [dict(zip(columns, _record(table, r, columns), strict=True)) for r in chunk],
             )
         return
     from sqlalchemy import JSON

@@ -28,7 +28,7 @@ from stockyard.placement.hoststate import HostStateCache
 from stockyard.placement.spec import request_spec
 from stockyard.scheduler import HostStateIndex, RequestSpec, Scheduler, SchedulerConfig
 
-from .layout import BM_FLAVORS, VM_FLAVORS, azs
+from .layout import BM_FLAVORS, VM_FLAVORS
 
 # No agent reports in the simulation: every host counts as up, however old its last_seen.
 UP_SECONDS = 10 * 365 * 86400.0
@@ -77,9 +77,10 @@ class Request:
 
 
 async def requests(db: Database, n: int, seed: int) -> list[Request]:
-    """``n`` single-instance creates, VM and baremetal alternately, each with an AZ and
-    joining an existing hard rack anti-affinity group of its kind (VM flavors with the
-    ``ssd`` aggregate extra spec every third time)."""
+    """``n`` single-instance creates, VM and baremetal alternately, each adding a member
+    to an existing hard rack anti-affinity group of its kind, in the AZ and with the
+    flavor of the group's members (a group scaling out); every third VM request asks for
+    the ``ssd`` aggregate's flavor instead."""
     rng = random.Random(seed)
     async with db.session() as s:
         groups = list(
@@ -87,27 +88,34 @@ async def requests(db: Database, n: int, seed: int) -> list[Request]:
                 await s.scalars(select(ServerGroup).where(ServerGroup.policy == "anti-affinity"))
             ).all()
         )
-    by_kind = {
-        "vm": [g for g in groups if g.name.startswith("vm-")],
-        "baremetal": [g for g in groups if g.name.startswith("baremetal-")],
-    }
-    zones = [az for _, az in azs()]
+        seen = (
+            await s.execute(
+                select(Instance.group_uuid, Instance.availability_zone, Instance.flavor_id).where(
+                    Instance.group_uuid.is_not(None)
+                )
+            )
+        ).all()
+    where = {g: (az, fid) for g, az, fid in seen}
+    by_kind: dict[str, list[ServerGroup]] = {"vm": [], "baremetal": []}
+    for g in groups:
+        if g.uuid in where:
+            by_kind["baremetal" if g.name.startswith("baremetal-") else "vm"].append(g)
+    flavors = {f[0]: f for f in (*VM_FLAVORS, *BM_FLAVORS)}
     out: list[Request] = []
     for i in range(n):
         kind = "baremetal" if i % 2 and by_kind["baremetal"] else "vm"
-        group = rng.choice(by_kind[kind]) if by_kind[kind] else None
-        if kind == "vm":
-            flavor = VM_FLAVORS[3] if i % 3 == 0 else rng.choice(VM_FLAVORS[:3])
-        else:
-            flavor = rng.choice(BM_FLAVORS)
-        fid, name, vcpus, ram, disk, extra = flavor
+        group = rng.choice(by_kind[kind])
+        az, fid = where[group.uuid]
+        if kind == "vm" and i % 3 == 0:
+            fid = VM_FLAVORS[3][0]
+        fid, name, vcpus, ram, disk, extra = flavors[fid]
         row = Instance(
             uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            project_id=group.project_id if group else "scale",
+            project_id=group.project_id,
             flavor={"id": fid, "name": name, "vcpus": vcpus, "ram": ram, "disk": disk,
                     "ephemeral": 0, "swap": 0, "extra_specs": dict(extra)},
-            requested_az=rng.choice(zones), group_uuid=group.uuid if group else None,
-            tried_hosts=[], reservation_id=f"bench-{i}", block_devices=None,
+            requested_az=az, group_uuid=group.uuid, tried_hosts=[],
+            reservation_id=f"bench-{i}", block_devices=None,
         )  # fmt: skip
         out.append(Request(row, group))
     return out
@@ -137,31 +145,44 @@ def decisions(scheduler: Scheduler, todo: list[RequestSpec]) -> tuple[list[float
     return times, refused
 
 
-async def decide_and_claim(loaded: Loaded, reqs: list[Request]) -> tuple[list[float], int]:
-    """Wall ms of one transaction per request: group lock, members, select, claims."""
+PHASES = ("group lock", "spec (members read)", "select", "claim", "commit")
+
+
+async def decide_and_claim(
+    loaded: Loaded, reqs: list[Request]
+) -> tuple[list[float], int, dict[str, list[float]]]:
+    """Wall ms of one transaction per request: group lock, members, select, claims.
+    Also the ms of each phase (:data:`PHASES`) per request, and the claims lost."""
     sched = loaded.scheduler
-    host_ids = {h.uuid: h for h in sched.index}
     ids = await _host_ids(loaded.db)
     times: list[float] = []
+    phases: dict[str, list[float]] = {p: [] for p in PHASES}
     lost = 0
     for r in reqs:
-        t0 = time.perf_counter()
+        marks = [time.perf_counter()]
         async with loaded.db.session() as s:
             group = await claims.lock_group(s, r.group.uuid) if r.group else None
+            marks.append(time.perf_counter())
             spec = await request_spec(s, sched, [r.row], group)
+            marks.append(time.perf_counter())
             result = sched.select(spec)
+            marks.append(time.perf_counter())
             todo = [
                 claims.ClaimRequest(ids[sel.host_uuid], sel.instance_uuid, sel.claim.vcpus,
                                     sel.claim.memory_mb, sel.claim.disk_gb, sel.claim.whole_node)
-                for sel in result.selections if sel.host_uuid in host_ids
+                for sel in result.selections
             ]  # fmt: skip
             won = await claims.claim_many(s, todo) if todo else set()
-        times.append((time.perf_counter() - t0) * 1000)
+            marks.append(time.perf_counter())
+        marks.append(time.perf_counter())
+        times.append((marks[-1] - marks[0]) * 1000)
+        for k, name in enumerate(PHASES):
+            phases[name].append((marks[k + 1] - marks[k]) * 1000)
         for sel in result.selections:
             if sel.instance_uuid not in won:
                 lost += 1
                 sched.release(sel.instance_uuid)
-    return times, lost
+    return times, lost, phases
 
 
 async def _host_ids(db: Database) -> dict[str, int]:
