@@ -130,16 +130,16 @@ async def specs(loaded: Loaded, reqs: list[Request]) -> list[RequestSpec]:
     return out
 
 
-def decisions(scheduler: Scheduler, todo: list[RequestSpec]) -> tuple[list[float], int]:
+def decisions(scheduler: Scheduler, todo: list[RequestSpec]) -> tuple[list[float], list[bool]]:
     """Wall ms of each ``select``; the claim is given back after each (the state stays
-    that of the database). Returns the times and the number of refusals."""
+    that of the database). Returns the times and whether each was refused."""
     times: list[float] = []
-    refused = 0
+    refused: list[bool] = []
     for spec in todo:
         t0 = time.perf_counter()
         result = scheduler.select(spec)
         times.append((time.perf_counter() - t0) * 1000)
-        refused += len(result.failures)
+        refused.append(bool(result.failures))
         for uuid_ in spec.instance_uuids:
             scheduler.release(uuid_)
     return times, refused
@@ -208,7 +208,7 @@ def _worker(url: str, n: int, seed: int, barrier: Any, out: Any) -> None:
     times, refused = decisions(loaded.scheduler, todo)
     wall = time.perf_counter() - t0
     out.put(
-        {"n": len(times), "wall": wall, "refused": refused, "load_s": loaded.seconds,
+        {"n": len(times), "wall": wall, "refused": sum(refused), "load_s": loaded.seconds,
          "rss": rss_mb(), "p99": pct(times, 99)}
     )  # fmt: skip
 
