@@ -152,7 +152,7 @@ def _record(table: Table, row: dict[str, Any], columns: list[str]) -> list[Any]:
         if name in row:
             out.append(row[name])
             continue
-        default = table.c[name].default
+        default: Any = table.c[name].default
         if default is None:
             out.append(None)
         elif default.is_callable:

@@ -26,13 +26,14 @@ RESOURCE_CLASSES = ("BM_GOLD", "BM_SILVER", "BM_GPU")
 HV = {"vcpus": 64, "memory_mb": 524288, "local_gb": 4000, "cpu_allocation_ratio": 4.0}
 BM = {"vcpus": 48, "memory_mb": 196608, "local_gb": 960, "cpu_allocation_ratio": 1.0}
 # (flavorid, name, vcpus, ram, disk, extra specs): the seeded m1.* plus scale.* below.
-VM_FLAVORS = (
+FlavorRow = tuple[str, str, int, int, int, dict[str, str]]
+VM_FLAVORS: tuple[FlavorRow, ...] = (
     ("2", "m1.small", 1, 2048, 20, {}),
     ("3", "m1.medium", 2, 4096, 40, {}),
     ("4", "m1.large", 4, 8192, 80, {}),
     ("scale-ssd", "scale.ssd", 4, 8192, 80, {"aggregate_instance_extra_specs:ssd": "true"}),
 )
-BM_FLAVORS = tuple(
+BM_FLAVORS: tuple[FlavorRow, ...] = tuple(
     (f"scale-{rc.lower()}", f"bm.{rc.lower()}", 48, 196608, 960, {f"resources:CUSTOM_{rc}": "1"})
     for rc in RESOURCE_CLASSES
 )
@@ -314,7 +315,7 @@ class _Builder:
 
 def _fits_again(host: dict[str, Any]) -> bool:
     """Room for the largest VM flavor once more."""
-    return (
+    return bool(
         host["vcpus_used"] + 4 <= host["vcpus"] * host["cpu_allocation_ratio"]
         and host["memory_mb_used"] + 8192 <= host["memory_mb"]
         and host["local_gb_used"] + 80 <= host["local_gb"]

@@ -38,7 +38,7 @@ def rss_mb(pid: int | None = None) -> float:
     """Resident memory of a process and its children, MiB."""
     proc = psutil.Process(pid)
     procs = [proc, *proc.children(recursive=True)]
-    return sum(p.memory_info().rss for p in procs) / 2**20
+    return float(sum(p.memory_info().rss for p in procs)) / 2**20
 
 
 def pct(values: list[float], q: float) -> float:
