@@ -26,6 +26,8 @@ class Instance(Base):
         Index("ix_instances_deleted_created", "deleted", "created_at", "id"),
         Index("ix_instances_task_lease", "task_state", "lease_expires"),
         Index("ix_instances_updated", "updated_at"),
+        # A group's placed members, read under its lock at every member's placement.
+        Index("ix_instances_group_uuid", "group_uuid"),
     )
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
