@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 from sqlalchemy import select
 
+from stockyard.api.compute import server_list
 from stockyard.db.models import Instance, InstanceAction
 from tests.conftest import Cloud
 from tests.servers_api.conftest import Seed, server_body
@@ -176,3 +180,27 @@ async def test_create_response_has_novas_keys_only(cloud: Cloud, seed: Seed) -> 
     server = r.json()["server"]
     assert set(server) == {"id", "links", "OS-DCF:diskConfig", "security_groups", "adminPass"}
     assert r.headers["Location"] == server["links"][0]["href"]
+
+
+async def test_pages_are_capped_and_the_next_link_keeps_the_query(
+    cloud: Cloud, seed: Seed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nova's max_limit caps a page asked without limit, and its next link repeats the
+    # query (filters, sort) with the marker: a client following it keeps its filters.
+    monkeypatch.setattr(server_list, "MAX_LIMIT", 3)
+    h = cloud.headers(cloud.demo_token, MV)
+    body = server_body(seed, name="q", min_count=5, max_count=5)
+    await cloud.client.post("/compute/v2.1/servers", json=body, headers=h)
+    other = server_body(seed, name="other")
+    await cloud.client.post("/compute/v2.1/servers", json=other, headers=h)
+    page = (await cloud.client.get("/compute/v2.1/servers/detail?name=^q-", headers=h)).json()
+    assert len(page["servers"]) == 3
+    (link,) = page["servers_links"]
+    href = urlsplit(link["href"])
+    query = parse_qs(href.query)
+    assert href.path == "/compute/v2.1/servers/detail"
+    assert query["name"] == ["^q-"] and query["marker"] == [page["servers"][-1]["id"]]
+    rest = (await cloud.client.get(f"{href.path}?{href.query}", headers=h)).json()
+    names = [s["name"] for s in page["servers"] + rest["servers"]]
+    assert sorted(names) == ["q-1", "q-2", "q-3", "q-4", "q-5"]
+    assert "servers_links" not in rest

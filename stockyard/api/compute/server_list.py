@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from sqlalchemy import Text, TypeDecorator, false, select, type_coerce
@@ -115,18 +117,45 @@ def _bool_param(field: str, value: str) -> bool:
     raise APIError(400, f"Invalid input for query parameter {field}: {value!r}")
 
 
-def _limit(params: QueryParams) -> int | None:
+MAX_LIMIT = 1000
+"""Nova's ``[api] max_limit``: a page holds at most this many servers, asked or not."""
+
+
+def _limit(params: QueryParams) -> int:
     raw = params.get("limit")
     if raw is None:
-        return None
+        return MAX_LIMIT
     if not raw.isdecimal():
         raise APIError(400, f"Invalid input for query parameter limit: {raw!r}")
-    return min(int(raw), 1000)
+    return min(int(raw), MAX_LIMIT)
+
+
+def _python_filters(params: QueryParams) -> Callable[[Any], bool] | None:
+    """``name`` (a regular expression, as Nova) and ``ip`` (a substring of an address)."""
+    checks: list[Callable[[Any], bool]] = []
+    if name_re := params.get("name"):
+        try:
+            pattern = re.compile(name_re)
+        except re.error:
+            raise APIError(400, f"Invalid input for query parameter name: {name_re!r}") from None
+        checks.append(lambda r: pattern.search(r.name) is not None)
+    if ip := params.get("ip"):
+        checks.append(lambda r: ip in str(r.addresses))
+    if not checks:
+        return None
+    return lambda r: all(check(r) for check in checks)
+
+
+def next_link(base: str, params: QueryParams, marker: str) -> str:
+    """The next page: the same query (filters, sort, limit as asked) from ``marker`` on,
+    as Nova builds it, so that clients following the link keep their filters."""
+    query = [(k, v) for k, v in params.multi_items() if k != "marker"]
+    return f"{base}?{urlencode([*query, ('marker', marker)])}"
 
 
 async def _query(
     session: AsyncSession, params: QueryParams, ctx: RequestContext, vc: ViewContext, detail: bool
-) -> tuple[Any, int | None]:
+) -> tuple[Any, int]:
     """The page's statement (filters, sort, marker, limit) and its limit."""
     columns = list(_DETAIL_COLUMNS if detail else _BRIEF_COLUMNS)
     if not detail and params.get("ip"):
@@ -193,8 +222,6 @@ async def _query(
             query = query.where(
                 (column < mark_value) | ((column == mark_value) & (Instance.id < mark_id))
             )
-    if limit is not None:
-        query = query.limit(limit)
     return query, limit
 
 
@@ -210,15 +237,21 @@ async def list_page(
     query, limit = await _query(session, params, ctx, vc, detail)
     # On the session's connection, not session.execute: plain Core rows, no ORM loading.
     conn = await session.connection()
-    rows: list[Any] = list((await conn.execute(query)).all())
-    if name_re := params.get("name"):
-        try:
-            pattern = re.compile(name_re)
-        except re.error:
-            raise APIError(400, f"Invalid input for query parameter name: {name_re!r}") from None
-        rows = [r for r in rows if pattern.search(r.name)]
-    if ip := params.get("ip"):
-        rows = [r for r in rows if ip in str(r.addresses)]
+    keep = _python_filters(params)
+    if keep is None:
+        rows: list[Any] = list((await conn.execute(query.limit(limit))).all())
+    else:
+        # Filters SQL cannot say on every backend (a regular expression): read on in
+        # batches until the page is full, so a page is never short while matches remain.
+        rows = []
+        batch, offset = max(limit, 200), 0
+        while len(rows) < limit:
+            chunk = (await conn.execute(query.limit(batch).offset(offset))).all()
+            rows.extend(r for r in chunk if keep(r))
+            if len(chunk) < batch:
+                break
+            offset += batch
+        del rows[limit:]
     if detail:
         faults = await latest_faults(
             session, [r.uuid for r in rows if r.vm_state in ("error", "deleted")]
@@ -236,10 +269,10 @@ async def list_page(
         else:
             servers = [server_brief(vc, r) for r in rows]
         result: dict[str, Any] = {"servers": servers}
-        if limit is not None and len(rows) == limit and rows:
+        if len(rows) == limit and rows:
             link = f"{base_url}/compute/v2.1/servers{'/detail' if detail else ''}"
             result["servers_links"] = [
-                {"rel": "next", "href": f"{link}?limit={limit}&marker={rows[-1].uuid}"}
+                {"rel": "next", "href": next_link(link, params, rows[-1].uuid)}
             ]
         raw = orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
         del result, servers
