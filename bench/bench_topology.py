@@ -1,9 +1,12 @@
-"""1,000 creates through the production topology vs the embedded default, same run.
+"""1,000 creates through the production topology, 1 and 2 replicas, vs the embedded default.
 
-Run: ``python bench/bench_topology.py [N]``. Prints figures only, asserts nothing.
+Run: ``python bench/bench_topology.py [N] [--replicas 1 2]``. Prints figures only,
+asserts nothing.
 
-(a) topology: PostgreSQL + RabbitMQ, separate processes: api (2 workers), 2 schedulers,
-    2 conductors, 1 agent process with the lab's emulated hypervisors.
+(a) topology, once per replica count R: PostgreSQL + RabbitMQ, separate processes: api
+    (R workers), R schedulers, R conductors, 1 agent process with the lab's emulated
+    hypervisors. On a machine of 2 cores, R = 2 shows what contention costs more than
+    what replicas add: read the figures next to the core count printed with them.
 (b) embedded: ``stockyard up`` (SQLite + in-process bus, one process).
 
 Both on the same lab (20 hypervisors, room for 1,280 m1.tiny), fake boot time 0, the
@@ -13,7 +16,9 @@ instance ACTIVE); create-to-ACTIVE = ``launched_at - created_at`` of each instan
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -77,13 +82,15 @@ async def _drive(base: str, token: str, cli: RunningCloud, target: object, n: in
     )
 
 
-def topology(tmp: Path, n: int) -> str:
+def topology(tmp: Path, n: int, replicas: int) -> str:
     lab = lab_yaml(tmp / "lab.yaml", azs=2, racks=5, per_rack=2, vcpus=64, memory_mb=32768)
     c: Cluster = make_cluster(tmp, "postgresql", lab, **ENV)
     try:
-        c.start("api", "--workers", "2")
-        for role in ("scheduler", "scheduler", "conductor", "conductor", "agent"):
-            c.start(role)
+        c.start("api", "--workers", str(replicas))
+        for role in ("scheduler", "conductor"):
+            for _ in range(replicas):
+                c.start(role)
+        c.start("agent")
         return asyncio.run(_drive(c.base_url, c.token(), c.cli, c, n))
     finally:
         destroy_cluster(c)
@@ -101,10 +108,17 @@ def embedded(tmp: Path, n: int) -> str:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        print(f"topology (PostgreSQL + RabbitMQ, separate processes): {topology(Path(a), n)}")
-        print(f"embedded (SQLite + in-process bus, one process):      {embedded(Path(b), n)}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="?", type=int, default=1000, help="creates per run")
+    parser.add_argument("--replicas", nargs="+", type=int, default=[1, 2])
+    args = parser.parse_args()
+    print(f"machine: os.cpu_count() = {os.cpu_count()}; {args.n} creates from 100 clients")
+    for replicas in args.replicas:
+        with tempfile.TemporaryDirectory() as tmp:
+            figures = topology(Path(tmp), args.n, replicas)
+        print(f"topology, {replicas} replica(s) of api/scheduler/conductor: {figures}")
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"embedded (SQLite + in-process bus, one process): {embedded(Path(tmp), args.n)}")
 
 
 if __name__ == "__main__":
