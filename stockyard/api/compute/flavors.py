@@ -197,7 +197,7 @@ class FlavorListParams:
     sort_dir: str
 
 
-def _list_params(
+async def _list_params(
     is_public: ListQuery = None,
     min_ram: Annotated[str | None, Query(alias="minRam")] = None,
     min_disk: Annotated[str | None, Query(alias="minDisk")] = None,

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from stockyard.identity.service import INEXACT_OPS
 
 
-def inexact_name(request: Request) -> dict[str, str]:
+async def inexact_name(request: Request) -> dict[str, str]:
     """The ``name__<op>`` query parameters with an operator Keystone documents."""
     return {
         key: value

@@ -23,7 +23,11 @@ def get_store(state: StateDep) -> ImageStore:
     return store
 
 
-StoreDep = Annotated[ImageStore, Depends(get_store)]
+async def _store(state: StateDep) -> ImageStore:
+    return get_store(state)  # async: a plain def dependency runs in the thread pool
+
+
+StoreDep = Annotated[ImageStore, Depends(_store)]
 
 
 async def read_json(request: Request) -> Any:

@@ -20,7 +20,7 @@ router = APIRouter(tags=["stock"])
 ADMIN_KEY = "hwmgr_admin"
 
 
-def get_hwmgr(state: StateDep) -> HwmgrAdmin:
+async def get_hwmgr(state: StateDep) -> HwmgrAdmin:
     """One client per API state; tests put one with a stand-in transport under the key."""
     return state_singleton(state, ADMIN_KEY, HwmgrAdmin)
 

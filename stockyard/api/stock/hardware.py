@@ -33,8 +33,8 @@ def state_singleton(state: APIState, key: str, factory: Callable[[Settings], T])
     return cast(T, found)
 
 
-def get_reader(state: StateDep) -> HardwareReader:
-    """One reader per API state."""
+async def get_reader(state: StateDep) -> HardwareReader:
+    """One reader per API state (async: a plain def dependency runs in the thread pool)."""
     return state_singleton(state, READER_KEY, HardwareReader)
 
 

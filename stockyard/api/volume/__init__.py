@@ -16,7 +16,7 @@ from stockyard.api.volume.quotas import router as quotas_router
 from stockyard.api.volume.services import router as services_router
 from stockyard.api.volume.snapshots import router as snapshots_router
 from stockyard.api.volume.types import router as types_router
-from stockyard.api.volume.versions import list_versions, negotiate
+from stockyard.api.volume.versions import list_versions, negotiate_dep
 from stockyard.api.volume.versions import router as versions_router
 from stockyard.api.volume.volumes import router as volumes_router
 
@@ -36,7 +36,7 @@ router = APIRouter(prefix="/volume")
 router.add_api_route("", list_versions, methods=["GET"], include_in_schema=False)
 router.add_api_route("/", list_versions, methods=["GET"], include_in_schema=False)
 router.include_router(versions_router)
-_negotiate = Depends(negotiate)
+_negotiate = Depends(negotiate_dep)
 for _sub in _subs:
     router.include_router(_sub, prefix="/v3", dependencies=[_negotiate])
 # After the plain routes, so that a project-less URL never matches as a project id.

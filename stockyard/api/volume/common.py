@@ -16,12 +16,12 @@ from stockyard.api.deps import ProjectCtx
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
 from stockyard.api.state import APIState
-from stockyard.api.volume.versions import negotiate
+from stockyard.api.volume.versions import negotiate_dep
 from stockyard.bus import contract
 from stockyard.db.models import Volume, VolumeSnapshot
 from stockyard.identity.context import RequestContext
 
-VolumeVersion = Annotated[APIVersion, Depends(negotiate)]
+VolumeVersion = Annotated[APIVersion, Depends(negotiate_dep)]
 MAX_LIMIT = 1000
 DB_MAX_INT = 0x7FFFFFFF
 """Cinder's bound on sizes and quota limits (its schemas' ``DB_MAX_INT``)."""

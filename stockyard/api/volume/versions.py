@@ -101,6 +101,11 @@ def negotiate(request: Request) -> APIVersion:
     return version
 
 
+async def negotiate_dep(request: Request) -> APIVersion:
+    """:func:`negotiate` as a dependency (async: a plain def one runs in the thread pool)."""
+    return negotiate(request)
+
+
 def version_entry(base_url: str) -> dict[str, Any]:
     return {
         "id": "v3.0",
