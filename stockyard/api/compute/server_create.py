@@ -284,9 +284,9 @@ async def create_servers(
     await server_networks.reserve(session, instances)
     new_volumes: list[str] = []
     for inst in instances:
-        inst.block_devices, made = await server_bdm.make_volumes(
-            state, session, ctx, bdms, inst.uuid
-        )
+        devices, made = await server_bdm.make_volumes(state, session, ctx, bdms, inst.uuid)
+        if devices is not None:  # None is the column's value already: no UPDATE
+            inst.block_devices = devices
         new_volumes.extend(made)
     for inst in instances:
         if group is not None:
