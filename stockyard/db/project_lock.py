@@ -72,10 +72,11 @@ async def lock_project(session: AsyncSession, project_id: str) -> None:
         select(ProjectLock.project_id).where(ProjectLock.project_id == project_id).with_for_update()
     )
     if dialect == "sqlite":
-        # The insert comes first on purpose: it opens the write transaction, so the counts
-        # read next are not from a snapshot older than the previous holder's commit.
+        # The insert opens the write transaction, so the counts read next are not from a
+        # snapshot older than the previous holder's commit. No SELECT ... FOR UPDATE
+        # after it: SQLite has no row locks (it would lock nothing), the in-process lock
+        # taken above is what serialises the checkers.
         await session.execute(_insert_lock_row(dialect, project_id))
-        await session.execute(lock_row)
         return
     if await session.scalar(lock_row) is not None:
         return  # the usual case: the row exists and is now ours

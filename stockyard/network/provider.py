@@ -47,13 +47,9 @@ async def find(session: AsyncSession, region: str) -> Network | None:
     return await session.scalar(select(Network).where(Network.segment_key == segment_key(region)))
 
 
-async def provider_network_ids(session: AsyncSession) -> set[str]:
-    """Ids of every region's provider network (``auto`` treats them as one choice)."""
-    regions = await session.scalars(select(Region.id))
-    keys = [segment_key(r) for r in regions]
-    if not keys:
-        return set()
-    return set(await session.scalars(select(Network.id).where(Network.segment_key.in_(keys))))
+async def provider_segment_keys(session: AsyncSession) -> set[str]:
+    """The segment key of every region's provider network."""
+    return {segment_key(r) for r in await session.scalars(select(Region.id))}
 
 
 async def ensure(session: AsyncSession, region: str, cidr: str | None = None) -> Network:

@@ -12,7 +12,7 @@ import ipaddress
 import uuid as uuidlib
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.server_schemas import NetworkRequest
@@ -37,25 +37,25 @@ def _tag_allowed(version: APIVersion) -> bool:
 async def _auto(session: AsyncSession, ctx: RequestContext) -> dict[str, Any]:
     """Nova's get-me-a-network: the project's one network, else the one shared network,
     else the provider network of the region the server lands in."""
-    own = list(
-        await session.scalars(
-            select(Network.id).where(
-                Network.project_id == (ctx.project_id or ""), Network.segment_key.is_(None)
-            )
+    project = ctx.project_id or ""
+    own_net = and_(Network.project_id == project, Network.segment_key.is_(None))
+    shared_net = and_(Network.shared.is_(True), Network.router_external.is_(False))
+    # One query for both candidates (the project's and the shared networks).
+    rows = (
+        await session.execute(
+            select(
+                Network.id, own_net.label("own"), shared_net.label("shared"), Network.segment_key
+            ).where(or_(own_net, shared_net))
         )
-    )
+    ).all()
+    own = [row.id for row in rows if row.own]
     if len(own) > 1:
         raise APIError(409, _AMBIGUOUS)
     if own:
         return {"uuid": own[0]}
-    providers = await provider.provider_network_ids(session)
-    shared = [
-        n
-        for n in await session.scalars(
-            select(Network.id).where(Network.shared.is_(True), Network.router_external.is_(False))
-        )
-        if n not in providers
-    ]
+    # Every region's provider network counts as one choice: they are not "shared".
+    keys = await provider.provider_segment_keys(session)
+    shared = [row.id for row in rows if row.shared and row.segment_key not in keys]
     if len(shared) > 1:
         raise APIError(409, _AMBIGUOUS)
     return {"uuid": shared[0]} if shared else {"provider": True}
