@@ -212,8 +212,8 @@ class BuildFlow:
                 await ports.announce_ports(s, inst)
                 records.clear_lease(inst)
                 inst.task_started_at = None
-                await records.finish_event(s, uuid, EV_BUILD, True, host=host)
-                await records.finish_action(s, uuid)
+                action = await records.finish_event(s, uuid, EV_BUILD, True, host=host)
+                await records.finish_action(s, uuid, action)
                 return
             error = msg.error or "unknown error"
             trace = "\n".join(x for x in (error, msg.details) if x)

@@ -28,22 +28,26 @@ async def _current_actions(s: AsyncSession, uuids: Sequence[str]) -> dict[str, i
 
 
 async def _open_events(
-    s: AsyncSession, action_ids: Sequence[int], event: str
-) -> dict[int, InstanceActionEvent]:
+    s: AsyncSession, action_ids: Sequence[int], *events: str
+) -> dict[str, dict[int, InstanceActionEvent]]:
+    """Event name -> action id -> its open event, for each of ``events`` (one query)."""
+    out: dict[str, dict[int, InstanceActionEvent]] = {event: {} for event in events}
     if not action_ids:
-        return {}
+        return out
     stmt = select(InstanceActionEvent).where(
         InstanceActionEvent.action_id.in_(list(action_ids)),
-        InstanceActionEvent.event == event,
+        InstanceActionEvent.event.in_(events),
         InstanceActionEvent.finish_time.is_(None),
     )
-    return {ev.action_id: ev for ev in (await s.execute(stmt)).scalars()}
+    for ev in (await s.execute(stmt)).scalars():
+        out[ev.event][ev.action_id] = ev
+    return out
 
 
 async def start_many(s: AsyncSession, uuids: Sequence[str], event: str) -> None:
     """Open ``event`` on each instance's current action, unless it is open already."""
     actions = await _current_actions(s, uuids)
-    open_ = await _open_events(s, list(actions.values()), event)
+    open_ = (await _open_events(s, list(actions.values()), event))[event]
     s.add_all(
         InstanceActionEvent(action_id=action_id, event=event)
         for action_id in actions.values()
@@ -57,8 +61,8 @@ async def finish_and_start(
     """Close ``finished`` as a success and open ``started``, on each instance's host
     (``hosts``: instance uuid -> host name)."""
     actions = await _current_actions(s, list(hosts))
-    open_finished = await _open_events(s, list(actions.values()), finished)
-    open_started = await _open_events(s, list(actions.values()), started)
+    open_ = await _open_events(s, list(actions.values()), finished, started)
+    open_finished, open_started = open_[finished], open_[started]
     now = utcnow()
     for uuid, action_id in actions.items():
         host = hosts[uuid]
