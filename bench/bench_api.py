@@ -64,16 +64,19 @@ async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
         await asyncio.gather(*(create(i) for i in range(creates)))
         accepted = time.perf_counter() - start
         cpu_accept = cpu_seconds(server_pid) - cpu0
+        # Polled with a one-row list of what is still building, not the whole detail
+        # list: a detail of 200 servers every 50 ms was a large part of the server's CPU
+        # over this phase, which is meant to be the builds'.
+        building = {"status": "BUILD", "limit": "1"}
         while True:
-            servers = (await client.get("/compute/v2.1/servers/detail", headers=h)).json()[
-                "servers"
-            ]
-            states = [s["status"] for s in servers]
-            if all(s in ("ACTIVE", "ERROR") for s in states) and len(states) >= creates:
+            r = await client.get("/compute/v2.1/servers", params=building, headers=h)
+            if not r.json()["servers"]:
                 break
             await asyncio.sleep(0.05)
         all_active = time.perf_counter() - start
         cpu = cpu_seconds(server_pid) - cpu0
+        servers = (await client.get("/compute/v2.1/servers/detail", headers=h)).json()["servers"]
+        states = [s["status"] for s in servers]
         errors = sum(1 for s in states if s == "ERROR")
         print(f"{creates} creates from {clients} clients ({os.cpu_count()} cores):")
         print(
