@@ -67,7 +67,10 @@ except ModuleNotFoundError as exc:  # the servers module is not there yet
     if exc.name != _SERVERS_MODULE:
         raise  # a missing dependency inside servers.py must not hide the servers API
 else:
-    _subs.append(servers_router)
+    # First: routes are matched in order, one regex per route, and the servers' are the
+    # hot ones (a create walked ~200 routes before it, ~0.35 ms of CPU per match). None
+    # of its routes matches another router's path and method (checked when moved).
+    _subs.insert(0, servers_router)
 
 router = APIRouter(prefix="/compute")
 # "/compute" without the slash: an empty path is only allowed on the prefixed router.
