@@ -111,9 +111,12 @@ class Cloud:
         return self.proc.pid
 
 
-def start(workdir: Path, env: Mapping[str, str], *, timeout: float = 300) -> Cloud:
-    """``stockyard up`` in ``workdir`` with ``env`` over the bench defaults, once it answers
-    ``/healthz``; exits the bench with the log's tail when it dies or does not answer."""
+def start(
+    workdir: Path, env: Mapping[str, str], *, timeout: float = 300, role: str = "up"
+) -> Cloud:
+    """``stockyard up`` (or the ``role`` command, e.g. ``api``) in ``workdir`` with ``env``
+    over the bench defaults, once it answers ``/healthz``; exits the bench with the log's
+    tail when it dies or does not answer."""
     port = free_port()
     full = {k: v for k, v in os.environ.items() if not k.startswith("STOCKYARD_")}
     full.update(
@@ -123,9 +126,9 @@ def start(workdir: Path, env: Mapping[str, str], *, timeout: float = 300) -> Clo
     )
     full.update(env)
     log_path = workdir / "stockyard.log"
-    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+    with log_path.open("wb" if role == "up" else "ab") as log:  # the child keeps a copy
         proc = subprocess.Popen(
-            [str(BIN / "stockyard"), "up"],
+            [str(BIN / "stockyard"), role],
             env=full,
             cwd=workdir,
             stdout=log,
@@ -143,7 +146,7 @@ def start(workdir: Path, env: Mapping[str, str], *, timeout: float = 300) -> Clo
     died = proc.poll() is not None
     stop(cloud)
     print(log_path.read_text()[-3000:], file=sys.stderr)
-    raise SystemExit(f"stockyard up {'exited' if died else 'did not answer'}; see {log_path}")
+    raise SystemExit(f"stockyard {role} {'exited' if died else 'did not answer'}; see {log_path}")
 
 
 def stop(cloud: Cloud) -> None:
@@ -156,9 +159,11 @@ def stop(cloud: Cloud) -> None:
 
 
 @contextmanager
-def running(workdir: Path, env: Mapping[str, str], *, timeout: float = 300) -> Iterator[Cloud]:
+def running(
+    workdir: Path, env: Mapping[str, str], *, timeout: float = 300, role: str = "up"
+) -> Iterator[Cloud]:
     """:func:`start`, then :func:`stop` on the way out."""
-    cloud = start(workdir, env, timeout=timeout)
+    cloud = start(workdir, env, timeout=timeout, role=role)
     try:
         yield cloud
     finally:
