@@ -45,19 +45,7 @@ async def enrol_node(
     then it becomes a node of the stock (in ``project_id``'s stock, or the pool). It is
     schedulable once the region's baremetal agent reports it, within a rescan interval.
     The BMC password is kept encrypted by the hardware manager, never by the cloud."""
-    req = Enrolment(
-        name=body.name,
-        region=body.region,
-        availability_zone=body.availability_zone,
-        rack=body.rack,
-        resource_class=body.resource_class,
-        cpus=body.cpus,
-        memory_mb=body.memory_mb,
-        disk_gb=body.disk_gb,
-        macs=body.macs,
-        bmc=body.bmc.for_hwmgr(),
-        project_id=body.project_id,
-    )
+    req = Enrolment(**body.model_dump(exclude={"bmc"}), bmc=body.bmc.for_hwmgr())
     try:
         node = await enroll(state.db, hwmgr, req)
     except StockError as exc:
