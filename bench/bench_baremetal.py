@@ -295,7 +295,10 @@ def run_once(nodes: int, clients: int, sample_s: float, profile: Path | None) ->
             stop_profile(spy)
         finally:
             cloud.stop(up)
-            logged = summarize_log(up.log_path.read_text())
+            text = up.log_path.read_text()
+            if os.environ.get("BENCH_KEEP_LOG"):
+                Path(os.environ["BENCH_KEEP_LOG"]).write_text(text)
+            logged = summarize_log(text)
             for line, count in logged.most_common(10):
                 print(f"  log x{count}: {line}")
 

@@ -72,8 +72,9 @@ class PortSync:
         )
         envelopes = []
         async with self.ctx.db.session() as s:
-            for inst in (await s.execute(stmt)).scalars():
-                await server_ports.refresh(s, inst)
+            owing = list((await s.execute(stmt)).scalars())
+            await server_ports.refresh_many(s, owing)
+            for inst in owing:
                 envelopes.append(
                     op_envelope(inst, "update_ports", f"{inst.ports_rev}-{new_op_id()}")
                 )

@@ -17,12 +17,14 @@ the legacy form of ``[{"provider": true}]``; ``[]`` is ``networks: "none"``: no 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.bus import contract
 from stockyard.db.models import Instance, Network, Port, PortSecurityGroup
 from stockyard.network import ipam, port_specs, port_sync, provider, secgroups, subnets
 
@@ -162,21 +164,49 @@ async def bind(
 async def instance_ports(session: AsyncSession, inst: Instance) -> list[Port]:
     """The instance's ports: those its entries name first (interface order), then any
     other port whose device is the instance."""
-    rows = {p.id: p for p in await session.scalars(select(Port).where(Port.device_id == inst.uuid))}
-    ordered: list[Port] = []
-    for entry in entries_of(inst):
-        pid = entry.get("port") or entry.get("port_id")
-        if pid and pid in rows:
-            ordered.append(rows.pop(str(pid)))
-    ordered.extend(sorted(rows.values(), key=lambda p: (p.created_at, p.id)))
-    return ordered
+    return (await instances_ports(session, [inst]))[inst.uuid]
+
+
+async def instances_ports(
+    session: AsyncSession, insts: Sequence[Instance]
+) -> dict[str, list[Port]]:
+    """:func:`instance_ports` of many instances in one query."""
+    found: dict[str, dict[str, Port]] = {i.uuid: {} for i in insts}
+    if found:
+        for port in await session.scalars(select(Port).where(Port.device_id.in_(list(found)))):
+            found[str(port.device_id)][port.id] = port
+    out: dict[str, list[Port]] = {}
+    for inst in insts:
+        rows = found[inst.uuid]
+        ordered: list[Port] = []
+        for entry in entries_of(inst):
+            pid = entry.get("port") or entry.get("port_id")
+            if pid and pid in rows:
+                ordered.append(rows.pop(str(pid)))
+        ordered.extend(sorted(rows.values(), key=lambda p: (p.created_at, p.id)))
+        out[inst.uuid] = ordered
+    return out
 
 
 async def refresh(session: AsyncSession, inst: Instance, ports: list[Port] | None = None) -> None:
     """Recompute the instance's ``network_info`` and ``addresses`` from its ports."""
     if ports is None:
         ports = await instance_ports(session, inst)
-    specs = await port_specs.port_specs(session, ports)
+    _apply(inst, await port_specs.port_specs(session, ports))
+
+
+async def refresh_many(session: AsyncSession, insts: Sequence[Instance]) -> None:
+    """:func:`refresh` of many instances with one set of queries, not one per instance:
+    a server joining the default group changes every peer's rules, so a port sync
+    pass refreshes many servers that share networks, groups and members."""
+    ports = await instances_ports(session, insts)
+    specs = await port_specs.port_specs(session, [p for i in insts for p in ports[i.uuid]])
+    by_id = {spec.id: spec for spec in specs}
+    for inst in insts:
+        _apply(inst, [by_id[p.id] for p in ports[inst.uuid]])
+
+
+def _apply(inst: Instance, specs: list[contract.PortSpec]) -> None:
     info = [s.model_dump(mode="json") for s in specs]
     addrs = port_specs.addresses(specs)
     # Addresses a driver reported (libvirt's user-mode management NIC) are kept; those

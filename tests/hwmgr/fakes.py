@@ -23,6 +23,7 @@ class FakeMachine:
     boots: list[str] = field(default_factory=list)
     passwords_seen: list[str] = field(default_factory=list)
     error: str | None = None  # every call raises this when set
+    pxe_gate: asyncio.Event | None = None  # set_boot_pxe_once waits for it when given
 
     def boot(self) -> None:
         self.boots.append("pxe" if self.pxe_once else "disk")
@@ -63,6 +64,8 @@ class FakeBMC:
 
     async def set_boot_pxe_once(self) -> None:
         self._check()
+        if self.machine.pxe_gate is not None:
+            await self.machine.pxe_gate.wait()
         self.machine.pxe_once = True
 
     async def wait_power(self, state: str, timeout: float) -> None:  # noqa: ASYNC109

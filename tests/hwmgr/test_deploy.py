@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy import select
+
+from stockyard.hwmgr.db.models import Node
 from tests.hwmgr.conftest import Lab
 
 
@@ -151,3 +156,45 @@ async def test_release_from_error_cleans(any_lab: Lab) -> None:
     assert (await lab.wait_task(r.json()["uuid"]))["state"] == "done"
     after = await lab.node(node["uuid"])
     assert after["provision_state"] == "available" and after["last_error"] is None
+
+
+async def _reservation(lab: Lab, node_uuid: str) -> str | None:
+    assert lab.service.state is not None
+    async with lab.service.state.db.session() as s:
+        return await s.scalar(select(Node.reservation).where(Node.uuid == node_uuid))
+
+
+async def test_node_lock_held_through_bmc_steps_and_given_back(lab: Lab) -> None:
+    """The runner keeps the node lock from its first BMC step to the install wait (one
+    take, not one per step), gives it back while the installer runs, and at the end."""
+    node = await lab.available("n1")
+    machine = lab.fleet.machine("127.0.0.1", 8000, "n1")
+    machine.pxe_gate = asyncio.Event()
+    lab.installer.never_call_back = True
+    task = await lab.deploy(node["uuid"])
+    await lab.wait_task(task["uuid"], {"setting_pxe"})
+    # Powered off already, PXE being set: still the runner's, as for the whole BMC phase.
+    assert await _reservation(lab, node["uuid"]) == "test-host:runner"
+    r = await lab.client.get(f"/v1/nodes/{node['uuid']}/power")
+    assert r.status_code == 409  # a task owns the node
+    machine.pxe_gate.set()
+    await lab.wait_task(task["uuid"], {"installing"})
+    assert await _reservation(lab, node["uuid"]) is None
+    assert (await lab.node(node["uuid"]))["power_state"] == "on"
+
+
+async def test_node_lock_given_back_when_a_bmc_step_fails(lab: Lab) -> None:
+    node = await lab.available("n1")
+    lab.fleet.machine("127.0.0.1", 8000, "n1").error = "Redfish 503: BMC busy"
+    task = await lab.wait_task((await lab.deploy(node["uuid"]))["uuid"])
+    assert task["state"] == "failed"
+    for _ in range(50):  # the runner gives it back right after the task's last commit
+        if await _reservation(lab, node["uuid"]) is None:
+            break
+        await asyncio.sleep(0.05)
+    assert await _reservation(lab, node["uuid"]) is None
+    # Nothing is left holding the node: a clean can take it.
+    lab.fleet.machine("127.0.0.1", 8000, "n1").error = None
+    r = await lab.client.post(f"/v1/nodes/{node['uuid']}/release")
+    assert r.status_code == 202, r.text
+    assert (await lab.wait_task(r.json()["uuid"]))["state"] == "done"

@@ -34,6 +34,19 @@ async def try_lock(db: Database, node_uuid: str, owner: str, lease_seconds: floa
         return result.rowcount == 1
 
 
+async def renew(db: Database, node_uuid: str, owner: str, lease_seconds: float) -> bool:
+    """Extend ``owner``'s lease on the node; False if it no longer holds it."""
+    async with db.session() as session:
+        result = await session.execute(
+            update(Node)
+            .where(Node.uuid == node_uuid, Node.reservation == owner)
+            .values(reserved_until=utcnow() + timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return result.rowcount == 1
+
+
 async def unlock(db: Database, node_uuid: str, owner: str) -> None:
     async with db.session() as session:
         await session.execute(
@@ -55,11 +68,10 @@ async def clear_owner(db: Database, prefix: str) -> None:
         )
 
 
-@asynccontextmanager
-async def node_lock(
+async def acquire(
     db: Database, node_uuid: str, owner: str, lease_seconds: float, wait: float = 0.0
-) -> AsyncIterator[None]:
-    """Hold the node for a short exclusive step; waits up to ``wait`` s, then NodeLocked."""
+) -> None:
+    """Take the node, waiting up to ``wait`` s for its holder; NodeLocked after that."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + wait
     delay = 0.05
@@ -69,6 +81,14 @@ async def node_lock(
         # Contention is rare (the API refuses BMC calls on busy nodes): short back-off.
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+@asynccontextmanager
+async def node_lock(
+    db: Database, node_uuid: str, owner: str, lease_seconds: float, wait: float = 0.0
+) -> AsyncIterator[None]:
+    """Hold the node for a short exclusive step; waits up to ``wait`` s, then NodeLocked."""
+    await acquire(db, node_uuid, owner, lease_seconds, wait)
     try:
         yield
     finally:
