@@ -114,6 +114,7 @@ class ComputeAgent:
         self._slots = asyncio.Semaphore(max_concurrent_ops)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._report_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._subscribed = False
         # One pre-cache request at a time: downloads compete for the same disk and link.
         self._caching = asyncio.Lock()
@@ -131,6 +132,7 @@ class ComputeAgent:
 
     async def subscribe(self) -> None:
         """Start consuming ``compute.<host>`` (no reports). Used by ``AgentPool``."""
+        self._stopping = False
         if not self._subscribed:
             # One consumer is enough: it only hands each message to a task.
             await self.bus.subscribe(self.topic, self._on_message, concurrency=1)
@@ -144,7 +146,12 @@ class ComputeAgent:
             self._report_task = asyncio.create_task(self._report_loop())
 
     async def stop(self) -> None:
-        """Stop reporting and cancel ops in flight; the reconciler resends what was cut."""
+        """Stop reporting and cancel ops in flight; the reconciler resends what was cut.
+
+        Ops delivered from now on are dropped (the bus has no unsubscribe): run, they
+        would meet a driver being closed and answer failures for builds that are fine.
+        """
+        self._stopping = True
         tasks = list(self._tasks)
         if self._report_task is not None:
             tasks.append(self._report_task)
@@ -195,6 +202,9 @@ class ComputeAgent:
     # -- ops ---------------------------------------------------------------------------
 
     async def _on_message(self, message: Message) -> None:
+        if self._stopping:
+            log.debug("agent %s is stopping: %s dropped", self.host, message.get("op_id"))
+            return
         task = asyncio.create_task(self.handle(message))
         self._tasks.add(task)
         task.add_done_callback(self._op_done)

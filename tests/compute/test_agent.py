@@ -227,3 +227,20 @@ async def test_stop_cancels_ops_in_flight_without_answering(bus: RecordingBus) -
     await a.stop()
     assert bus.on("conductor", "op_result") == []
     assert driver.guests == {}  # a cut boot leaves nothing behind
+
+
+async def test_ops_arriving_after_stop_are_left_to_the_reconciler(bus: RecordingBus) -> None:
+    """A process shutting down stops its agents before their drivers and its bus: an op
+    delivered in between must not reach a closed driver and answer a failure (which the
+    conductor would count as a failed build). It is dropped; the reconciler resends it."""
+    driver = FakeDriver("hv7")
+    a = ComputeAgent("hv7", driver, bus, 3600)
+    await a.start()
+    await a.stop()
+    await bus.publish("compute.hv7", op("spawn", op_id="late"))
+    await bus.publish("compute.hv7", op("spawn", uuid="i-2", op_id="late-2"))
+    for _ in range(20):  # let the bus deliver them
+        await asyncio.sleep(0)
+    assert a.ops_in_flight == 0
+    assert bus.on("conductor", "op_result") == []
+    assert driver.guests == {}
