@@ -11,7 +11,8 @@ and, for hwmgr, the task states sampled every ``--sample`` seconds):
 
 API accept (the 202), waiting for the scheduler, schedule + claim, hand-off to hwmgr,
 hwmgr's powering off / setting PXE / powering on / installing / rebooting, and the
-report back to ACTIVE. ERROR faults are grouped by message.
+report back to ACTIVE. ERROR faults are grouped by message. ``BENCH_KEEP_LOG=<file>``
+keeps a copy of the run's ``stockyard up`` log (the run's directory is removed).
 """
 
 from __future__ import annotations
