@@ -101,8 +101,10 @@ class TaskRunner:
         self._events: dict[str, asyncio.Event] = {}
         self._observers: list[BootObserver] = []
         self._clients: dict[str, BMCLike] = {}
-        # Nodes whose lock a task of this runner holds -> when its lease was last set.
-        self._held: dict[str, float] = {}
+        # Task uuid -> (its node, when the lease on the node's lock was last set), while
+        # the task holds the lock. Keyed by task: a task that ended still holds its node
+        # until its coroutine gives it back, and the node's next task must wait for that.
+        self._held: dict[str, tuple[str, float]] = {}
         self._steps: dict[str, Callable[[_View, bool], Awaitable[None]]] = {
             st.QUEUED: self._queued,
             st.POWERING_OFF: self._powering_off,
@@ -161,18 +163,16 @@ class TaskRunner:
     # --- driving ------------------------------------------------------------------------
     async def _drive(self, uuid: str, resumed: bool) -> None:
         view: _View | None = None
-        view_node: str | None = None
         try:
             async with self.db.session() as session:
                 await session.execute(
                     update(Task).where(Task.uuid == uuid).values(attempts=Task.attempts + 1)
                 )
             view = await self._load(uuid)
-            view_node = view.node_uuid if view is not None else None
             while view is not None and view.state not in st.TASK.terminal:
                 before = view.state
                 if before not in _BMC_STATES:
-                    await self._release(view.node_uuid)
+                    await self._release(uuid)
                 try:
                     await self._steps[before](view, resumed)
                 except TaskFailed as exc:
@@ -189,9 +189,8 @@ class TaskRunner:
         except Exception:
             log.exception("hwmgr task %s: runner error", uuid)
         finally:
-            if view_node is not None:
-                with contextlib.suppress(Exception):
-                    await self._release(view_node)
+            with contextlib.suppress(Exception):
+                await self._release(uuid)
             self._running.pop(uuid, None)
             self._events.pop(uuid, None)
             client = self._clients.pop(uuid, None)
@@ -227,26 +226,28 @@ class TaskRunner:
 
     async def _bmc_step(self, view: _View, action: Callable[[BMCLike], Awaitable[None]]) -> None:
         async with self._sem:
-            await self._hold(view.node_uuid)
+            await self._hold(view)
             bmc = self._clients.get(view.task_uuid)
             if bmc is None:
                 # One client per task: IPMI sessions and Redfish logins are not free.
                 bmc = self._clients[view.task_uuid] = self.bmc_factory(view.target)
             await action(bmc)
 
-    async def _hold(self, node_uuid: str) -> None:
-        """Take the node lock, or renew it once a third of its lease went by."""
+    async def _hold(self, view: _View) -> None:
+        """Take the task's node lock, or renew it once a third of its lease went by."""
         now = asyncio.get_running_loop().time()
-        taken = self._held.get(node_uuid)
-        if taken is not None and now - taken < self.lease_seconds / 3:
+        held = self._held.get(view.task_uuid)
+        if held is not None and now - held[1] < self.lease_seconds / 3:
             return
-        if taken is None or not await renew(self.db, node_uuid, self.owner, self.lease_seconds):
-            await acquire(self.db, node_uuid, self.owner, self.lease_seconds, wait=60.0)
-        self._held[node_uuid] = now
+        node, owner, lease = view.node_uuid, self.owner, self.lease_seconds
+        if held is None or not await renew(self.db, node, owner, lease):
+            await acquire(self.db, node, owner, lease, wait=60.0)
+        self._held[view.task_uuid] = (node, now)
 
-    async def _release(self, node_uuid: str) -> None:
-        if self._held.pop(node_uuid, None) is not None:
-            await unlock(self.db, node_uuid, self.owner)
+    async def _release(self, task_uuid: str) -> None:
+        held = self._held.pop(task_uuid, None)
+        if held is not None:
+            await unlock(self.db, held[0], self.owner)
 
     async def _advance(
         self, view: _View, event: str, *, power: str | None = None, **values: object
