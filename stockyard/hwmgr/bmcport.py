@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from stockyard.hwmgr.crypto import SecretBox
+    from stockyard.hwmgr.db.models import Node
 
 
 class BMCLike(Protocol):
@@ -34,6 +38,18 @@ class BMCTarget:
     username: str
     password: SecretStr = field(repr=False)
     system_id: str | None = None
+
+
+def target_of(node: Node, box: SecretBox) -> BMCTarget:
+    """The node's BMC as recorded, its password decrypted (still a ``SecretStr``)."""
+    return BMCTarget(
+        driver=node.bmc_driver,
+        address=node.bmc_address,
+        port=node.bmc_port,
+        username=node.bmc_username,
+        password=box.decrypt(node.bmc_password_encrypted),
+        system_id=node.bmc_system_id,
+    )
 
 
 BMCFactory = Callable[[BMCTarget], BMCLike]

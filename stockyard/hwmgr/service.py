@@ -51,8 +51,11 @@ class HwmgrService:
         self._server: uvicorn.Server | None = None
         self._serve: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        """Migrate, open the DB, resume tasks and serve the API (returns once listening)."""
+    async def start(self, *, resume_tasks: bool = True) -> None:
+        """Migrate, open the DB, resume tasks and serve the API (returns once listening).
+
+        ``resume_tasks=False``: tasks a previous process left wait for
+        :meth:`resume_tasks` (the lab first points nodes at its new BMC endpoints)."""
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await upgrade(s.effective_database_url)
@@ -100,8 +103,12 @@ class HwmgrService:
         port = self._server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
         # Resume only once the API listens: resumed installers must reach the call-back.
-        await runner.start()
+        await runner.start(resume=resume_tasks)
         log.info("hwmgr for %s listening on %s", s.region, self.url)
+
+    async def resume_tasks(self) -> list[str]:
+        """Resume the tasks a previous process left (after ``start(resume_tasks=False)``)."""
+        return await self.runner.resume()
 
     @property
     def runner(self) -> TaskRunner:

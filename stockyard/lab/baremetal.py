@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ from pydantic import SecretStr
 from stockyard.bus.base import Bus
 from stockyard.compute.agent import ComputeAgent
 from stockyard.compute.drivers.baremetal import BaremetalDriver
-from stockyard.compute.drivers.baremetal_client import HwmgrClient, Json
+from stockyard.compute.drivers.baremetal_client import HwmgrCallError, HwmgrClient, Json
 from stockyard.compute.node_agents import NodeAgents
 from stockyard.compute.pool import AgentPool
 from stockyard.db.base import Database
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _SYSTEM_NS = uuid.UUID("6b1d3a52-7f0e-4d8e-9a57-5f3c2b1e0a11")
 _REUSABLE = frozenset({"enrolled", "error"})  # manage them again with the new BMC
-_IDLE = frozenset({"enrolled", "available", "active", "error"})
 
 
 @dataclass
@@ -140,18 +140,17 @@ async def _enroll_node(client: HwmgrClient, body: Json, existing: Json | None) -
         await client.manage(str(node["uuid"]))
         return str(node["uuid"])
     uuid_ = str(existing["uuid"])
-    if existing["provision_state"] not in _IDLE:
-        # A task owns the node; it keeps the old BMC (hwmgr refuses the change) and the
-        # next start renews it.
-        log.warning(
-            "baremetal node %s is %s with the BMC of a previous run; renewed at next start",
-            body["name"],
-            existing["provision_state"],
-        )
-        return uuid_
     # The emulators got new ports and passwords: point the node at them, keeping its
-    # uuid (the cloud's Host rows and any instance on it refer to it).
-    await client.update_bmc(uuid_, body["bmc"])
+    # uuid (the cloud's Host rows and any instance on it refer to it). A task the last
+    # run left on the node is not resumed yet (see _start_region): no BMC step holds
+    # the node, hwmgr takes the change, and the task's next step uses it.
+    try:
+        await client.update_bmc(uuid_, body["bmc"])
+    except HwmgrCallError as exc:
+        if exc.status != 409:
+            raise
+        log.warning("baremetal node %s keeps the BMC of a previous run: %s", body["name"], exc)
+        return uuid_
     if existing["provision_state"] in _REUSABLE:
         await client.manage(uuid_)
     return uuid_
@@ -175,7 +174,8 @@ async def _start_region(
     installer = InstallerEmulator("http://127.0.0.1:1", install_seconds=install_s)
     lab.installers[region] = installer
     service = HwmgrService(hw_settings, observers=[installer], host_id=f"lab-{region}")
-    await service.start()
+    # Tasks of the last run wait until their nodes point at this run's emulators.
+    await service.start(resume_tasks=False)
     lab.hwmgrs[region] = service
     installer.hwmgr_url = service.url
     client = HwmgrClient(service.url, lab.token)
@@ -199,9 +199,30 @@ async def _start_region(
             async with limit:
                 return node.name, await _enroll_node(client, body, existing.get(node.name))
 
-        return dict(await asyncio.gather(*(one(n) for n in nodes)))
+        enrolled = dict(await asyncio.gather(*(one(n) for n in nodes)))
+        await service.resume_tasks()
+        return enrolled
     finally:
         await client.close()
+
+
+def _powered_on(settings: Settings, regions: set[str]) -> set[str]:
+    """Names of the nodes a previous run's hwmgrs last recorded as powered on."""
+    names: set[str] = set()
+    for region in regions:
+        path = settings.data_dir / "hwmgr" / region / "hwmgr.db"
+        if not path.exists():
+            continue
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT name FROM nodes WHERE power_state = 'on'").fetchall()
+        except sqlite3.Error as exc:  # a schema not made yet: nothing recorded
+            log.debug("no recorded power states in %s: %s", path, exc)
+            rows = []
+        finally:
+            conn.close()
+        names.update(str(row[0]) for row in rows)
+    return names
 
 
 def _write_endpoint(settings: Settings, region: str, url: str, token: str) -> None:
@@ -232,13 +253,20 @@ async def start_baremetal_lab(
     try:
         redfish = [n for n in nodes if n.bmc == "redfish"]
         ipmi = [n for n in nodes if n.bmc == "ipmi"]
+        # A machine keeps running while its control plane restarts: each emulated one
+        # comes back as hwmgr last recorded it, not powered off (which the power sync
+        # would report as SHUTOFF servers).
+        was_on = await asyncio.to_thread(_powered_on, settings, {n.region for n in nodes})
         starts = []
         if redfish:
             from stockyard.hwmgr.emulators.redfish import RedfishEmulator, SystemSpec
 
             out.systems = {
                 n.name: SystemSpec(
-                    name=n.name, uuid=str(uuid.uuid5(_SYSTEM_NS, n.name)), macs=[n.mac]
+                    name=n.name,
+                    uuid=str(uuid.uuid5(_SYSTEM_NS, n.name)),
+                    macs=[n.mac],
+                    power_state="On" if n.name in was_on else "Off",
                 )
                 for n in redfish
             }
@@ -247,7 +275,12 @@ async def start_baremetal_lab(
             )
             starts.append(out.redfish.start())
         if ipmi:
-            out.ipmi = IpmiEmulator([IpmiNodeSpec(name=n.name) for n in ipmi])
+            out.ipmi = IpmiEmulator(
+                [
+                    IpmiNodeSpec(name=n.name, power_state="on" if n.name in was_on else "off")
+                    for n in ipmi
+                ]
+            )
             starts.append(out.ipmi.start())
         if settings.lab_baremetal_agent:
             out.exporter = ImageExporter(ImageStore(settings.data_dir / "images"))

@@ -309,3 +309,37 @@ async def test_a_restart_keeps_stock_and_follows_reenrolled_nodes(
     assert {n: h.uuid for n, h in hosts.items()} == {n: v["uuid"] for n, v in nodes.items()}
     assert {v["provision_state"] for v in nodes.values()} == {"available"}
     assert len(await rack_hosts(bm)) == 3  # the same rack aggregates, not new ones
+
+
+async def test_a_restart_keeps_the_machines_powered_as_they_were(
+    bm: BmCloud, settings: Settings
+) -> None:
+    """Real servers keep running while the control plane restarts: the lab's emulated
+    BMCs (Redfish and IPMI) come back in the power state hwmgr last recorded."""
+    c = bm.cloud
+    body = {
+        "server": {
+            "name": "keep",
+            "flavorRef": "bm.gold",
+            "imageRef": DEFAULT_IMAGE_ID,
+            "networks": "none",
+            "min_count": 3,
+            "max_count": 3,
+        }
+    }
+    r = await c.client.post(f"{V}/servers", json=body, headers=bm.h(c.demo_token))
+    assert r.status_code == 202, r.text
+    r = await c.client.get(f"{V}/servers?name=keep", headers=bm.h(c.demo_token))
+    uuids = [s["id"] for s in r.json()["servers"]]
+    servers = await bm.settle(uuids, c.admin_token, {"ACTIVE"})
+    used = {s["OS-EXT-SRV-ATTR:hypervisor_hostname"] for s in servers}
+    assert len(used) == 3  # the demo stock: two Redfish nodes and one IPMI node
+    await bm.lab.stop()
+
+    db, bus = c.state.db, c.state.bus
+    bm.lab = await start_baremetal_lab(small_lab(), settings, bus, db, report_interval=3600)
+
+    driver = bm.lab.drivers["RegionOne"]
+    nodes = await driver.nodes(max_age=0)
+    powers = {name: await driver.client.power(str(n["uuid"])) for name, n in nodes.items()}
+    assert {name for name, power in powers.items() if power == "on"} == used

@@ -179,6 +179,7 @@ async def start_lab(
     image: ImageServer,
     installer: InstallerEmulator | None = None,
     bmc_factory: BMCFactory | None = None,
+    resume_tasks: bool = True,
     **overrides: Any,
 ) -> Lab:
     installer = installer or InstallerEmulator("http://127.0.0.1:1")
@@ -188,7 +189,7 @@ async def start_lab(
         observers=[installer],
         host_id="test-host",
     )
-    await service.start()
+    await service.start(resume_tasks=resume_tasks)
     installer.hwmgr_url = service.url
     client = httpx.AsyncClient(base_url=service.url, headers={"X-Auth-Token": TOKEN}, timeout=60)
     return Lab(service, fleet, installer, client, image, key, data_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -94,16 +95,44 @@ async def test_patch_validation_names_the_field_and_changes_nothing(
     assert shown["bmc"] == node["bmc"]
 
 
-async def test_patch_is_refused_while_a_task_owns_the_node(lab: Lab) -> None:
+async def test_patch_between_a_tasks_bmc_steps_is_used_by_its_next_step(lab: Lab) -> None:
+    """While the installer runs no BMC step holds the node: new BMC details are taken
+    (as Ironic takes driver info outside its lock) and the task's reboot uses them."""
     node = await lab.available("n1")
     lab.installer.never_call_back = True
     task = await lab.deploy(node["uuid"])
     await lab.wait_task(task["uuid"], {"installing"})
     r = await lab.client.patch(f"/v1/nodes/{node['uuid']}", json={"bmc": {"port": 9000}})
-    assert r.status_code == 409, r.text
-    assert "deploying" in r.json()["error"]["message"]
+    assert r.status_code == 200, r.text
+    assert r.json()["bmc"]["port"] == 9000
+    script = (await lab.client.get(f"/v1/boot/{node['uuid']}.ipxe")).text
+    token = script.split("stockyard.token=")[1].split()[0]
+    r = await lab.client.post(
+        f"/v1/tasks/{task['uuid']}/callback",
+        json={"status": "success"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 204, r.text
+    assert (await lab.wait_task(task["uuid"]))["state"] == "done"
+    moved = lab.fleet.machine("127.0.0.1", 9000, "n1")
+    assert moved.passwords_seen and moved.boots == ["disk"]  # the reboot went to port 9000
+    assert lab.fleet.machine("127.0.0.1", 8000, "n1").boots == ["pxe"]
     missing = await lab.client.patch("/v1/nodes/nope", json={"bmc": {"port": 9000}})
     assert missing.status_code == 404
+
+
+async def test_patch_is_refused_during_a_bmc_step(lab: Lab) -> None:
+    node = await lab.available("n1")
+    machine = lab.fleet.machine("127.0.0.1", 8000, "n1")
+    machine.pxe_gate = asyncio.Event()
+    task = await lab.deploy(node["uuid"])
+    await lab.wait_task(task["uuid"], {"setting_pxe"})
+    r = await lab.client.patch(f"/v1/nodes/{node['uuid']}", json={"bmc": {"port": 9000}})
+    assert r.status_code == 409, r.text
+    assert "a BMC step is in progress" in r.json()["error"]["message"]
+    machine.pxe_gate.set()
+    assert (await lab.wait_task(task["uuid"]))["state"] == "done"
+    assert (await lab.node(node["uuid"]))["bmc"]["port"] == 8000  # unchanged
 
 
 async def test_openapi_documents_the_patch(lab: Lab) -> None:

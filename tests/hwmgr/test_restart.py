@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from pathlib import Path
@@ -118,5 +119,39 @@ async def test_restart_resumes_every_state(tmp_path: Path, image_server: ImageSe
             assert finished["state"] == "done", (state, finished)
         nodes = (await second.client.get("/v1/nodes")).json()["nodes"]
         assert {n["provision_state"] for n in nodes} == {"active"}
+    finally:
+        await stop_lab(second)
+
+
+async def test_restart_with_moved_bmcs_resumes_on_the_new_ones(
+    tmp_path: Path, image_server: ImageServer
+) -> None:
+    """The lab's emulators come back on new ports: hwmgr starts without resuming, takes
+    the new BMC details of a node a task owns (no BMC step holds it), then resumes; the
+    task's remaining steps talk to the new BMC."""
+    key = Fernet.generate_key().decode()
+    fleet = FakeFleet()
+    data = tmp_path / "hwmgr"
+    first = await start_lab(data, key, fleet, image_server)
+    try:
+        node = await first.available("a", mac="52:54:00:00:00:0a")
+        fleet.machine("127.0.0.1", 8000, "a").pxe_gate = asyncio.Event()  # never set
+        task = await first.deploy(node["uuid"])
+        await first.wait_task(task["uuid"], {"setting_pxe"})
+    finally:
+        await stop_lab(first)  # cut in the middle of a BMC step
+
+    second = await start_lab(data, key, fleet, image_server, resume_tasks=False)
+    try:
+        assert (await second.client.get(f"/v1/tasks/{task['uuid']}")).json()["state"] == (
+            "setting_pxe"
+        )
+        r = await second.client.patch(f"/v1/nodes/{node['uuid']}", json={"bmc": {"port": 9001}})
+        assert r.status_code == 200, r.text
+        assert second.service.state is not None
+        assert await second.service.resume_tasks() == [task["uuid"]]
+        assert (await second.wait_task(task["uuid"]))["state"] == "done"
+        assert fleet.machine("127.0.0.1", 9001, "a").boots == ["pxe", "disk"]
+        assert (await second.node(node["uuid"]))["provision_state"] == "active"
     finally:
         await stop_lab(second)

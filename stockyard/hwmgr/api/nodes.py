@@ -23,8 +23,8 @@ from stockyard.hwmgr.api.schemas import (
 )
 from stockyard.hwmgr.api.state import HwmgrState
 from stockyard.hwmgr.api.views import node_view
-from stockyard.hwmgr.bmcport import BMCLike, BMCTarget, close_bmc, error_text
-from stockyard.hwmgr.db.locks import NodeLocked, node_lock
+from stockyard.hwmgr.bmcport import BMCLike, close_bmc, error_text, target_of
+from stockyard.hwmgr.db.locks import NodeLocked, node_lock, try_lock, unlock
 from stockyard.hwmgr.db.models import Node
 from stockyard.hwmgr.tasks import states as st
 
@@ -49,14 +49,7 @@ async def with_bmc(
     # Give the connection back during the BMC call: the lock needs one of its own, and a
     # pool full of requests each waiting for a second connection would deadlock.
     await session.commit()
-    target = BMCTarget(
-        driver=node.bmc_driver,
-        address=node.bmc_address,
-        port=node.bmc_port,
-        username=node.bmc_username,
-        password=state.box.decrypt(node.bmc_password_encrypted),
-        system_id=node.bmc_system_id,
-    )
+    target = target_of(node, state.box)
     owner = f"{state.host_id}:api:{uuidlib.uuid4().hex}"
     try:
         async with node_lock(state.db, node.uuid, owner, state.settings.lock_lease_seconds):
@@ -137,13 +130,29 @@ async def update_bmc(
 ) -> NodeView:
     """Change the node's BMC details (address, port, credentials, driver, system id).
 
-    The password is stored encrypted and never returned. Refused (409) while a task
-    owns the node: its steps already talk to the old BMC. The BMC is not contacted;
-    ``manage`` (or the next task) checks the new details.
+    The password is stored encrypted and never returned. While a task owns the node the
+    change is made under the node lock, between its BMC steps (as Ironic takes driver
+    info outside its lock): the task's next step uses the new details, and a step in
+    progress gets a 409. The BMC is not contacted; ``manage`` (or the next task's
+    step) checks the new details.
     """
     node = await load_node(session, node_uuid)
-    if node.provision_state not in st.NODE_IDLE:
-        raise HwmgrError(409, f"node {node_uuid} is {node.provision_state}: a task owns it")
+    if node.provision_state in st.NODE_IDLE:
+        return await _change_bmc(session, state, node, body)
+    owner = f"{state.host_id}:api:{uuidlib.uuid4().hex}"
+    if not await try_lock(state.db, node.uuid, owner, state.settings.lock_lease_seconds):
+        raise HwmgrError(
+            409, f"node {node_uuid} is {node.provision_state}: a BMC step is in progress"
+        )
+    try:
+        return await _change_bmc(session, state, node, body)
+    finally:
+        await unlock(state.db, node.uuid, owner)
+
+
+async def _change_bmc(
+    session: SessionDep, state: HwmgrState, node: Node, body: NodePatch
+) -> NodeView:
     new = body.bmc
     fields = new.model_fields_set
     driver = new.driver if "driver" in fields and new.driver else node.bmc_driver

@@ -30,6 +30,7 @@ from stockyard.hwmgr.bmcport import (
     close_bmc,
     default_bmc_factory,
     error_text,
+    target_of,
 )
 from stockyard.hwmgr.crypto import SecretBox
 from stockyard.hwmgr.db.locks import acquire, clear_owner, renew, unlock
@@ -118,9 +119,14 @@ class TaskRunner:
     def add_observer(self, observer: BootObserver) -> None:
         self._observers.append(observer)
 
-    async def start(self) -> list[str]:
-        """Clear this host's stale node locks and resume every non-terminal task."""
+    async def start(self, *, resume: bool = True) -> list[str]:
+        """Clear this host's stale node locks and (unless told not to) resume every
+        non-terminal task."""
         await clear_owner(self.db, f"{self.host_id}:")
+        return await self.resume() if resume else []
+
+    async def resume(self) -> list[str]:
+        """Drive every non-terminal task not driven here yet; returns their uuids."""
         async with self.db.session() as session:
             pending = list(
                 (
@@ -129,6 +135,7 @@ class TaskRunner:
                     )
                 ).all()
             )
+        pending = [uuid for uuid in pending if uuid not in self._running]
         for uuid in pending:
             self.submit(uuid, resumed=True)
         if pending:
@@ -206,14 +213,7 @@ class TaskRunner:
             node = await session.get(Node, task.node_uuid)
             if node is None:
                 return None
-            target = BMCTarget(
-                driver=node.bmc_driver,
-                address=node.bmc_address,
-                port=node.bmc_port,
-                username=node.bmc_username,
-                password=self.box.decrypt(node.bmc_password_encrypted),
-                system_id=node.bmc_system_id,
-            )
+            target = target_of(node, self.box)
             return _View(
                 task.uuid,
                 task.node_uuid,
@@ -242,7 +242,23 @@ class TaskRunner:
         node, owner, lease = view.node_uuid, self.owner, self.lease_seconds
         if held is None or not await renew(self.db, node, owner, lease):
             await acquire(self.db, node, owner, lease, wait=60.0)
+            await self._follow_bmc(view)
         self._held[view.task_uuid] = (node, now)
+
+    async def _follow_bmc(self, view: _View) -> None:
+        """The node's BMC details may have changed while the task held no lock (the
+        install wait, or before a restart resumed it): its steps use the new ones."""
+        async with self.db.session() as session:
+            node = await session.get(Node, view.node_uuid)
+            if node is None:
+                return
+            target = target_of(node, self.box)
+        if target != view.target:
+            view.target = target
+            client = self._clients.pop(view.task_uuid, None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await close_bmc(client)
 
     async def _release(self, task_uuid: str) -> None:
         held = self._held.pop(task_uuid, None)
