@@ -201,6 +201,10 @@ async def _start_region(
 
         enrolled = dict(await asyncio.gather(*(one(n) for n in nodes)))
         await service.resume_tasks()
+        # A machine that was installing when the last run stopped kept installing: the
+        # emulated one (gone with that run) starts over, and calls back as it would.
+        for task in await client.tasks(state="installing"):
+            await installer.on_pxe_boot(str(task["node_uuid"]))
         return enrolled
     finally:
         await client.close()

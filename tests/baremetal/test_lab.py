@@ -343,3 +343,36 @@ async def test_a_restart_keeps_the_machines_powered_as_they_were(
     nodes = await driver.nodes(max_age=0)
     powers = {name: await driver.client.power(str(n["uuid"])) for name, n in nodes.items()}
     assert {name for name, power in powers.items() if power == "on"} == used
+
+
+async def test_a_restart_mid_install_finishes_the_install(bm: BmCloud, settings: Settings) -> None:
+    """A machine installing when the lab stopped keeps installing: after the restart its
+    emulated installer starts over and calls back, so hwmgr's resumed task ends done."""
+    c = bm.cloud
+    bm.lab.installers["RegionOne"].never_call_back = True
+    body = {
+        "server": {
+            "name": "mid",
+            "flavorRef": "bm.gold",
+            "imageRef": DEFAULT_IMAGE_ID,
+            "networks": "none",
+        }
+    }
+    r = await c.client.post(f"{V}/servers", json=body, headers=bm.h(c.demo_token))
+    assert r.status_code == 202, r.text
+    client = bm.lab.drivers["RegionOne"].client
+    async with asyncio.timeout(60):
+        while not (installing := await client.tasks(state="installing")):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    (task,) = installing
+    await bm.lab.stop()
+
+    db, bus = c.state.db, c.state.bus
+    bm.lab = await start_baremetal_lab(small_lab(), settings, bus, db, report_interval=3600)
+
+    client = bm.lab.drivers["RegionOne"].client
+    async with asyncio.timeout(60):
+        while (done := await client.task(str(task["uuid"])))["state"] not in ("done", "failed"):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    assert done["state"] == "done", done
+    assert (await client.node(str(task["node_uuid"])))["provision_state"] == "active"
