@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8774
+    # uvicorn's own default (5 s) equals the openstack CLI's poll interval (``--wait``
+    # sleeps 5 s), so the server closed the idle connection just as the client reused it
+    # and the CLI failed with "Remote end closed connection". Nova's eventlet server keeps
+    # idle connections for 900 s; a value well above any client's poll interval is enough.
+    api_keep_alive_seconds: int = Field(
+        default=75, ge=1, description="How long an idle HTTP keep-alive connection stays open"
+    )
     public_url: str | None = Field(
         default=None, description="Base URL put in the service catalog; default from host/port"
     )

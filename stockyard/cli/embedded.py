@@ -132,6 +132,7 @@ class EmbeddedCloud:
             access_log=False,
             lifespan="off",
             log_config=None,
+            timeout_keep_alive=self.settings.api_keep_alive_seconds,
         )
         self._server = uvicorn.Server(config)
         serve_task = asyncio.create_task(self._server.serve([sock] if sock else None))

@@ -128,6 +128,7 @@ def register(app: typer.Typer) -> None:
             access_log=False,
             log_config=None,
             lifespan="on",
+            timeout_keep_alive=settings.api_keep_alive_seconds,
         )
 
     @app.command()
@@ -278,6 +279,7 @@ def register(app: typer.Typer) -> None:
             log_level=settings.log_level.lower(),
             access_log=False,
             log_config=None,
+            timeout_keep_alive=settings.api_keep_alive_seconds,
         )
 
 

@@ -91,6 +91,9 @@ class HwmgrService:
             log_level=s.log_level.lower(),
             access_log=False,
             lifespan="off",
+            # Its clients (httpx) drop an idle connection after 5 s, uvicorn's default too:
+            # the server must hold longer so that the client is always the side to close.
+            timeout_keep_alive=75,
         )
         self._server = uvicorn.Server(config)
         self._serve = asyncio.create_task(self._server.serve())

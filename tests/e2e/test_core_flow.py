@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import http.client
+import time
 from pathlib import Path
 
 import httpx
@@ -205,3 +207,23 @@ def test_errors_look_like_openstack(running_cloud: RunningCloud) -> None:
     )
     assert proc.returncode != 0
     assert "Quota exceeded for instances" in proc.stderr, proc.stderr
+
+
+def test_an_idle_connection_outlives_the_cli_poll_interval(running_cloud: RunningCloud) -> None:
+    # ``openstack server create --wait`` polls every 5 s on one kept-alive connection; a
+    # server that closes idle connections at 5 s races it and the CLI fails with
+    # "Remote end closed connection without response".
+    url = httpx.URL(running_cloud.base_url)
+    conn = http.client.HTTPConnection(url.host, url.port, timeout=30)
+    try:
+        conn.request("GET", "/compute/v2.1")
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 200
+        time.sleep(6)
+        conn.request("GET", "/compute/v2.1")
+        second = conn.getresponse()
+        second.read()
+        assert second.status == 200
+    finally:
+        conn.close()
