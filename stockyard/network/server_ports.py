@@ -56,6 +56,8 @@ async def new_port(
     if not groups and net.port_security_enabled:
         groups = [await secgroups.ensure_default(session, inst.project_id)]
     port: Port | None = None
+    if mac:
+        await _free_node_mac(session, net.id, mac, None)
     for attempt in range(_MAC_TRIES):
         candidate = Port(
             network_id=net.id,
@@ -91,6 +93,62 @@ async def new_port(
 
 def _random_mac() -> str:
     return MAC_PREFIX + ":" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+
+
+async def _free_node_mac(
+    session: AsyncSession, network_id: str, mac: str, keep: Port | None
+) -> None:
+    """Take a baremetal node's NIC MAC back from a port that still carries it from an
+    earlier binding to that node.
+
+    Our caller holds the node's claim, so any other baremetal-bound port with its MAC is
+    stale: a build rescheduled off the node, or one that failed there, keeps its port
+    (and its addresses) until it is placed again or deleted. That port gets a fresh MAC
+    and takes a node's again when it is bound to one. A port bound any other way (a
+    user's port created with that MAC) is not touched: the clash stays the user's error.
+    """
+    holders = await session.scalars(
+        select(Port).where(
+            Port.network_id == network_id,
+            Port.mac_address == mac,
+            Port.binding_vnic_type == "baremetal",
+        )
+    )
+    for holder in holders:
+        if holder is keep:
+            continue
+        taken = {mac}
+        for _ in range(_MAC_TRIES):
+            fresh = _random_mac()
+            if fresh in taken:
+                continue
+            taken.add(fresh)
+            clash = await session.scalar(
+                select(Port.id).where(Port.network_id == network_id, Port.mac_address == fresh)
+            )
+            if clash is None:
+                holder.mac_address = fresh
+                holder.revision_number += 1
+                break
+        await session.flush()
+
+
+async def _take_node_mac(session: AsyncSession, port: Port, mac: str) -> None:
+    """A port bound to a baremetal node carries the node's NIC MAC (as Ironic sets the
+    Neutron port's MAC when it attaches a VIF): a port rebound to another node, after a
+    reschedule, takes the new node's."""
+    if port.mac_address == mac:
+        return
+    await _free_node_mac(session, port.network_id, mac, port)
+    port.mac_address = mac
+    port.revision_number += 1
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise BindFailed(
+            f"MAC address {mac} is already in use on network {port.network_id}."
+        ) from None
 
 
 async def delete_port(session: AsyncSession, port: Port) -> None:
@@ -148,6 +206,8 @@ async def bind(
         for index, entry in enumerate(entries):
             mac = macs[index] if macs and index < len(macs) else None
             port = await _entry_port(session, inst, entry, region, mac)
+            if mac:
+                await _take_node_mac(session, port, mac)
             port.device_id = inst.uuid
             port.device_owner = f"compute:{az}"
             port.binding_host_id = host

@@ -184,6 +184,45 @@ async def test_a_baremetal_nodes_port_carries_its_nic_mac(lab: Lab) -> None:
     assert entry["addr"].startswith("10.1.")
 
 
+async def test_a_node_mac_follows_the_node_when_a_build_leaves_it(lab: Lab) -> None:
+    # A build that fails on its nodes keeps its port; the nodes' next servers must still
+    # get ports with the nodes' NIC MACs (the old port's binding to them is stale).
+    nodes = {"bm-1": "52:54:01:00:00:01", "bm-2": "52:54:01:00:00:02"}
+    async with lab.db.session() as s:
+        await provider.ensure(s, "r1", "10.1.0.0/22")
+        for name, mac in nodes.items():
+            s.add(
+                Host(
+                    name=name, kind="baremetal", region="r1", az="az1", rack="rack0",
+                    resource_class="BM_GOLD", owner_project="p1", vcpus=32, memory_mb=65536,
+                    local_gb=500, macs=[mac],
+                )
+            )  # fmt: skip
+    await lab.agent.serve(list(nodes))
+    await lab.start()
+    gold = {
+        "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
+        "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
+    }  # fmt: skip
+    lab.agent.fail_spawn_on = set(nodes)
+    (failed_uuid,) = await lab.create(1, flavor=gold)
+    (failed,) = await lab.settled([failed_uuid])
+    assert failed.vm_state == "error"
+    assert set(failed.tried_hosts or []) == set(nodes)  # it was rebound from one to the other
+    (stale,) = await _ports(lab, failed_uuid)
+    lab.agent.fail_spawn_on = set()
+    uuids = await lab.create(2, flavor=gold)
+    rows = await lab.settled(uuids)
+    assert [r.vm_state for r in rows] == ["active", "active"]
+    for row in rows:
+        (port,) = await _ports(lab, row.uuid)
+        assert port.mac_address == nodes[str(row.host)]
+        (entry,) = row.addresses["provider"]
+        assert entry["OS-EXT-IPS-MAC:mac_addr"] == nodes[str(row.host)]
+    (kept,) = await _ports(lab, failed_uuid)
+    assert kept.id == stale.id and kept.mac_address not in nodes.values()
+
+
 def _updates(lab: Lab, uuid: str) -> list[dict[str, Any]]:
     return [
         m for m in lab.agent.received
