@@ -98,6 +98,36 @@ async def test_power_off_and_on(rig: Rig) -> None:
     assert await view.get_power_state(inst) == PowerState.RUNNING
 
 
+async def test_the_power_query_after_a_verb_takes_what_the_verb_saw(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # hwmgr answers a deploy or a power change once the BMC reported the new state: the
+    # agent's power query right after it needs no second BMC round trip. Later queries
+    # ask the BMC, so a power change behind our back is still seen.
+    view = rig.driver.for_node("ipmi1")
+    inst = spec("ipmi1")
+    asked: list[str] = []
+    ask = rig.driver.client.power
+
+    async def counting(node_uuid: str) -> str:
+        asked.append(node_uuid)
+        return await ask(node_uuid)
+
+    monkeypatch.setattr(rig.driver.client, "power", counting)
+    await view.spawn(inst)
+    assert await view.get_power_state(inst) == PowerState.RUNNING
+    assert asked == []
+    await rig.ipmi.set("ipmi1", "power", "off")  # someone pressed the button
+    assert await view.get_power_state(inst) == PowerState.SHUTDOWN
+    assert asked == [rig.uuids["ipmi1"]]
+    await view.power_on(inst)
+    assert await view.get_power_state(inst) == PowerState.RUNNING
+    assert len(asked) == 1
+    # What a verb saw answers only the instance it was done for.
+    with pytest.raises(InstanceNotFound):
+        await view.get_power_state(spec("ipmi1"))
+
+
 async def test_rebuild_reinstalls_on_the_same_node(rig: Rig) -> None:
     view = rig.driver.for_node("rf1")
     inst = spec("rf1")

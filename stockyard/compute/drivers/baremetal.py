@@ -32,6 +32,7 @@ from pydantic import SecretStr
 
 from stockyard.compute.drivers.baremetal_client import HwmgrCallError, HwmgrClient, Json
 from stockyard.compute.drivers.baremetal_node import BaremetalNodeDriver
+from stockyard.compute.drivers.baremetal_seen import SeenPower
 from stockyard.compute.drivers.baremetal_watch import TERMINAL, TaskWatcher
 from stockyard.compute.drivers.base import (
     ComputeDriver,
@@ -93,6 +94,7 @@ class BaremetalDriver(ComputeDriver):
         self._refreshing: asyncio.Task[None] | None = None
         # node name -> instance uuid on it; a missing key means "not read yet".
         self._owner: dict[str, str | None] = {}
+        self._seen = SeenPower()
         self._background: set[asyncio.Task[Any]] = set()
 
     def for_node(self, name: str) -> BaremetalNodeDriver:
@@ -178,7 +180,7 @@ class BaremetalDriver(ComputeDriver):
             mine = occupant == instance.uuid
             if mine and state == "active":
                 if node.get("power_state") != "on":
-                    await self._power(node, "on", "Power on")
+                    await self._power(node, "on", "Power on", instance)
                 return
             if mine and state == "deploying":
                 task = await self._current_task(node, "install")
@@ -219,6 +221,7 @@ class BaremetalDriver(ComputeDriver):
         if final["state"] == "done":
             self._owner[name] = instance.uuid
             self._note(name, provision_state="active", power_state="on")
+            self._seen.saw(name, instance.uuid, "on")
             return
         reason = final.get("last_error") or "no reason given"
         # No debris: the node is cleaned in the background and returns to the pool.
@@ -256,6 +259,7 @@ class BaremetalDriver(ComputeDriver):
             reason = final.get("last_error") or "no reason given"
             raise DriverError(f"Cleaning of baremetal node {name} failed: {reason}")
         self._owner[name] = None
+        self._seen.forget(name)
         self._note(name, provision_state="available", power_state="off")
 
     async def destroy_on(self, name: str, instance: InstanceSpec) -> None:
@@ -285,29 +289,35 @@ class BaremetalDriver(ComputeDriver):
             raise InstanceNotFound(instance.uuid, name)
         return node
 
-    async def _power(self, node: Json, target: str, what: str) -> None:
+    async def _power(
+        self, node: Json, target: str, what: str, instance: InstanceSpec | None = None
+    ) -> None:
+        name = str(node["name"])
+        self._seen.forget(name)
         try:
             node["power_state"] = await self.client.set_power(str(node["uuid"]), target)
         except HwmgrCallError as exc:
-            raise DriverError(f"{what} of baremetal node {node['name']} failed: {exc}") from exc
+            raise DriverError(f"{what} of baremetal node {name} failed: {exc}") from exc
+        if instance is not None:
+            self._seen.saw(name, instance.uuid, str(node["power_state"]))
 
     async def reboot_on(self, name: str, instance: InstanceSpec, hard: bool) -> None:
         """Power cycle (a BMC offers no soft reboot); a node that is off is powered on."""
         node = await self._mine(name, instance)
         if node.get("power_state") == "on":
-            await self._power(node, "cycle", "Reboot")
+            await self._power(node, "cycle", "Reboot", instance)
         else:
-            await self._power(node, "on", "Reboot")
+            await self._power(node, "on", "Reboot", instance)
 
     async def power_on_on(self, name: str, instance: InstanceSpec) -> None:
         node = await self._mine(name, instance)
         if node.get("power_state") != "on":
-            await self._power(node, "on", "Power on")
+            await self._power(node, "on", "Power on", instance)
 
     async def power_off_on(self, name: str, instance: InstanceSpec) -> None:
         node = await self._mine(name, instance)
         if node.get("power_state") != "off":
-            await self._power(node, "off", "Power off")
+            await self._power(node, "off", "Power off", instance)
 
     async def rebuild_on(self, name: str, instance: InstanceSpec) -> None:
         """Clean and reinstall the node; a node that was off is left off afterwards."""
@@ -320,10 +330,14 @@ class BaremetalDriver(ComputeDriver):
             await self._clean(node)
         await self.spawn_on(name, instance)
         if was_off:
-            await self._power(await self._node(name), "off", "Power off")
+            await self._power(await self._node(name), "off", "Power off", instance)
 
     async def power_state_on(self, name: str, instance: InstanceSpec) -> PowerState:
-        """The BMC's power state now (hwmgr's last known one while a task owns the node)."""
+        """The BMC's power state now: what the verb just before saw it reach, else asked
+        (hwmgr's last known one while a task owns the node)."""
+        seen = self._seen.take(name, instance.uuid)
+        if seen is not None:  # the verb just before this query saw the BMC reach it
+            return _power({"power_state": seen})
         node = await self._mine(name, instance)
         try:
             node["power_state"] = await self.client.power(str(node["uuid"]))
