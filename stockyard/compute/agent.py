@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 
 # Ops after which the conductor learns the guest's host-side view (ssh endpoint, NICs).
 _REPORT_VIEW = frozenset({"spawn", "rebuild"})
+# Ops whose result's power state nobody reads (the conductor applies ports, volumes and
+# interfaces, not power, from them): no power query, which on a baremetal node is a BMC
+# round trip. A port sync sends ``update_ports`` to every peer of a changed group.
+_NO_POWER = frozenset(
+    {"update_ports", "attach_volume", "detach_volume", "attach_interface", "detach_interface"}
+)
 
 
 def _work_key(msg: contract.OpRequest) -> tuple[str, str, str, str]:
@@ -296,7 +302,8 @@ class ComputeAgent:
             # Instance lock first: queued ops of one busy guest must not hold op slots.
             async with self._locks.hold(spec.uuid), self._slots:
                 await self._call_driver(msg)
-                result.power_state = int(await self._power_state(spec))
+                if op not in _NO_POWER:
+                    result.power_state = int(await self._power_state(spec))
                 if op in _REPORT_VIEW:
                     result.metadata, result.addresses = await self._driver_view(spec)
             result.ok = True
@@ -309,7 +316,7 @@ class ComputeAgent:
             log.exception("driver %s failed %s on %s", self.driver.name, op, self.host)
             result.error = f"Internal error on compute host {self.host} during {op}."
             result.details = f"{type(exc).__name__}: {exc}"
-        if not result.ok:
+        if not result.ok and op not in _NO_POWER:
             # The conductor needs to know where the guest was left (e.g. still running
             # after a failed power_off), not just that the op failed.
             with contextlib.suppress(Exception):

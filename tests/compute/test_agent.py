@@ -204,6 +204,28 @@ async def test_hard_reboot_and_rebuild_results(agent: ComputeAgent) -> None:
     assert r["ok"] and r["power_state"] == int(PowerState.RUNNING)
 
 
+async def test_a_port_update_asks_the_driver_no_power_state(
+    agent: ComputeAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nobody reads a port update's power state; on a baremetal node asking is a BMC call,
+    # and a port sync sends one update to every peer of a changed group.
+    await agent.handle(op("spawn"))
+    asked: list[str] = []
+    ask = agent.driver.get_power_state
+
+    async def counting(instance: InstanceSpec) -> PowerState:
+        asked.append(instance.uuid)
+        return await ask(instance)
+
+    monkeypatch.setattr(agent.driver, "get_power_state", counting)
+    r = await agent.handle(op("update_ports", op_id="1-a"))
+    assert r["ok"] and r["power_state"] == int(PowerState.NOSTATE)
+    assert asked == []
+    r = await agent.handle(op("power_off"))
+    assert r["ok"] and r["power_state"] == int(PowerState.SHUTDOWN)
+    assert asked == ["i-1"]
+
+
 async def test_result_cache_is_bounded(bus: RecordingBus) -> None:
     driver = FakeDriver("hv5")
     a = ComputeAgent("hv5", driver, bus, 3600, result_cache_size=2)
