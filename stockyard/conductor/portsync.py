@@ -8,6 +8,11 @@ crashed conductor only delays the op: every reconciler pass sends what is owed f
 servers that run no task (a task's own op carries the newest ports anyway). The op id
 carries the revision it applies, so a late answer to an older op never marks a newer
 change as applied.
+
+Baremetal nodes get no ``update_ports``: their driver has no datapath for a port's
+rules (security groups on a whole machine belong to its switch, as in Ironic without an
+ML2 switch driver), so the pass records their debt as applied instead of sending an op
+per peer each time a group's membership changes.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
-from stockyard.db.models import Instance, Port
+from stockyard.db.models import Host, Instance, Port
 from stockyard.lifecycle import records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.messages import op_envelope
@@ -73,6 +79,7 @@ class PortSync:
         envelopes = []
         async with self.ctx.db.session() as s:
             owing = list((await s.execute(stmt)).scalars())
+            owing = await self._settle_baremetal(s, owing)
             await server_ports.refresh_many(s, owing)
             for inst in owing:
                 envelopes.append(
@@ -81,6 +88,24 @@ class PortSync:
         for topic, message in envelopes:
             await self.ctx.bus.publish(topic, message)
         return len(envelopes)
+
+    @staticmethod
+    async def _settle_baremetal(s: AsyncSession, owing: list[Instance]) -> list[Instance]:
+        """Record the debt of servers on baremetal nodes as applied; returns the rest."""
+        hosts = {str(i.host) for i in owing}
+        if not hosts:
+            return owing
+        baremetal = set(
+            await s.scalars(select(Host.name).where(Host.name.in_(hosts), Host.kind == "baremetal"))
+        )
+        if not baremetal:
+            return owing
+        settled = [i for i in owing if i.host in baremetal]
+        for inst in settled:
+            inst.ports_synced_rev = inst.ports_rev
+        for ports in (await server_ports.instances_ports(s, settled)).values():
+            _set_status(ports, ok=True)
+        return [i for i in owing if i.host not in baremetal]
 
     async def on_result(self, msg: contract.OpResult) -> None:
         """The host applied (or failed to apply) the ports at the op's revision."""
@@ -95,15 +120,20 @@ class PortSync:
                 return  # stale: a newer revision was answered already
             inst.ports_synced_rev = rev
             ports = list(await s.scalars(select(Port).where(Port.device_id == inst.uuid)))
-            for port in ports:
-                if port.iface_op is not None:
-                    continue  # its attach or detach op says when it is up
-                status = "ACTIVE" if msg.ok and port.admin_state_up else "DOWN"
-                if port.status != status:
-                    port.status = status
+            _set_status(ports, msg.ok)
             if not msg.ok:
                 # The reason, kept with the server (its faults) and logged.
                 reason = f"Ports of {inst.uuid} could not be applied on {msg.host or inst.host}: "
                 reason += msg.error or "unknown error"
                 await records.add_fault(s, inst, reason, msg.details or "")
                 log.warning("%s", reason)
+
+
+def _set_status(ports: list[Port], ok: bool) -> None:
+    """A port its host applied is ACTIVE (DOWN when its admin state is down)."""
+    for port in ports:
+        if port.iface_op is not None:
+            continue  # its attach or detach op says when it is up
+        status = "ACTIVE" if ok and port.admin_state_up else "DOWN"
+        if port.status != status:
+            port.status = status

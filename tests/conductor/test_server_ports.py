@@ -284,3 +284,37 @@ async def test_rule_and_membership_changes_reach_every_affected_host(lab: Lab) -
     assert "could not be applied" in faults[-1].message
     assert "update_ports failed" in faults[-1].message
     assert rows
+
+
+async def test_a_baremetal_peer_is_told_to_vms_but_gets_no_port_updates(lab: Lab) -> None:
+    # A whole machine's rules belong to its switch: its agent has nothing to apply, so
+    # its debt is recorded as applied; a VM peer still learns the node's address.
+    (vm_host,) = await lab.add_hosts(1)
+    async with lab.db.session() as s:
+        s.add(
+            Host(
+                name="bm-1", kind="baremetal", region="r1", az="az1", rack="rack0",
+                resource_class="BM_GOLD", owner_project="p1", vcpus=32, memory_mb=65536,
+                local_gb=500, macs=["52:54:01:00:00:09"],
+            )
+        )  # fmt: skip
+    await lab.agent.serve(["bm-1"])
+    await lab.start()
+    gold = {
+        "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
+        "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
+    }  # fmt: skip
+    (vm,) = await lab.create(1)
+    (bm,) = await lab.create(1, flavor=gold)
+    rows = await lab.settled([vm, bm])
+    assert [r.host for r in rows] == [vm_host, "bm-1"]
+    bm_ip = rows[1].addresses["provider"][0]["addr"]
+    assert await lab.conductor.portsync.run_once() == 1  # the VM's host only
+    await lab.wait(
+        [vm, bm], lambda r: r.ports_synced_rev == r.ports_rev > 0 and not r.ports_announce
+    )
+    assert _updates(lab, bm) == []
+    rules = _updates(lab, vm)[-1]["instance"]["ports"][0]["security_rules"]
+    assert any(bm_ip in (r["remote_ips"] or []) for r in rules)
+    assert all(p.status == "ACTIVE" for p in await _ports(lab))
+    assert await lab.conductor.portsync.run_once() == 0
