@@ -58,9 +58,15 @@ async def ensure(session: AsyncSession, region: str, cidr: str | None = None) ->
     ``cidr`` None: the region row's (or the default when the region has no row). An
     existing network is returned as it is; it gets a subnet only if it has none.
     """
-    net = await find(session, region)
-    if net is not None and await _has_subnet(session, net.id):
-        return net
+    # Every placement on the provider network passes here: one query when it is ready.
+    ready = await session.scalar(
+        select(Network).where(
+            Network.segment_key == segment_key(region),
+            select(Subnet.id).where(Subnet.network_id == Network.id).exists(),
+        )
+    )
+    if ready is not None:
+        return ready
     # Creating: one creator per region at a time (enrolment and placement may race),
     # so the network does not end with two subnets.
     await lock_project(session, f"physnet:{region}"[:64])
