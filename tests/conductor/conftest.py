@@ -25,9 +25,15 @@ from stockyard.db.models import (
     ServerGroup,
     ServerGroupMember,
 )
+from stockyard.network import provider
 from stockyard.settings import Settings
 
 FLAVOR = {"id": "1", "name": "m1.small", "vcpus": 1, "ram": 512, "disk": 1, "extra_specs": {}}
+GOLD = {
+    "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
+    "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
+}  # fmt: skip
+"""A baremetal flavor: a whole ``BM_GOLD`` node of :meth:`Lab.add_nodes`."""
 
 
 class TestAgent:
@@ -141,6 +147,21 @@ class Lab:
         if serve:
             await self.agent.serve(names)
         return names
+
+    async def add_nodes(self, macs: dict[str, list[str]]) -> None:
+        """Enrol baremetal ``BM_GOLD`` nodes of project p1's stock in r1 (name -> NIC
+        MACs), with r1's provider network; the test agent answers their ops."""
+        async with self.db.session() as s:
+            await provider.ensure(s, "r1", "10.1.0.0/22")
+            for name, nics in macs.items():
+                s.add(
+                    Host(
+                        name=name, kind="baremetal", region="r1", az="az1", rack="rack0",
+                        resource_class="BM_GOLD", owner_project="p1", vcpus=32,
+                        memory_mb=65536, local_gb=500, macs=nics,
+                    )
+                )  # fmt: skip
+        await self.agent.serve(list(macs))
 
     async def start(self, n: int = 1, **kwargs: Any) -> list[Conductor]:
         for i in range(n):

@@ -12,7 +12,7 @@ from stockyard.db.models import (
     InstanceFault,
     Port,
 )
-from tests.conductor.conftest import Lab
+from tests.conductor.conftest import GOLD, Lab
 
 
 async def _events(lab: Lab, uuid: str) -> list[tuple[str, str | None]]:
@@ -162,23 +162,9 @@ async def test_spawn_failing_everywhere_errors_after_max_attempts(lab: Lab) -> N
 
 async def test_baremetal_flavor_takes_a_whole_node_of_its_class(lab: Lab) -> None:
     await lab.add_hosts(1)
-    async with lab.db.session() as s:
-        from stockyard.db.models import Host
-
-        s.add(
-            Host(
-                name="bm-1", kind="baremetal", region="r1", az="az1", rack="rack0",
-                resource_class="BM_GOLD", owner_project="p1", vcpus=32, memory_mb=65536,
-                local_gb=500,
-            )
-        )  # fmt: skip
-    await lab.agent.serve(["bm-1"])
+    await lab.add_nodes({"bm-1": []})
     await lab.start()
-    gold = {
-        "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
-        "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
-    }  # fmt: skip
-    first, second = await lab.create(2, flavor=gold)
+    first, second = await lab.create(2, flavor=GOLD)
     rows = await lab.settled([first, second])
     assert sorted(r.vm_state for r in rows) == ["active", "error"]
     assert next(r for r in rows if r.vm_state == "active").host == "bm-1"

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import (
-    Host,
     InstanceFault,
     IPAllocation,
     Network,
@@ -18,8 +17,8 @@ from stockyard.db.models import (
     PortSecurityGroup,
     Subnet,
 )
-from stockyard.network import provider, secgroups
-from tests.conductor.conftest import Lab
+from stockyard.network import secgroups
+from tests.conductor.conftest import GOLD, Lab
 from tests.conductor.test_server_ports_helpers import admin_ctx
 
 
@@ -159,22 +158,9 @@ async def test_a_full_subnet_fails_the_build_with_a_reason(lab: Lab) -> None:
 
 
 async def test_a_baremetal_nodes_port_carries_its_nic_mac(lab: Lab) -> None:
-    async with lab.db.session() as s:
-        await provider.ensure(s, "r1", "10.1.0.0/22")
-        s.add(
-            Host(
-                name="bm-1", kind="baremetal", region="r1", az="az1", rack="rack0",
-                resource_class="BM_GOLD", owner_project="p1", vcpus=32, memory_mb=65536,
-                local_gb=500, macs=["52:54:01:00:00:07"],
-            )
-        )  # fmt: skip
-    await lab.agent.serve(["bm-1"])
+    await lab.add_nodes({"bm-1": ["52:54:01:00:00:07"]})
     await lab.start()
-    gold = {
-        "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
-        "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
-    }  # fmt: skip
-    (uuid,) = await lab.create(1, flavor=gold)
+    (uuid,) = await lab.create(1, flavor=GOLD)
     (row,) = await lab.settled([uuid])
     assert row.vm_state == "active" and row.host == "bm-1"
     (port,) = await _ports(lab, uuid)
@@ -188,30 +174,16 @@ async def test_a_node_mac_follows_the_node_when_a_build_leaves_it(lab: Lab) -> N
     # A build that fails on its nodes keeps its port; the nodes' next servers must still
     # get ports with the nodes' NIC MACs (the old port's binding to them is stale).
     nodes = {"bm-1": "52:54:01:00:00:01", "bm-2": "52:54:01:00:00:02"}
-    async with lab.db.session() as s:
-        await provider.ensure(s, "r1", "10.1.0.0/22")
-        for name, mac in nodes.items():
-            s.add(
-                Host(
-                    name=name, kind="baremetal", region="r1", az="az1", rack="rack0",
-                    resource_class="BM_GOLD", owner_project="p1", vcpus=32, memory_mb=65536,
-                    local_gb=500, macs=[mac],
-                )
-            )  # fmt: skip
-    await lab.agent.serve(list(nodes))
+    await lab.add_nodes({name: [mac] for name, mac in nodes.items()})
     await lab.start()
-    gold = {
-        "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
-        "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
-    }  # fmt: skip
     lab.agent.fail_spawn_on = set(nodes)
-    (failed_uuid,) = await lab.create(1, flavor=gold)
+    (failed_uuid,) = await lab.create(1, flavor=GOLD)
     (failed,) = await lab.settled([failed_uuid])
     assert failed.vm_state == "error"
     assert set(failed.tried_hosts or []) == set(nodes)  # it was rebound from one to the other
     (stale,) = await _ports(lab, failed_uuid)
     lab.agent.fail_spawn_on = set()
-    uuids = await lab.create(2, flavor=gold)
+    uuids = await lab.create(2, flavor=GOLD)
     rows = await lab.settled(uuids)
     assert [r.vm_state for r in rows] == ["active", "active"]
     for row in rows:
@@ -290,22 +262,10 @@ async def test_a_baremetal_peer_is_told_to_vms_but_gets_no_port_updates(lab: Lab
     # A whole machine's rules belong to its switch: its agent has nothing to apply, so
     # its debt is recorded as applied; a VM peer still learns the node's address.
     (vm_host,) = await lab.add_hosts(1)
-    async with lab.db.session() as s:
-        s.add(
-            Host(
-                name="bm-1", kind="baremetal", region="r1", az="az1", rack="rack0",
-                resource_class="BM_GOLD", owner_project="p1", vcpus=32, memory_mb=65536,
-                local_gb=500, macs=["52:54:01:00:00:09"],
-            )
-        )  # fmt: skip
-    await lab.agent.serve(["bm-1"])
+    await lab.add_nodes({"bm-1": ["52:54:01:00:00:09"]})
     await lab.start()
-    gold = {
-        "id": "bm", "name": "bm.gold", "vcpus": 32, "ram": 65536, "disk": 500,
-        "extra_specs": {"resources:CUSTOM_BM_GOLD": "1"},
-    }  # fmt: skip
     (vm,) = await lab.create(1)
-    (bm,) = await lab.create(1, flavor=gold)
+    (bm,) = await lab.create(1, flavor=GOLD)
     rows = await lab.settled([vm, bm])
     assert [r.host for r in rows] == [vm_host, "bm-1"]
     bm_ip = rows[1].addresses["provider"][0]["addr"]
