@@ -99,7 +99,8 @@ async def _set_groups(session: AsyncSession, port_id: str, ids: list[str]) -> No
     session.add_all(PortSecurityGroup(port_id=port_id, security_group_id=gid) for gid in ids)
 
 
-async def _free_mac(session: AsyncSession, network_id: str) -> str:
+async def free_mac(session: AsyncSession, network_id: str) -> str:
+    """A random ``fa:16:3e`` MAC no port of ``network_id`` has."""
     while True:
         tail = ":".join(f"{random.randrange(256):02x}" for _ in range(3))
         mac = f"{MAC_PREFIX}:{tail}"
@@ -151,7 +152,7 @@ async def create(
         if taken is not None:
             raise _mac_in_use(network.id, mac)
     else:
-        mac = await _free_mac(session, network.id)
+        mac = await free_mac(session, network.id)
     port = Port(
         network_id=network.id,
         project_id=project_id,

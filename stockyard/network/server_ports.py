@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.bus import contract
 from stockyard.db.models import Instance, Network, Port, PortSecurityGroup
 from stockyard.network import ipam, port_specs, port_sync, provider, secgroups, subnets
+from stockyard.network.ports import free_mac
 
 MAC_PREFIX = "fa:16:3e"
 _MAC_TRIES = 16
@@ -117,19 +118,8 @@ async def _free_node_mac(
     for holder in holders:
         if holder is keep:
             continue
-        taken = {mac}
-        for _ in range(_MAC_TRIES):
-            fresh = _random_mac()
-            if fresh in taken:
-                continue
-            taken.add(fresh)
-            clash = await session.scalar(
-                select(Port.id).where(Port.network_id == network_id, Port.mac_address == fresh)
-            )
-            if clash is None:
-                holder.mac_address = fresh
-                holder.revision_number += 1
-                break
+        holder.mac_address = await free_mac(session, network_id)
+        holder.revision_number += 1
         await session.flush()
 
 
