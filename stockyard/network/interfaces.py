@@ -104,6 +104,12 @@ async def attach_port(
     if taken != 1:
         raise InterfaceError(409, f"Port {port.id} is still in use.")
     await session.refresh(port)
+    if mac:
+        # A failed build's port may still carry this NIC's MAC on the same network.
+        try:
+            await server_ports.take_node_mac(session, port, mac)
+        except server_ports.BindFailed as exc:
+            raise InterfaceError(409, str(exc)) from None
     _bind(port, inst, mac)
     entry: dict[str, Any] = {"port": port.id}
     if tag is not None:

@@ -123,22 +123,23 @@ async def _free_node_mac(
         await session.flush()
 
 
-async def _take_node_mac(session: AsyncSession, port: Port, mac: str) -> None:
+async def take_node_mac(session: AsyncSession, port: Port, mac: str) -> None:
     """A port bound to a baremetal node carries the node's NIC MAC (as Ironic sets the
     Neutron port's MAC when it attaches a VIF): a port rebound to another node, after a
     reschedule, takes the new node's."""
     if port.mac_address == mac:
         return
-    await _free_node_mac(session, port.network_id, mac, port)
-    port.mac_address = mac
-    port.revision_number += 1
+    network_id = port.network_id  # read now: a failed savepoint expires the port
+    await _free_node_mac(session, network_id, mac, port)
     try:
+        # Changed inside the savepoint: begin_nested() flushes what is pending first,
+        # and a clash there would doom the whole transaction.
         async with session.begin_nested():
+            port.mac_address = mac
+            port.revision_number += 1
             await session.flush()
     except IntegrityError:
-        raise BindFailed(
-            f"MAC address {mac} is already in use on network {port.network_id}."
-        ) from None
+        raise BindFailed(f"MAC address {mac} is already in use on network {network_id}.") from None
 
 
 async def delete_port(session: AsyncSession, port: Port) -> None:
@@ -197,7 +198,7 @@ async def bind(
             mac = macs[index] if macs and index < len(macs) else None
             port = await _entry_port(session, inst, entry, region, mac)
             if mac:
-                await _take_node_mac(session, port, mac)
+                await take_node_mac(session, port, mac)
             port.device_id = inst.uuid
             port.device_owner = f"compute:{az}"
             port.binding_host_id = host

@@ -213,6 +213,51 @@ async def test_baremetal_takes_a_free_nic_or_fails_as_ironic(cloud: Cloud, seed:
     assert "not enough free physical ports" in last[3]
 
 
+async def test_a_nic_mac_left_on_a_failed_builds_port_is_taken_back(
+    cloud: Cloud, seed: Seed
+) -> None:
+    uuid = await running_server(cloud, seed)
+    h = cloud.headers(cloud.demo_token, "2.70")
+    (own,) = (await cloud.client.get(iface_url(uuid), headers=h)).json()["interfaceAttachments"]
+    nic2 = "52:54:00:aa:00:03"
+    async with cloud.state.db.session() as s:
+        await s.execute(
+            update(Host)
+            .where(Host.name == "h0")
+            .values(kind="baremetal", macs=[own["mac_addr"], nic2])
+        )
+    net = await network(cloud, "blue", "192.168.130.0/24")
+    # A build that failed on this node kept its port, still bound with the node's 2nd NIC.
+    stale = await create(cloud, "port", cloud.demo, network_id=net)
+    mine = await create(cloud, "port", cloud.demo, network_id=net)
+    async with cloud.state.db.session() as s:
+        await s.execute(
+            update(Port)
+            .where(Port.id == stale["id"])
+            .values(mac_address=nic2, binding_vnic_type="baremetal", device_id="gone")
+        )
+        await s.commit()
+    body = {"interfaceAttachment": {"port_id": mine["id"]}}
+    resp = await cloud.client.post(iface_url(uuid), json=body, headers=h)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["interfaceAttachment"]["mac_addr"] == nic2
+    moved = await neutron_port(cloud, stale["id"])
+    assert moved["mac_address"] not in (nic2, stale["mac_address"])
+
+    # A port the user made with that MAC is the user's clash: Nova's 409, nothing bound.
+    await answer(cloud, mine["id"], ok=True)
+    resp = await cloud.client.delete(iface_url(uuid, mine["id"]), headers=h)
+    assert resp.status_code == 202, resp.text
+    await answer(cloud, mine["id"], ok=True)
+    other = await network(cloud, "green2", "192.168.140.0/24")
+    await create(cloud, "port", cloud.demo, network_id=other, mac_address=nic2)
+    theirs = await create(cloud, "port", cloud.demo, network_id=other)
+    body = {"interfaceAttachment": {"port_id": theirs["id"]}}
+    resp = await cloud.client.post(iface_url(uuid), json=body, headers=h)
+    assert error(resp, 409) == f"MAC address {nic2} is already in use on network {other}."
+    assert (await neutron_port(cloud, theirs["id"]))["device_id"] == ""
+
+
 @pytest.mark.backend()
 async def test_two_servers_racing_for_one_port_one_wins(cloud: Cloud, seed: Seed) -> None:
     a, b = await running_server(cloud, seed), await running_server(cloud, seed)
