@@ -194,3 +194,30 @@ async def test_data_dir_qemu_cannot_reach_is_a_readable_fault(data_dir: Path) ->
     disks = DiskManager(hidden / "data" / "libvirt")
     with pytest.raises(DriverError, match="not searchable by other users"):
         await disks.check_reachable()
+
+
+async def test_a_domain_deleted_while_listing_is_left_out(driver: Any) -> None:
+    stays, goes = make_spec(), make_spec()
+    await driver.spawn(stays)
+    await driver.spawn(goes)
+    conn = driver._connection()
+
+    class Racing:
+        """The connection, but a delete lands between the listing and the reads."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(conn, name)
+
+        def listAllDomains(self) -> list[Any]:  # libvirt's name
+            domains = conn.listAllDomains()
+            gone = conn.lookupByName(f"stockyard-{goes.uuid}")
+            gone.destroy()
+            gone.undefine()
+            return list(domains)
+
+    driver._connection = lambda: Racing()
+    try:
+        listed = await driver.list_instances()
+    finally:
+        del driver._connection
+    assert listed == {stays.uuid: PowerState.RUNNING}

@@ -70,8 +70,15 @@ class PowerMixin(PortsMixin):
             found: dict[str, PowerState] = {}
             for dom in self._connection().listAllDomains():
                 name = dom.name()
-                if name.startswith(DOMAIN_PREFIX):
+                if not name.startswith(DOMAIN_PREFIX):
+                    continue
+                try:
                     found[name[len(DOMAIN_PREFIX) :]] = _power_state(dom)
+                except libvirt.libvirtError as exc:
+                    # Undefined between the listing and the read (a delete, another
+                    # agent on the host): it is gone, which is what a fresh list says.
+                    if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise
             return found
 
         return await self._run(states)
