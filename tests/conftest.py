@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -76,6 +77,46 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "backend(*names): run db_url/cloud on these backends (sqlite, postgresql, mariadb)",
     )
+
+
+# Under pytest-xdist (`scripts/test` runs `-n 3`), a module's tests stay on one worker, so
+# its module-scoped clouds start once and its tests keep their order; the modules that talk
+# to the machine's RabbitMQ form one unit, because tests/bus/test_broker_restart.py and
+# tests/topology/test_faults.py stop and start that broker. xdist's own `loadgroup` cannot
+# say this: it renames node ids, which pytest 9 no longer allows.
+_BROKER_USERS = ("tests/bus/", "tests/topology/")
+# Started first, longest first, so that no long unit is left to start near the end.
+_LONG_FIRST = ("tests/tempest/", "rabbitmq", "tests/e2e/test_schemathesis.py", "tests/e2e/")
+
+
+def _unit_of(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return "rabbitmq" if path.startswith(_BROKER_USERS) else path
+
+
+def _rank(unit: str) -> int:
+    return next((i for i, p in enumerate(_LONG_FIRST) if unit.startswith(p)), len(_LONG_FIRST))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        ordered = False
+
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit_of(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # the queue is complete by the first assignment
+                self.ordered = True
+                units = sorted(self.workqueue.items(), key=lambda kv: _rank(kv[0]))
+                self.workqueue.clear()
+                self.workqueue.update(units)
+            super()._assign_work_unit(node)
+
+    return ModuleScheduling(config, log)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

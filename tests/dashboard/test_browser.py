@@ -160,6 +160,9 @@ def test_login_launch_and_watch_it_become_active(cloud: RunningCloud, tmp_path: 
 
 def test_the_dashboard_role_runs_alone(cloud: RunningCloud, tmp_path: Path) -> None:
     """``stockyard dashboard`` on its own port, pointed at the cloud's Identity URL."""
+    # What the API itself lists for demo (the first test's vm1): the page must show it.
+    names = [s["Name"] for s in cloud.os_json("server", "list", cloud="stockyard")]
+    assert "vm1" in names, names
     port = free_port()
     log = (tmp_path / "dashboard.log").open("wb")
     proc = subprocess.Popen(
@@ -178,6 +181,9 @@ def test_the_dashboard_role_runs_alone(cloud: RunningCloud, tmp_path: Path) -> N
                 pass
             assert time.monotonic() < deadline, (tmp_path / "dashboard.log").read_text()
             time.sleep(0.2)
+        # Still running: a role that lost its port to another process must not pass its
+        # check on that process's answers.
+        assert proc.poll() is None, (tmp_path / "dashboard.log").read_text()
         with httpx.Client(base_url=base, follow_redirects=True) as client:
             login = client.get("/")
             assert login.url.path == "/dashboard/login"
@@ -189,7 +195,7 @@ def test_the_dashboard_role_runs_alone(cloud: RunningCloud, tmp_path: Path) -> N
                       "password": _demo_password(cloud), "project": "demo"},
             )  # fmt: skip
             assert servers.url.path == "/dashboard/servers"
-            assert "vm1" in servers.text  # the first test's server, through the API
+            assert "vm1" in servers.text, (tmp_path / "dashboard.log").read_text()
     finally:
         proc.terminate()
         proc.wait(timeout=20)

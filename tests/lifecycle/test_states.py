@@ -20,7 +20,8 @@ from stockyard.lifecycle.states import (
 )
 
 ALL_KEYS = [(vm, task) for vm in VmState for task in [None, *TaskState]]
-LEGAL = [(src, dst) for src, dsts in TRANSITIONS.items() for dst in sorted(dsts, key=str)]
+# Sorted: the table is built from sets, and pytest-xdist needs one order on every worker.
+LEGAL = sorted(((src, dst) for src, dsts in TRANSITIONS.items() for dst in dsts), key=str)
 ILLEGAL = [
     (src, dst)
     for src, dst in itertools.product(ALL_KEYS, ALL_KEYS)
