@@ -217,6 +217,24 @@ async def allocate(
     return done
 
 
+async def follow_mac(session: AsyncSession, port_id: str, mac: str) -> None:
+    """The port's SLAAC addresses follow its new ``mac`` (EUI-64), as Neutron re-derives
+    them when a port's MAC changes; its other addresses stay."""
+    rows = list(await session.scalars(select(IPAllocation).where(IPAllocation.port_id == port_id)))
+    if not rows:
+        return
+    subnets = {
+        s.id: s
+        for s in await session.scalars(
+            select(Subnet).where(Subnet.id.in_({r.subnet_id for r in rows}))
+        )
+    }
+    for row in rows:
+        subnet = subnets.get(row.subnet_id)
+        if subnet is not None and is_slaac(subnet):
+            row.ip_address = str(eui64(subnet, mac))
+
+
 async def release(
     session: AsyncSession, port_id: str, keep: set[tuple[str, str]] | None = None
 ) -> None:

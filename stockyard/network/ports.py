@@ -206,6 +206,7 @@ async def update(
             if taken is not None:
                 raise _mac_in_use(port.network_id, mac)
             port.mac_address = mac
+            await ipam.follow_mac(session, port.id, mac)
     if "fixed_ips" in changes:
         requests = parse_fixed_ips(changes["fixed_ips"])
         if not owner_of_net and any(r.ip_address for r in requests):

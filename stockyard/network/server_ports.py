@@ -119,6 +119,7 @@ async def _free_node_mac(
         if holder is keep:
             continue
         holder.mac_address = await free_mac(session, network_id)
+        await ipam.follow_mac(session, holder.id, holder.mac_address)
         holder.revision_number += 1
         await session.flush()
 
@@ -137,6 +138,7 @@ async def take_node_mac(session: AsyncSession, port: Port, mac: str) -> None:
         async with session.begin_nested():
             port.mac_address = mac
             port.revision_number += 1
+            await ipam.follow_mac(session, port.id, mac)
             await session.flush()
     except IntegrityError:
         raise BindFailed(f"MAC address {mac} is already in use on network {network_id}.") from None

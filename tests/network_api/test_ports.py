@@ -195,6 +195,17 @@ async def test_slaac_subnet_gives_eui64_addresses(cloud: Cloud) -> None:
         headers=cloud.demo,
     )
     neutron_error(chosen, 400, "InvalidInput")
+    # A new MAC moves the SLAAC address with it (EUI-64); the IPv4 address stays.
+    moved = await cloud.client.put(
+        f"{V2}/ports/{port['id']}",
+        json={"port": {"mac_address": "fa:16:3e:ab:cd:ef"}},
+        headers=cloud.admin,
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["port"]["fixed_ips"] == [
+        {"subnet_id": v4["id"], "ip_address": "10.20.0.2"},
+        {"subnet_id": v6["id"], "ip_address": "2001:db8:1:0:f816:3eff:feab:cdef"},
+    ]
     # A SLAAC subnet goes even with ports on it: its addresses leave the ports.
     assert (
         await cloud.client.delete(f"{V2}/subnets/{v6['id']}", headers=cloud.demo)

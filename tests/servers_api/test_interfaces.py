@@ -4,6 +4,7 @@ interface flow (answered, failed, lost), and which ports survive."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from datetime import timedelta
 
 import pytest
@@ -213,6 +214,12 @@ async def test_baremetal_takes_a_free_nic_or_fails_as_ironic(cloud: Cloud, seed:
     assert "not enough free physical ports" in last[3]
 
 
+def _eui64(mac: str) -> int:
+    """The interface id SLAAC derives from ``mac``."""
+    raw = bytes.fromhex(mac.replace(":", ""))
+    return int.from_bytes(bytes([raw[0] ^ 2]) + raw[1:3] + b"\xff\xfe" + raw[3:], "big")
+
+
 async def test_a_nic_mac_left_on_a_failed_builds_port_is_taken_back(
     cloud: Cloud, seed: Seed
 ) -> None:
@@ -227,6 +234,10 @@ async def test_a_nic_mac_left_on_a_failed_builds_port_is_taken_back(
             .values(kind="baremetal", macs=[own["mac_addr"], nic2])
         )
     net = await network(cloud, "blue", "192.168.130.0/24")
+    await create(
+        cloud, "subnet", cloud.demo, network_id=net, ip_version=6, cidr="2001:db8:9::/64",
+        ipv6_ra_mode="slaac", ipv6_address_mode="slaac",
+    )  # fmt: skip
     # A build that failed on this node kept its port, still bound with the node's 2nd NIC.
     stale = await create(cloud, "port", cloud.demo, network_id=net)
     mine = await create(cloud, "port", cloud.demo, network_id=net)
@@ -241,8 +252,13 @@ async def test_a_nic_mac_left_on_a_failed_builds_port_is_taken_back(
     resp = await cloud.client.post(iface_url(uuid), json=body, headers=h)
     assert resp.status_code == 200, resp.text
     assert resp.json()["interfaceAttachment"]["mac_addr"] == nic2
+    # Its SLAAC address follows the MAC (EUI-64 of the NIC's), and the stale port's too.
+    v6 = [a["ip_address"] for a in (await neutron_port(cloud, mine["id"]))["fixed_ips"]]
+    assert "2001:db8:9:0:5054:ff:feaa:3" in v6
     moved = await neutron_port(cloud, stale["id"])
     assert moved["mac_address"] not in (nic2, stale["mac_address"])
+    (moved_v6,) = [a["ip_address"] for a in moved["fixed_ips"] if ":" in a["ip_address"]]
+    assert int(ipaddress.ip_address(moved_v6)) & (2**64 - 1) == _eui64(moved["mac_address"])
 
     # A port the user made with that MAC is the user's clash: Nova's 409, nothing bound.
     await answer(cloud, mine["id"], ok=True)
