@@ -189,17 +189,24 @@ async def test_without_a_network_nova_picks_the_one_there_is(cloud: Cloud, seed:
     assert error(resp, 400).startswith("More than one possible network found.")
 
 
-async def test_baremetal_takes_a_free_nic_or_fails_as_ironic(cloud: Cloud, seed: Seed) -> None:
+async def _baremetal_server(cloud: Cloud, seed: Seed, nic2: str) -> str:
+    """A running server whose host h0 is made a baremetal node with a second NIC."""
     uuid = await running_server(cloud, seed)
     h = cloud.headers(cloud.demo_token, "2.70")
     (own,) = (await cloud.client.get(iface_url(uuid), headers=h)).json()["interfaceAttachments"]
-    nic2 = "52:54:00:aa:00:02"
     async with cloud.state.db.session() as s:
         await s.execute(
             update(Host)
             .where(Host.name == "h0")
             .values(kind="baremetal", macs=[own["mac_addr"], nic2])
         )
+    return uuid
+
+
+async def test_baremetal_takes_a_free_nic_or_fails_as_ironic(cloud: Cloud, seed: Seed) -> None:
+    nic2 = "52:54:00:aa:00:02"
+    uuid = await _baremetal_server(cloud, seed, nic2)
+    h = cloud.headers(cloud.demo_token, "2.70")
     net = await network(cloud, "red", "192.168.100.0/24")
     body = {"interfaceAttachment": {"net_id": net}}
     resp = await cloud.client.post(iface_url(uuid), json=body, headers=h)
@@ -223,16 +230,9 @@ def _eui64(mac: str) -> int:
 async def test_a_nic_mac_left_on_a_failed_builds_port_is_taken_back(
     cloud: Cloud, seed: Seed
 ) -> None:
-    uuid = await running_server(cloud, seed)
-    h = cloud.headers(cloud.demo_token, "2.70")
-    (own,) = (await cloud.client.get(iface_url(uuid), headers=h)).json()["interfaceAttachments"]
     nic2 = "52:54:00:aa:00:03"
-    async with cloud.state.db.session() as s:
-        await s.execute(
-            update(Host)
-            .where(Host.name == "h0")
-            .values(kind="baremetal", macs=[own["mac_addr"], nic2])
-        )
+    uuid = await _baremetal_server(cloud, seed, nic2)
+    h = cloud.headers(cloud.demo_token, "2.70")
     net = await network(cloud, "blue", "192.168.130.0/24")
     await create(
         cloud, "subnet", cloud.demo, network_id=net, ip_version=6, cidr="2001:db8:9::/64",
