@@ -82,8 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
 # Under pytest-xdist (`scripts/test` runs `-n 3`), a module's tests stay on one worker, so
 # its module-scoped clouds start once and its tests keep their order; the modules that talk
 # to the machine's RabbitMQ form one unit, because tests/bus/test_broker_restart.py and
-# tests/topology/test_faults.py stop and start that broker. xdist's own `loadgroup` cannot
-# say this: it renames node ids, which pytest 9 no longer allows.
+# tests/topology/test_faults.py stop and start that broker. xdist's own `loadgroup` would
+# say this with markers, but it works by renaming node ids, which has no effect under
+# pytest 9 (measured: a module's tests were spread over the workers).
 _BROKER_USERS = ("tests/bus/", "tests/topology/")
 # Started first, longest first, so that no long unit is left to start near the end.
 _LONG_FIRST = ("tests/tempest/", "rabbitmq", "tests/e2e/test_schemathesis.py", "tests/e2e/")
