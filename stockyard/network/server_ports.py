@@ -107,6 +107,8 @@ async def _free_node_mac(
     (and its addresses) until it is placed again or deleted. That port gets a fresh MAC
     and takes a node's again when it is bound to one. A port bound any other way (a
     user's port created with that MAC) is not touched: the clash stays the user's error.
+    The server that owns the port (an ERROR one, say) shows the port's new MAC and SLAAC
+    addresses, not the ones the node has taken back.
     """
     holders = await session.scalars(
         select(Port).where(
@@ -122,6 +124,14 @@ async def _free_node_mac(
         await ipam.follow_mac(session, holder.id, holder.mac_address)
         holder.revision_number += 1
         await session.flush()
+        if holder.device_id:
+            owner = await session.scalar(
+                select(Instance).where(
+                    Instance.uuid == holder.device_id, Instance.deleted.is_(False)
+                )
+            )
+            if owner is not None:
+                await refresh(session, owner)
 
 
 async def take_node_mac(session: AsyncSession, port: Port, mac: str) -> None:

@@ -239,15 +239,22 @@ async def test_a_nic_mac_left_on_a_failed_builds_port_is_taken_back(
         ipv6_ra_mode="slaac", ipv6_address_mode="slaac",
     )  # fmt: skip
     # A build that failed on this node kept its port, still bound with the node's 2nd NIC.
+    failed = await running_server(cloud, seed, networks="none")
     stale = await create(cloud, "port", cloud.demo, network_id=net)
     mine = await create(cloud, "port", cloud.demo, network_id=net)
     async with cloud.state.db.session() as s:
         await s.execute(
             update(Port)
             .where(Port.id == stale["id"])
-            .values(mac_address=nic2, binding_vnic_type="baremetal", device_id="gone")
+            .values(mac_address=nic2, binding_vnic_type="baremetal", device_id=failed)
         )
+        inst = await s.scalar(select(Instance).where(Instance.uuid == failed))
+        assert inst is not None
+        inst.vm_state = "error"
+        await server_ports.refresh(s, inst)
         await s.commit()
+    before = (await addresses(cloud, failed))["blue"]
+    assert {a["OS-EXT-IPS-MAC:mac_addr"] for a in before} == {nic2}, before
     body = {"interfaceAttachment": {"port_id": mine["id"]}}
     resp = await cloud.client.post(iface_url(uuid), json=body, headers=h)
     assert resp.status_code == 200, resp.text
@@ -259,6 +266,10 @@ async def test_a_nic_mac_left_on_a_failed_builds_port_is_taken_back(
     assert moved["mac_address"] not in (nic2, stale["mac_address"])
     (moved_v6,) = [a["ip_address"] for a in moved["fixed_ips"] if ":" in a["ip_address"]]
     assert int(ipaddress.ip_address(moved_v6)) & (2**64 - 1) == _eui64(moved["mac_address"])
+    # The failed server shows its port as it is now, not the MAC the node took back.
+    shown = (await addresses(cloud, failed))["blue"]
+    assert {a["OS-EXT-IPS-MAC:mac_addr"] for a in shown} == {moved["mac_address"]}, shown
+    assert moved_v6 in {a["addr"] for a in shown}, shown
 
     # A port the user made with that MAC is the user's clash: Nova's 409, nothing bound.
     await answer(cloud, mine["id"], ok=True)
