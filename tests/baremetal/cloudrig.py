@@ -67,6 +67,16 @@ def bm_lab(racks: list[tuple[str, list[dict[str, Any]]]]) -> Lab:
     )
 
 
+def owned_and_spare(bmc: str) -> Lab:
+    """demo owns a ``bmc`` node in r1; a Redfish node in r2 is in the pool."""
+    return bm_lab(
+        [
+            ("r1", [{"resource_class": "BM_GOLD", "bmc": bmc, "stock": "demo"}]),
+            ("r2", [{"resource_class": "BM_GOLD", "bmc": "redfish"}]),
+        ]
+    )
+
+
 @dataclass
 class BmRig:
     """The cloud and its running baremetal lab."""

@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from stockyard.settings import Settings
-from tests.baremetal.cloudrig import HWMGR_ENV, BmRig, bm_lab, rig_settings, running_rig
+from tests.baremetal.cloudrig import (
+    HWMGR_ENV,
+    BmRig,
+    owned_and_spare,
+    rig_settings,
+    running_rig,
+)
 from tests.conftest import Cloud
 
 R1, R2 = "regionone-az1-r1-bm01", "regionone-az1-r2-bm01"
@@ -58,27 +64,13 @@ async def _not_held(rig: BmRig, node: str) -> None:
 
 @pytest.fixture
 async def one_ipmi_one_spare(cloud: Cloud, settings: Settings) -> AsyncIterator[BmRig]:
-    """demo owns an IPMI node in r1; a Redfish node in r2 is in the pool."""
-    lab = bm_lab(
-        [
-            ("r1", [{"resource_class": "BM_GOLD", "bmc": "ipmi", "stock": "demo"}]),
-            ("r2", [{"resource_class": "BM_GOLD", "bmc": "redfish"}]),
-        ]
-    )
-    async with running_rig(cloud, settings, lab) as rig:
+    async with running_rig(cloud, settings, owned_and_spare("ipmi")) as rig:
         yield rig
 
 
 @pytest.fixture
 async def one_redfish_one_spare(cloud: Cloud, settings: Settings) -> AsyncIterator[BmRig]:
-    """demo owns a Redfish node in r1; another Redfish node in r2 is in the pool."""
-    lab = bm_lab(
-        [
-            ("r1", [{"resource_class": "BM_GOLD", "bmc": "redfish", "stock": "demo"}]),
-            ("r2", [{"resource_class": "BM_GOLD", "bmc": "redfish"}]),
-        ]
-    )
-    async with running_rig(cloud, settings, lab) as rig:
+    async with running_rig(cloud, settings, owned_and_spare("redfish")) as rig:
         yield rig
 
 

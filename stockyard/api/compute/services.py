@@ -8,6 +8,11 @@ The list shows the real processes under Nova's binary names, so that tools work:
   effective zone, up while its agent reports (``last_seen``). Its id is the host's id
   (2.53+: uuid), as ``os-hypervisors`` shows in ``service.id``.
 
+Deleting a baremetal node's ``nova-compute`` service removes the node as
+``DELETE /stock/v1/nodes/{uuid}`` does (:func:`stockyard.stock.enrolment.remove`): from
+the region's hardware manager too, or its agent would keep reporting a host the cloud
+no longer has.
+
 Before 2.53 ids are integers; a process row's id is ``PROCESS_ID_BASE + row id`` so it
 never collides with a host's. Disabling (or forcing down) a compute service makes the
 scheduler skip its host: the placement claim refuses it at once, the in-memory host
@@ -27,13 +32,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.compute.common import DB_INT_MAX, iso
 from stockyard.api.compute.hostinfo import HOST_DOWN_AFTER_SECONDS, host_is_up
 from stockyard.api.compute.zones import aggregate_zones_by_host, effective_az, zone_of_host
-from stockyard.api.deps import AdminCtx, Microversion, SessionDep
+from stockyard.api.deps import AdminCtx, Microversion, SessionDep, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
-from stockyard.db.base import utcnow
+from stockyard.api.stock.enrol import HwmgrDep
+from stockyard.db.base import Database, utcnow
 from stockyard.db.heartbeat import CINDER_BINARIES
 from stockyard.db.models import AggregateHost, Allocation, Host, Instance
 from stockyard.db.models.compute import Service
+from stockyard.stock import StockError, StockNotFound
+from stockyard.stock.enrolment import remove as remove_node
+from stockyard.stock.hwmgr_admin import HwmgrAdmin, HwmgrUnavailable
+from stockyard.stock.inventory import BAREMETAL
 
 router = APIRouter()
 
@@ -275,11 +285,34 @@ async def update_service(
     return {"service": _view(target, zone, version, utcnow())}
 
 
+async def _remove_node(
+    session: AsyncSession, db: Database, hwmgr: HwmgrAdmin, node_uuid: str, service_id: str
+) -> None:
+    # remove() commits in sessions of its own and waits on hwmgr between them: our read
+    # transaction must not stay open (and hold its snapshot) all that time.
+    await session.rollback()
+    try:
+        await remove_node(db, hwmgr, node_uuid)
+    except StockNotFound:
+        raise APIError(404, f"Service {service_id} could not be found.") from None
+    except HwmgrUnavailable as exc:
+        raise APIError(503, str(exc)) from exc
+    except StockError as exc:
+        # hwmgr refuses while a task owns the node; remove() has enabled the host again.
+        raise APIError(409, str(exc)) from exc
+
+
 @router.delete("/os-services/{service_id}", status_code=204)
 async def delete_service(
-    service_id: str, session: SessionDep, ctx: AdminCtx, version: Microversion
+    service_id: str,
+    session: SessionDep,
+    ctx: AdminCtx,
+    version: Microversion,
+    state: StateDep,
+    hwmgr: HwmgrDep,
 ) -> Response:
-    """Delete a service; a compute service's host must hold no instance (409)."""
+    """Delete a service; a compute service's host must hold no instance (409). A
+    baremetal node leaves its hardware manager too (409 while a task there owns it)."""
     target = await _by_id(session, version, service_id)
     if isinstance(target, Host):
         hosting = await session.scalar(
@@ -293,6 +326,9 @@ async def delete_service(
                 "Unable to delete compute service that is hosting instances. "
                 "Migrate or delete the instances first.",
             )
+        if target.kind == BAREMETAL:
+            await _remove_node(session, state.db, hwmgr, target.uuid, service_id)
+            return Response(status_code=204)
         await session.execute(delete(AggregateHost).where(AggregateHost.host_name == target.name))
         await session.execute(delete(Allocation).where(Allocation.host_id == target.id))
     await session.delete(target)
