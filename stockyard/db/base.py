@@ -21,6 +21,7 @@ from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 from stockyard.db.sqlite_gate import SQLITE_BUSY_TIMEOUT, install_writer_gate, is_memory_url
+from stockyard.db.sqlite_onetrip import use_one_trip_cursors
 from stockyard.extras import driver_import, url_scheme
 
 NAMING = {
@@ -99,7 +100,9 @@ def make_engine(
         # All 15 are kept rather than 10 of them being overflow: under a burst an
         # overflow connection was closed on return and reopened on the next checkout
         # (a new aiosqlite thread, a new SQLite connection and its pragmas each time).
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
+        # check_same_thread: statements of a transaction that holds the write lock run
+        # in the loop's thread, the rest in the connection's own (db.sqlite_onetrip).
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}
         if not is_memory_url(url):  # an in-memory database has one static connection
             kwargs.update(pool_size=15, max_overflow=0)
     else:
@@ -130,6 +133,7 @@ def make_engine(
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
+        use_one_trip_cursors(engine.sync_engine)
         install_writer_gate(engine, url)
 
     return engine

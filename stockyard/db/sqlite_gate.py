@@ -124,10 +124,34 @@ def _gate(file_key: str, loop: asyncio.AbstractEventLoop) -> WriterGate:
     return gate
 
 
+# Connections (by :func:`_conn_key`) that hold their file's gate and have written in the
+# current transaction, so SQLite's write lock too: their statements cannot wait for a
+# lock any more (see :mod:`stockyard.db.sqlite_onetrip`). Cleared when the gate is given.
+_GATED: set[int] = set()
+_WRITE_LOCKED: set[int] = set()
+
+
+def holds_write_lock(adapted_connection: Any) -> bool:
+    """Whether this connection's transaction holds the gate and SQLite's write lock."""
+    return id(adapted_connection) in _WRITE_LOCKED
+
+
+def note_write(adapted_connection: Any) -> None:
+    """A write statement ran on this connection: if it holds the gate, it now holds
+    SQLite's write lock until its transaction ends."""
+    key = id(adapted_connection)
+    if key in _GATED:
+        _WRITE_LOCKED.add(key)
+
+
+def is_write_verb(statement: str) -> bool:
+    """Whether the SQL text itself writes (takes SQLite's write lock)."""
+    return statement.lstrip()[:7].upper().startswith(_WRITE_VERBS)
+
+
 def is_write(statement: str, context: Any) -> bool:
     """Whether a statement needs the write lock (or asks for it, ``FOR UPDATE``)."""
-    verb = statement.lstrip()[:7].upper()
-    if verb.startswith(_WRITE_VERBS):
+    if is_write_verb(statement):
         return True
     compiled = getattr(context, "compiled", None)
     # SQLite drops FOR UPDATE from the SQL; honouring the intent keeps read-modify-write
@@ -162,12 +186,15 @@ def install_writer_gate(engine: AsyncEngine, url: str) -> None:
         gate = _gate(file_key, asyncio.get_running_loop())
         if await_(gate.acquire(key)):
             held[key] = gate
+            _GATED.add(key)
 
     def _give(dbapi_connection: Any) -> None:
-        gate = held.pop(_conn_key(dbapi_connection), None)
+        key = _conn_key(dbapi_connection)
+        gate = held.pop(key, None)
         if gate is None:
             return
-        key = _conn_key(dbapi_connection)
+        _GATED.discard(key)
+        _WRITE_LOCKED.discard(key)
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
