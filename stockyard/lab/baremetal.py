@@ -4,9 +4,10 @@
 
 1. a ``RedfishEmulator`` for the lab's redfish nodes and an ``IpmiEmulator`` for the ipmi
    ones (real protocol endpoints on 127.0.0.1);
-2. per region with nodes, a ``HwmgrService`` on a free port with its own SQLite DB under
-   ``<data_dir>/hwmgr/<region>`` and the emulated installer as its boot observer; the
-   nodes are enrolled and managed through hwmgr's REST API;
+2. per region with nodes, an hwmgr in a process of its own (:mod:`stockyard.lab.hwmgr_child`)
+   on a free port with its own SQLite DB under ``<data_dir>/hwmgr/<region>`` and the
+   emulated installer as its boot observer; the nodes are enrolled and managed through
+   hwmgr's REST API;
 3. main-DB ``Host`` rows (``Host.name`` = hwmgr node name, ``Host.uuid`` = node uuid,
    stock owner from the lab file on first enrolment) and one ``bm.<class>`` flavor per
    resource class;
@@ -44,13 +45,12 @@ from stockyard.compute.pool import AgentPool
 from stockyard.db.base import Database
 from stockyard.hwmgr.emulators.ipmi import IpmiNodeSpec
 from stockyard.hwmgr.emulators.ipmi_emulator import IpmiEmulator
-from stockyard.hwmgr.installer_emulator import InstallerEmulator
-from stockyard.hwmgr.service import HwmgrService
 from stockyard.hwmgr.settings import HwmgrSettings
 from stockyard.image.store import ImageStore
 from stockyard.lab.baremetal_enroll import seed_flavors, seed_stock_quota, upsert_hosts
 from stockyard.lab.baremetal_images import ImageExporter
 from stockyard.lab.baremetal_model import LabNode
+from stockyard.lab.hwmgr_child import HwmgrChild
 from stockyard.lab.model import Lab
 from stockyard.settings import Settings
 
@@ -70,8 +70,7 @@ class BaremetalLab:
     nodes: list[LabNode] = field(default_factory=list)
     redfish: RedfishEmulator | None = None
     ipmi: IpmiEmulator | None = None
-    hwmgrs: dict[str, HwmgrService] = field(default_factory=dict)
-    installers: dict[str, InstallerEmulator] = field(default_factory=dict)
+    hwmgrs: dict[str, HwmgrChild] = field(default_factory=dict)
     drivers: dict[str, BaremetalDriver] = field(default_factory=dict)
     token: str = field(default="", repr=False)
     exporter: ImageExporter | None = None
@@ -91,7 +90,6 @@ class BaremetalLab:
             steps.append(self.pool.stop())
         steps += [d.close() for d in self.drivers.values()]
         steps += [s.stop() for s in self.hwmgrs.values()]
-        steps += [i.close() for i in self.installers.values()]
         if self.exporter is not None:
             steps.append(self.exporter.stop())
         for emulator in (self.redfish, self.ipmi):
@@ -105,7 +103,6 @@ class BaremetalLab:
         self.pool = self.exporter = self.redfish = self.ipmi = None
         self.drivers.clear()
         self.hwmgrs.clear()
-        self.installers.clear()
 
 
 def _have(*modules: str) -> bool:
@@ -171,13 +168,11 @@ async def _start_region(
             "log_level": "WARNING",
         }
     )
-    installer = InstallerEmulator("http://127.0.0.1:1", install_seconds=install_s)
-    lab.installers[region] = installer
-    service = HwmgrService(hw_settings, observers=[installer], host_id=f"lab-{region}")
     # Tasks of the last run wait until their nodes point at this run's emulators.
-    await service.start(resume_tasks=False)
+    service = await HwmgrChild.start(
+        hw_settings, install_seconds=install_s, host_id=f"lab-{region}"
+    )
     lab.hwmgrs[region] = service
-    installer.hwmgr_url = service.url
     client = HwmgrClient(service.url, lab.token)
     try:
         existing = {str(n["name"]): n for n in await client.nodes()}
@@ -200,11 +195,7 @@ async def _start_region(
                 return node.name, await _enroll_node(client, body, existing.get(node.name))
 
         enrolled = dict(await asyncio.gather(*(one(n) for n in nodes)))
-        await service.resume_tasks()
-        # A machine that was installing when the last run stopped kept installing: the
-        # emulated one (gone with that run) starts over, and calls back as it would.
-        for task in await client.tasks(state="installing"):
-            await installer.on_pxe_boot(str(task["node_uuid"]))
+        await service.resume()
         return enrolled
     finally:
         await client.close()

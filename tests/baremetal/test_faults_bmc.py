@@ -142,7 +142,7 @@ async def test_installer_that_never_calls_back_reschedules(
     short_install_deadline: None, one_redfish_one_spare: BmRig
 ) -> None:
     rig = one_redfish_one_spare
-    rig.lab.installers["RegionOne"].silent_nodes.add(await rig.host_uuid(R1))
+    await rig.lab.hwmgrs["RegionOne"].set_installer(silent_nodes=[await rig.host_uuid(R1)])
     uuid = await rig.create("db")
     await rig.wait_install_started(R1)
     await rig.assign(R2, rig.cloud.seeded.demo_project_id)

@@ -349,7 +349,7 @@ async def test_a_restart_mid_install_finishes_the_install(bm: BmCloud, settings:
     """A machine installing when the lab stopped keeps installing: after the restart its
     emulated installer starts over and calls back, so hwmgr's resumed task ends done."""
     c = bm.cloud
-    bm.lab.installers["RegionOne"].never_call_back = True
+    await bm.lab.hwmgrs["RegionOne"].set_installer(never_call_back=True)
     body = {
         "server": {
             "name": "mid",
