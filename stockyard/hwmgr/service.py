@@ -22,6 +22,7 @@ from stockyard.hwmgr.bmcport import BMCFactory, bmc_factory_with
 from stockyard.hwmgr.crypto import SecretBox, load_key
 from stockyard.hwmgr.images import ImageCache
 from stockyard.hwmgr.migrate import upgrade
+from stockyard.hwmgr.powersync import PowerSync
 from stockyard.hwmgr.settings import HwmgrSettings
 from stockyard.hwmgr.tasks.runner import BootObserver, TaskRunner
 
@@ -44,9 +45,15 @@ class HwmgrService:
         self.bmc_factory = bmc_factory or bmc_factory_with(
             settings.bmc_call_timeout_seconds, settings.bmc_attempts
         )
+        # The power sync tries each read once: its next pass is the retry, and a dead
+        # BMC must not hold one of its few workers for several call timeouts.
+        self.sync_bmc_factory = bmc_factory or bmc_factory_with(
+            settings.bmc_call_timeout_seconds, 1
+        )
         self.observers = list(observers or [])
         self.host_id = host_id or socket.gethostname()
         self.state: HwmgrState | None = None
+        self.power_sync: PowerSync | None = None
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._serve: asyncio.Task[None] | None = None
@@ -107,6 +114,14 @@ class HwmgrService:
         self.url = f"http://{s.host}:{port}"
         # Resume only once the API listens: resumed installers must reach the call-back.
         await runner.start(resume=resume_tasks)
+        self.power_sync = PowerSync(
+            db,
+            box,
+            self.sync_bmc_factory,
+            interval=s.power_sync_interval_seconds,
+            workers=s.power_sync_workers,
+        )
+        self.power_sync.start()
         log.info("hwmgr for %s listening on %s", s.region, self.url)
 
     async def resume_tasks(self) -> list[str]:
@@ -125,6 +140,9 @@ class HwmgrService:
         if self._serve is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._serve
+        if self.power_sync is not None:
+            await self.power_sync.stop()
+            self.power_sync = None
         if self.state is not None:
             await self.state.runner.stop()
             await self.state.db.dispose()

@@ -38,6 +38,12 @@ class HwmgrSettings(BaseSettings):
     )
     bmc_attempts: int = Field(default=3, ge=1, description="tries of a BMC request, with backoff")
     lock_lease_seconds: float = Field(default=120.0, gt=0)
+    power_sync_interval_seconds: float = Field(
+        default=60.0, ge=0, description="read idle nodes' power from their BMCs; 0 = never"
+    )
+    power_sync_workers: int = Field(
+        default=8, ge=1, description="BMC reads of the power sync in flight at once"
+    )
     installer_kernel_url: str = "http://127.0.0.1/installer/vmlinuz"
     installer_initrd_url: str = "http://127.0.0.1/installer/initrd.img"
     log_level: str = "INFO"

@@ -173,15 +173,20 @@ class BmRig:
 
 
 @asynccontextmanager
-async def running_rig(cloud: Cloud, settings: Settings, lab: Lab) -> AsyncIterator[BmRig]:
-    """Enroll ``lab``, start its baremetal and a conductor; stop both at exit."""
+async def running_rig(
+    cloud: Cloud, settings: Settings, lab: Lab, *, report_interval: float = 3600
+) -> AsyncIterator[BmRig]:
+    """Enroll ``lab``, start its baremetal and a conductor; stop both at exit.
+
+    The agents report at start and then every ``report_interval`` s (by default not
+    again: the tests that need reports set it short)."""
     db, bus = cloud.state.db, cloud.state.bus
     async with db.session() as session:
         await register_default_image(
             session, ImageStore(settings.data_dir / "images"), cloud.seeded.admin_project_id
         )
         await enroll(session, lab, settings)
-    running = await start_baremetal_lab(lab, settings, bus, db, report_interval=3600)
+    running = await start_baremetal_lab(lab, settings, bus, db, report_interval=report_interval)
     # Stock changes (admin assign) reach the scheduler within a second.
     conductor = Conductor(db, bus, settings, host_refresh_seconds=0.5)
     try:

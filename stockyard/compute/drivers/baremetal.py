@@ -346,7 +346,10 @@ class BaremetalDriver(ComputeDriver):
         return _power(node)
 
     async def instances_on(self, name: str) -> dict[str, PowerState]:
-        """The instance on node ``name`` (from the shared node list; no BMC call)."""
+        """The instance on node ``name`` (from the shared node list; no BMC call).
+
+        Its power is hwmgr's recorded one, which hwmgr's power sync keeps current: one
+        node list per ``nodes_ttl`` for the whole region, not a BMC call per report."""
         node = (await self.nodes()).get(name)
         if node is None or node["provision_state"] not in ("active", "deploying"):
             return {}

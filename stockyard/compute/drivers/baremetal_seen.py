@@ -5,7 +5,8 @@ agent asks for the guest's power state right after every verb; answering that fr
 the verb just saw saves a BMC round trip and a take of hwmgr's node lock per op (Nova's
 Ironic driver reads Ironic's recorded power state in the same way). Each entry answers
 one query, for the instance the verb was done for, within a few seconds; every other
-query asks the BMC, so a power change behind the cloud's back is still seen.
+query asks the BMC. Host reports do not query: they read hwmgr's recorded power, which
+its power sync keeps current, so a change behind the cloud's back is seen without an op.
 """
 
 from __future__ import annotations
