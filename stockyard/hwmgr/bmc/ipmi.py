@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from pyghmi import exceptions as pyghmi_exc
@@ -27,6 +28,19 @@ from stockyard.hwmgr.bmc.base import (
 )
 
 T = TypeVar("T")
+
+# pyghmi guards its sessions with two module locks and takes them in both orders: a wait
+# that times out resends under WAITING_SESSIONS (the send takes KEEPALIVE_SESSIONS), and
+# a send holds KEEPALIVE_SESSIONS while it registers its wait (WAITING_SESSIONS). Two
+# threads meeting there deadlock, and every IPMI call of the process after them: measured,
+# bench_baremetal at 1,000 nodes froze hwmgr for good about two minutes in, once BMC
+# calls had started to time out. One reentrant lock for both leaves no order to get
+# wrong. (pyghmi looks the names up at each use, so rebinding them here is enough.)
+ipmi_session.KEEPALIVE_SESSIONS = ipmi_session.WAITING_SESSIONS
+
+# Breaking a timed-out session takes pyghmi's locks, which a thread stuck in pyghmi may
+# hold for a while: never on the event loop.
+_BREAKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipmi-break")
 
 _ENDPOINT_LOCKS: dict[tuple[str, int], threading.Lock] = {}
 _ENDPOINT_LOCKS_GUARD = threading.Lock()
@@ -157,7 +171,7 @@ class IpmiBMC(BMC):
             session = ipmi_session.Session.initting_sessions.get(key)
         self._cmd = None
         if session is not None:
-            _break_session(session)
+            _BREAKER.submit(_break_session, session)
 
     def _logout(self) -> None:
         with self._lock:
