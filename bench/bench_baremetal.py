@@ -31,7 +31,7 @@ from pathlib import Path
 import cloud  # bench/ is the script's directory
 import httpx
 import yaml
-from cloud import cpu_seconds, token, tree_cpu_seconds
+from cloud import token, tree_cpu_seconds
 from profiling import start_profile, stop_profile
 
 RACK_SIZE = 20
@@ -154,7 +154,7 @@ async def drive(port: int, data: Path, n: int, clients: int, sample_s: float, pi
             if r.status_code != 202:
                 refused[f"{r.status_code} {r.text[:120]}"] += 1
 
-        cpu0, tree0 = cpu_seconds(pid), tree_cpu_seconds(pid)
+        tree0 = tree_cpu_seconds(pid)
         start_wall = utc_now()
         start = time.perf_counter()
         creates = asyncio.gather(*(create(i) for i in range(n)))
@@ -168,10 +168,9 @@ async def drive(port: int, data: Path, n: int, clients: int, sample_s: float, pi
                     break
         await creates
         total = time.perf_counter() - start
-        print(
-            f"  stockyard up CPU {tree_cpu_seconds(pid) - tree0:.1f} s over {total:.1f} s"
-            f" (its own process {cpu_seconds(pid) - cpu0:.1f} s; the rest: hwmgr, emulators)"
-        )
+        used = {k: v - tree0.get(k, 0.0) for k, v in tree_cpu_seconds(pid).items()}
+        roles = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(used.items(), key=lambda kv: -kv[1]))
+        print(f"  CPU {sum(used.values()):.1f} s over {total:.1f} s: {roles}")
     sampler.sample()
     report(core, sampler, n, total, start_wall, accept, refused, active, errors)
 

@@ -56,9 +56,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of ``pid`` and of its live descendants (``stockyard up``'s hwmgr and BMC
-    emulator processes), plus what its ended children used."""
+# What a process of ``stockyard up``'s tree is, by its command line.
+_ROLES = (
+    ("hwmgr", b"stockyard.lab.hwmgr_child"),
+    ("redfish emulator", b"_sushy_run"),
+    ("ipmi emulator", b"_ipmi_run"),
+)
+
+
+def tree_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time of ``pid`` (as ``"stockyard up"``, with what its ended children used) and
+    of its live descendants, summed by role: hwmgr, the BMC emulators, other."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
@@ -68,10 +76,17 @@ def tree_cpu_seconds(pid: int) -> float:
         more = {child for child, parent in parents.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
-    own = sum(cpu_seconds(p) for p in tree)
     fields = _stat(pid)
     ended = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
-    return own + ended
+    out = {"stockyard up": cpu_seconds(pid) + ended}
+    for child in tree - {pid}:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        role = next((name for name, mark in _ROLES if mark in cmdline), "other")
+        out[role] = out.get(role, 0.0) + cpu_seconds(child)
+    return out
 
 
 def lab_yaml(path: Path, racks: int, per_rack: int) -> None:
