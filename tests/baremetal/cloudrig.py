@@ -10,8 +10,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from stockyard.conductor.service import Conductor
@@ -40,6 +42,17 @@ def rig_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={"scheduler_refresh_seconds": 0.5, "build_timeout_seconds": 600}
     )
+
+
+def rig_settings_in(data_dir: Path) -> Settings:
+    """:func:`rig_settings` for a cloud whose data lives in ``data_dir``."""
+    return rig_settings(Settings(data_dir=data_dir, api_port=8774, fake_boot_seconds=0.0))
+
+
+def set_hwmgr_env(monkeypatch: pytest.MonkeyPatch, **more: str) -> None:
+    """:data:`HWMGR_ENV` and ``more`` for the hwmgr the rig starts (read at its start)."""
+    for key, value in {**HWMGR_ENV, **more}.items():
+        monkeypatch.setenv(key, value)
 
 
 def bm_lab(racks: list[tuple[str, list[dict[str, Any]]]]) -> Lab:

@@ -15,7 +15,14 @@ from sqlalchemy import select
 from stockyard.compute.drivers.baremetal import instance_of
 from stockyard.db.models import Allocation, Host
 from stockyard.settings import Settings
-from tests.baremetal.cloudrig import HWMGR_ENV, STOCK, BmRig, bm_lab, rig_settings, running_rig
+from tests.baremetal.cloudrig import (
+    STOCK,
+    BmRig,
+    bm_lab,
+    rig_settings_in,
+    running_rig,
+    set_hwmgr_env,
+)
 from tests.compute_api.helpers import V
 from tests.conftest import Cloud
 
@@ -24,7 +31,7 @@ NODES, CREATES = 6, 20
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return rig_settings(Settings(data_dir=tmp_path, api_port=8774, fake_boot_seconds=0.0))
+    return rig_settings_in(tmp_path)
 
 
 @pytest.fixture
@@ -32,8 +39,7 @@ async def six_nodes(
     cloud: Cloud, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[BmRig]:
     """demo owns 6 Redfish nodes, two per rack; quota is not what limits the creates."""
-    for key, value in HWMGR_ENV.items():
-        monkeypatch.setenv(key, value)
+    set_hwmgr_env(monkeypatch)
     gold = {"resource_class": "BM_GOLD", "bmc": "redfish", "stock": "demo", "count": 2}
     lab = bm_lab([(f"r{i}", [gold]) for i in (1, 2, 3)])
     async with running_rig(cloud, settings, lab) as rig:

@@ -18,11 +18,11 @@ import pytest
 
 from stockyard.settings import Settings
 from tests.baremetal.cloudrig import (
-    HWMGR_ENV,
     BmRig,
     owned_and_spare,
-    rig_settings,
+    rig_settings_in,
     running_rig,
+    set_hwmgr_env,
 )
 from tests.conftest import Cloud
 
@@ -31,13 +31,12 @@ R1, R2 = "regionone-az1-r1-bm01", "regionone-az1-r2-bm01"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return rig_settings(Settings(data_dir=tmp_path, api_port=8774, fake_boot_seconds=0.0))
+    return rig_settings_in(tmp_path)
 
 
 @pytest.fixture(autouse=True)
 def _hwmgr_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in HWMGR_ENV.items():
-        monkeypatch.setenv(key, value)
+    set_hwmgr_env(monkeypatch)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from stockyard.bus.contract import InstanceSpec
 from stockyard.compute.drivers.baremetal_client import HwmgrCallError
 from stockyard.image.defaults import DEFAULT_IMAGE_ID
 from stockyard.settings import Settings
-from tests.baremetal.cloudrig import BmRig, owned_and_spare, rig_settings, running_rig
+from tests.baremetal.cloudrig import BmRig, owned_and_spare, rig_settings_in, running_rig
 from tests.compute_api.helpers import V
 from tests.conftest import Cloud
 
@@ -24,7 +24,7 @@ R1, R2 = "regionone-az1-r1-bm01", "regionone-az1-r2-bm01"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return rig_settings(Settings(data_dir=tmp_path, api_port=8774, fake_boot_seconds=0.0))
+    return rig_settings_in(tmp_path)
 
 
 @pytest.fixture

@@ -17,7 +17,13 @@ import httpx
 import pytest
 
 from stockyard.settings import Settings
-from tests.baremetal.cloudrig import HWMGR_ENV, BmRig, bm_lab, rig_settings, running_rig
+from tests.baremetal.cloudrig import (
+    BmRig,
+    bm_lab,
+    rig_settings_in,
+    running_rig,
+    set_hwmgr_env,
+)
 from tests.compute_api.helpers import V
 from tests.conftest import Cloud
 
@@ -26,15 +32,13 @@ IPMI_NODE, REDFISH_NODE = "regionone-az1-r1-bm01", "regionone-az1-r2-bm01"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return rig_settings(Settings(data_dir=tmp_path, api_port=8774, fake_boot_seconds=0.0))
+    return rig_settings_in(tmp_path)
 
 
 @pytest.fixture(autouse=True)
 def _hwmgr_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in HWMGR_ENV.items():
-        monkeypatch.setenv(key, value)
-    # Read before the rig starts hwmgr: a pass every second instead of every minute.
-    monkeypatch.setenv("STOCKYARD_HWMGR_POWER_SYNC_INTERVAL_SECONDS", "1")
+    # A power sync pass every second instead of every minute.
+    set_hwmgr_env(monkeypatch, STOCKYARD_HWMGR_POWER_SYNC_INTERVAL_SECONDS="1")
 
 
 @pytest.fixture
