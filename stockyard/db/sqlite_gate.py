@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 # the in-process gate before falling back to SQLite's locking.
 SQLITE_BUSY_TIMEOUT = 30.0
 
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_DML_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_WRITE_VERBS = (*_DML_VERBS, "CREATE", "DROP", "ALTER")
 
 
 class WriterGate:
@@ -147,6 +148,13 @@ def note_write(adapted_connection: Any) -> None:
 def is_write_verb(statement: str) -> bool:
     """Whether the SQL text itself writes (takes SQLite's write lock)."""
     return statement.lstrip()[:7].upper().startswith(_WRITE_VERBS)
+
+
+def opens_write_transaction(statement: str) -> bool:
+    """Whether the statement leaves SQLite's write lock held until the transaction ends:
+    DML, which Python's sqlite3 runs inside a transaction it begins. (DDL runs in
+    autocommit there, so the lock can be gone as soon as it returns.)"""
+    return statement.lstrip()[:7].upper().startswith(_DML_VERBS)
 
 
 def is_write(statement: str, context: Any) -> bool:

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.util import EMPTY_DICT
 
-from stockyard.db.sqlite_gate import holds_write_lock, is_write_verb, note_write
+from stockyard.db.sqlite_gate import holds_write_lock, note_write, opens_write_transaction
 
 _Outcome = tuple[Any, list[Any], int, int | None]
 
@@ -136,7 +136,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             self._keep(run(conn._conn, op, params))
             return
         self._keep(await conn._execute(run, conn._conn, op, params))
-        if is_write_verb(op):
+        if opens_write_transaction(op):
             note_write(adapted)
 
 

@@ -78,3 +78,7 @@ async def test_statements_run_inline_only_while_the_write_lock_is_held(db: Datab
     async with db.engine.connect() as conn:
         # The lock ended with the commit: the connection's next reads go to its thread.
         assert await where(conn) != loop_thread
+    async with db.engine.begin() as conn:
+        # DDL runs in autocommit under Python's sqlite3: no lock is left held after it.
+        await conn.execute(text("CREATE TABLE u (id INTEGER PRIMARY KEY)"))
+        assert await where(conn) != loop_thread
