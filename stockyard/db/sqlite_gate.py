@@ -125,10 +125,11 @@ def _gate(file_key: str, loop: asyncio.AbstractEventLoop) -> WriterGate:
     return gate
 
 
-# Connections (by :func:`_conn_key`) that hold their file's gate and have written in the
-# current transaction, so SQLite's write lock too: their statements cannot wait for a
-# lock any more (see :mod:`stockyard.db.sqlite_onetrip`). Cleared when the gate is given.
-_GATED: set[int] = set()
+# Connections (by :func:`_conn_key`, unique among live connections of every engine) that
+# hold their file's gate, and those of them that have written in the current transaction,
+# so SQLite's write lock too: their statements cannot wait for a lock any more (see
+# :mod:`stockyard.db.sqlite_onetrip`). Both are cleared when the gate is given back.
+_HELD: dict[int, WriterGate] = {}
 _WRITE_LOCKED: set[int] = set()
 
 
@@ -141,7 +142,7 @@ def note_write(adapted_connection: Any) -> None:
     """A write statement ran on this connection: if it holds the gate, it now holds
     SQLite's write lock until its transaction ends."""
     key = id(adapted_connection)
-    if key in _GATED:
+    if key in _HELD:
         _WRITE_LOCKED.add(key)
 
 
@@ -179,7 +180,6 @@ def install_writer_gate(engine: AsyncEngine, url: str) -> None:
         return  # each connection is its own database: nothing to coordinate
     dialect = engine.sync_engine.dialect
     file_key = _file_key(url)  # resolved once: realpath costs a syscall per component
-    held: dict[int, WriterGate] = {}
 
     def _take(statement: str, context: Any) -> None:
         # Called right before the DBAPI execute, inside SQLAlchemy's greenlet; waiting
@@ -189,19 +189,17 @@ def install_writer_gate(engine: AsyncEngine, url: str) -> None:
         if context is None or not in_greenlet() or not is_write(statement, context):
             return
         key = _conn_key(context.root_connection.connection)
-        if key in held:
+        if key in _HELD:
             return
         gate = _gate(file_key, asyncio.get_running_loop())
         if await_(gate.acquire(key)):
-            held[key] = gate
-            _GATED.add(key)
+            _HELD[key] = gate
 
     def _give(dbapi_connection: Any) -> None:
         key = _conn_key(dbapi_connection)
-        gate = held.pop(key, None)
+        gate = _HELD.pop(key, None)
         if gate is None:
             return
-        _GATED.discard(key)
         _WRITE_LOCKED.discard(key)
         try:
             running = asyncio.get_running_loop()

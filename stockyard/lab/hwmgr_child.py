@@ -89,7 +89,8 @@ class HwmgrChild:
     ) -> None:
         """Fault injection: the emulated installer's failures (as
         :class:`~stockyard.hwmgr.installer_emulator.InstallerEmulator`'s attributes:
-        every install fails or goes silent, or those of these nodes' uuids)."""
+        every install fails or goes silent, or those of these nodes' uuids). Each call
+        replaces all the faults of the one before."""
         faults = {
             "fail": fail,
             "never_call_back": never_call_back,
