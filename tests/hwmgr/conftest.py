@@ -67,6 +67,22 @@ def image_server(tmp_path: Path) -> Iterator[ImageServer]:
     server.server_close()
 
 
+def node_body(name: str, mac: str, bmc: dict[str, Any]) -> dict[str, Any]:
+    """A ``POST /v1/nodes`` body: a BM_GOLD node in RegionOne/az1/r1."""
+    return {
+        "name": name,
+        "region": "RegionOne",
+        "az": "az1",
+        "rack": "r1",
+        "resource_class": "BM_GOLD",
+        "cpus": 8,
+        "memory_mb": 8192,
+        "disk_gb": 100,
+        "macs": [mac],
+        "bmc": bmc,
+    }
+
+
 def make_settings(data_dir: Path, key: str, **overrides: Any) -> HwmgrSettings:
     values: dict[str, Any] = {
         "data_dir": data_dir,

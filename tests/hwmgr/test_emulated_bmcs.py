@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from stockyard.hwmgr.bmcport import default_bmc_factory
 from stockyard.hwmgr.installer_emulator import InstallerEmulator
 from stockyard.hwmgr.service import HwmgrService
-from tests.hwmgr.conftest import ImageServer, Lab, make_settings, stop_lab
+from tests.hwmgr.conftest import ImageServer, Lab, make_settings, node_body, stop_lab
 from tests.hwmgr.fakes import FakeFleet
 
 bmc = pytest.importorskip("stockyard.hwmgr.bmc", reason="BMC layer not in the tree yet")
@@ -53,21 +53,6 @@ async def real_lab(tmp_path: Path, image_server: ImageServer) -> AsyncIterator[L
     await stop_lab(lab)
 
 
-def _node(name: str, mac: str, bmc_body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "region": "RegionOne",
-        "az": "az1",
-        "rack": "r1",
-        "resource_class": "BM_GOLD",
-        "cpus": 8,
-        "memory_mb": 8192,
-        "disk_gb": 100,
-        "macs": [mac],
-        "bmc": bmc_body,
-    }
-
-
 async def _enroll_manage(lab: Lab, body: dict[str, Any]) -> dict[str, Any]:
     r = await lab.client.post("/v1/nodes", json=body)
     assert r.status_code == 201, r.text
@@ -86,7 +71,7 @@ async def test_deploy_and_clean_on_redfish_and_ipmi(real_lab: Lab) -> None:
         for i, spec in enumerate(systems):
             creds = {"username": rf.username, "password": rf.password.get_secret_value()}
             bmc_body = {"driver": "redfish", "address": rf.host, "port": rf.port}
-            body = _node(spec.name, f"52:54:00:00:03:0{i}", {**bmc_body, **creds})
+            body = node_body(spec.name, f"52:54:00:00:03:0{i}", {**bmc_body, **creds})
             body["bmc"]["system_id"] = spec.uuid
             nodes.append(await _enroll_manage(lab, body))
         for i, ispec in enumerate(ipmi_nodes):
@@ -98,7 +83,7 @@ async def test_deploy_and_clean_on_redfish_and_ipmi(real_lab: Lab) -> None:
                 "password": ispec.password.get_secret_value(),
             }
             nodes.append(
-                await _enroll_manage(lab, _node(ispec.name, f"52:54:00:00:04:0{i}", bmc_body))
+                await _enroll_manage(lab, node_body(ispec.name, f"52:54:00:00:04:0{i}", bmc_body))
             )
         tasks = [await lab.deploy(n["uuid"]) for n in nodes]
         for task in tasks:
@@ -120,7 +105,7 @@ async def test_unreachable_bmc_fails_task_with_bmc_message(real_lab: Lab) -> Non
     lab = real_lab
     spec = SystemSpec(name="gone")
     async with RedfishEmulator([spec]) as rf:
-        body = _node(
+        body = node_body(
             "gone",
             "52:54:00:00:05:01",
             {

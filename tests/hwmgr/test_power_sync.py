@@ -29,7 +29,7 @@ from stockyard.hwmgr.emulators.ipmi_emulator import IpmiEmulator
 from stockyard.hwmgr.emulators.redfish import RedfishEmulator, SystemSpec
 from stockyard.hwmgr.powersync import PassResult, PowerSync
 from stockyard.hwmgr.service import HwmgrService
-from tests.hwmgr.conftest import TOKEN, make_settings
+from tests.hwmgr.conftest import TOKEN, make_settings, node_body
 
 SYNC_LOG = "stockyard.hwmgr.powersync"
 
@@ -75,19 +75,7 @@ class SyncLab:
 
 
 async def _enroll(client: httpx.AsyncClient, name: str, bmc: dict[str, Any], i: int) -> str:
-    body = {
-        "name": name,
-        "region": "RegionOne",
-        "az": "az1",
-        "rack": "r1",
-        "resource_class": "BM_GOLD",
-        "cpus": 8,
-        "memory_mb": 8192,
-        "disk_gb": 100,
-        "macs": [f"52:54:00:00:07:{i:02x}"],
-        "bmc": bmc,
-    }
-    r = await client.post("/v1/nodes", json=body)
+    r = await client.post("/v1/nodes", json=node_body(name, f"52:54:00:00:07:{i:02x}", bmc))
     assert r.status_code == 201, r.text
     uuid = str(r.json()["uuid"])
     r = await client.post(f"/v1/nodes/{uuid}/manage")
