@@ -12,7 +12,11 @@ BIN = Path(sys.executable).parent
 
 def start_profile(profile: Path | None, pid: int, tag: str) -> subprocess.Popen[bytes] | None:
     """Sample ``pid`` into ``profile`` (raw folded stacks; ``.json``: speedscope) until
-    :func:`stop_profile`; None when not asked for or py-spy is not installed."""
+    :func:`stop_profile`; None when not asked for or py-spy is not installed.
+
+    Only the thread holding the GIL is sampled (``--gil``): py-spy counts threads parked
+    in C calls (aiosqlite's queue, pyghmi's condition waits) as busy otherwise, which
+    hides where the CPU goes."""
     if profile is None:
         return None
     spy = BIN / "py-spy"
@@ -23,7 +27,9 @@ def start_profile(profile: Path | None, pid: int, tag: str) -> subprocess.Popen[
     fmt = "speedscope" if out.suffix == ".json" else "raw"
     cmd = [str(spy), "record", "--pid", str(pid), "--format", fmt, "--output", str(out)]
     print(f"  profiling into {out}")
-    return subprocess.Popen([*cmd, "--rate", "50", "--nonblocking"], stdout=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [*cmd, "--rate", "100", "--gil", "--nonblocking"], stdout=subprocess.DEVNULL
+    )
 
 
 def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:

@@ -23,6 +23,8 @@ import httpx
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # hwmgr answers these when it is busy or restarting: the request is worth retrying.
+# Below httpx's default pool of 100 connections, so no request ever queues inside it.
+HTTP_SLOTS = 64
 _TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
 
@@ -116,6 +118,10 @@ class InstallerEmulator:
         self.callback_attempts = callback_attempts
         self.retry_delay = retry_delay
         self._client = client or httpx.AsyncClient(timeout=timeout)
+        # Hundreds of emulated machines share this one client: they take turns for its
+        # connections here, not in httpcore's queue, which scans every waiting request
+        # against every connection on each hand-out.
+        self._slots = asyncio.Semaphore(HTTP_SLOTS)
         self._jobs: set[asyncio.Task[None]] = set()
 
     async def on_pxe_boot(self, node_uuid: str) -> None:
@@ -138,7 +144,8 @@ class InstallerEmulator:
         url = f"{self.hwmgr_url}/v1/boot/{node_uuid}.ipxe"
 
         async def fetch_script() -> str:
-            answer = await self._client.get(url)
+            async with self._slots:
+                answer = await self._client.get(url)
             _check(answer, "iPXE script", 200)
             return answer.text
 
@@ -185,7 +192,8 @@ class InstallerEmulator:
         async def once() -> None:
             nonlocal tries
             tries += 1
-            answer = await self._client.post(boot.callback_url, json=body, headers=headers)
+            async with self._slots:
+                answer = await self._client.post(boot.callback_url, json=body, headers=headers)
             if tries > 1 and answer.status_code == 409:
                 return  # an earlier attempt was recorded but its answer got lost
             _check(answer, "call-back", 204)
@@ -194,7 +202,7 @@ class InstallerEmulator:
 
     async def _download(self, url: str, headers: dict[str, str]) -> str:
         sha = hashlib.sha256()
-        async with self._client.stream("GET", url, headers=headers) as response:
+        async with self._slots, self._client.stream("GET", url, headers=headers) as response:
             if response.status_code != 200:
                 await response.aread()
                 _check(response, "image", 200)

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import socket
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from stockyard.db.models import IPAllocation, Subnet
 from stockyard.network.addressing import IPAddress, Pool, to_ip
@@ -35,6 +37,8 @@ from stockyard.network.errors import (
 MAX_ATTEMPTS = 64
 # How many free candidates a retry chooses among.
 WINDOW = 32
+# session.info key of the per-transaction allocated-address sets (see ``_taken``).
+_TAKEN = "stockyard.ipam.taken"
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,37 @@ def eui64(subnet: Subnet, mac: str) -> IPAddress:
     return ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(bytes(iid), "big"))
 
 
-async def _taken(session: AsyncSession, subnet_id: str) -> set[int]:
-    rows = await session.scalars(
-        select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id)
-    )
-    return {int(ipaddress.ip_address(ip)) for ip in rows}
+def _forget_taken(session: Session) -> None:
+    session.info.pop(_TAKEN, None)
+
+
+# The sets live as long as the transaction: after its end others' changes count.
+event.listen(Session, "after_commit", _forget_taken)
+event.listen(Session, "after_rollback", _forget_taken)
+
+
+def _ip_int(ip: str) -> int:
+    # inet_pton is ~10x cheaper than ipaddress for the same integer (stored text is valid).
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    return int.from_bytes(socket.inet_pton(family, ip), "big")
+
+
+async def _taken(session: AsyncSession, subnet_id: str, *, fresh: bool = False) -> set[int]:
+    """The subnet's allocated addresses, read once per transaction.
+
+    A burst addresses hundreds of ports in one transaction: re-reading the subnet for
+    each one made the burst quadratic. The set follows this transaction's own inserts
+    (``_insert``) and is dropped by ``release``; what other transactions take meanwhile
+    is caught by the unique constraint, after which the retry reads afresh.
+    """
+    cache: dict[str, set[int]] = session.info.setdefault(_TAKEN, {})
+    taken = None if fresh else cache.get(subnet_id)
+    if taken is None:
+        rows = await session.scalars(
+            select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id)
+        )
+        taken = cache[subnet_id] = {_ip_int(ip) for ip in rows}
+    return taken
 
 
 def _candidates(subnet: Subnet, taken: set[int], limit: int) -> list[int]:
@@ -101,6 +131,9 @@ async def _insert(session: AsyncSession, port_id: str, subnet: Subnet, ip: str) 
             )
     except IntegrityError:
         return False
+    taken = session.info.get(_TAKEN, {}).get(subnet.id)
+    if taken is not None:
+        taken.add(_ip_int(ip))
     return True
 
 
@@ -136,7 +169,7 @@ async def allocate_specific(
 async def allocate_any(session: AsyncSession, port_id: str, subnet: Subnet) -> str | None:
     """A free address of ``subnet`` for the port; None when the subnet is full."""
     for attempt in range(MAX_ATTEMPTS):
-        taken = await _taken(session, subnet.id)
+        taken = await _taken(session, subnet.id, fresh=attempt > 0)
         found = _candidates(subnet, taken, 1 if attempt == 0 else WINDOW)
         if not found:
             return None
@@ -240,6 +273,7 @@ async def release(
 ) -> None:
     """Free the port's addresses, except the (subnet_id, ip) pairs in ``keep``."""
     rows = await session.scalars(select(IPAllocation).where(IPAllocation.port_id == port_id))
+    session.info.pop(_TAKEN, None)
     for row in rows:
         if keep is None or (row.subnet_id, row.ip_address) not in keep:
             await session.execute(delete(IPAllocation).where(IPAllocation.id == row.id))

@@ -4,7 +4,6 @@ and Nova's ``addresses`` view of the same ports."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,9 +22,15 @@ from stockyard.db.models import (
 from stockyard.network import ipam
 
 
-async def _member_ips(session: AsyncSession, group_ids: set[str]) -> dict[str, list[str]]:
-    """Fixed IPs of every port in each group (the remote-group rules' peers)."""
-    out: dict[str, list[str]] = {gid: [] for gid in group_ids}
+async def _member_ips(
+    session: AsyncSession, group_ids: set[str]
+) -> dict[tuple[str, int], list[str]]:
+    """Fixed IPs of every port in each group (the remote-group rules' peers), by
+    (group, IP version): resolved once per call, not once per rule of every port."""
+    out: dict[tuple[str, int], list[str]] = {}
+    for gid in group_ids:
+        out[gid, 4] = []
+        out[gid, 6] = []
     if not group_ids:
         return out
     rows = await session.execute(
@@ -35,19 +40,18 @@ async def _member_ips(session: AsyncSession, group_ids: set[str]) -> dict[str, l
         .order_by(IPAllocation.id)
     )
     for gid, ip in rows:
-        out[gid].append(ip)
+        # Stored addresses are canonical: only IPv6 text has a colon.
+        out[gid, 6 if ":" in ip else 4].append(ip)
     return out
 
 
-def _rule_spec(rule: SecurityGroupRule, members: dict[str, list[str]]) -> contract.SecurityRuleSpec:
+def _rule_spec(
+    rule: SecurityGroupRule, members: dict[tuple[str, int], list[str]]
+) -> contract.SecurityRuleSpec:
     remote: list[str] | None = None
     if rule.remote_group_id is not None:
         version = 4 if rule.ethertype == "IPv4" else 6
-        remote = [
-            ip
-            for ip in members.get(rule.remote_group_id, [])
-            if ipaddress.ip_address(ip).version == version
-        ]
+        remote = list(members.get((rule.remote_group_id, version), ()))
     elif rule.remote_ip_prefix is not None:
         remote = [rule.remote_ip_prefix]
     return contract.SecurityRuleSpec(

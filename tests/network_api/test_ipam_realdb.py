@@ -4,6 +4,7 @@ never hand one address twice, and a subnet fills up exactly to its pool size."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import uuid
 
 import pytest
@@ -83,3 +84,65 @@ async def test_ipam_allocations_race_without_quota_lock(cloud: Cloud) -> None:
     assert len(handed) == 29 and len(set(handed)) == 29
     assert got.count(None) == 11
     assert uuid.UUID(port_ids[0])
+
+
+async def _subnet_with_ports(db: object, cidr: str, ports: int) -> tuple[Subnet, list[str]]:
+    assert hasattr(db, "session")
+    prefix = cidr.rsplit(".", 1)[0]
+    async with db.session() as session:
+        net = Network(project_id="p")
+        session.add(net)
+        await session.flush()
+        subnet = Subnet(
+            network_id=net.id, project_id="p", ip_version=4, cidr=cidr,
+            allocation_pools=[{"start": f"{prefix}.2", "end": f"{prefix}.14"}],
+            gateway_ip=f"{prefix}.1",
+        )  # fmt: skip
+        session.add(subnet)
+        rows = [
+            Port(network_id=net.id, project_id="p", mac_address=f"fa:16:3e:00:01:{i:02x}")
+            for i in range(ports)
+        ]
+        session.add_all(rows)
+    return subnet, [p.id for p in rows]
+
+
+@pytest.mark.backend("sqlite", "postgresql", "mariadb")
+async def test_one_transaction_allocates_in_order_and_reuses_what_it_released(
+    cloud: Cloud,
+) -> None:
+    """A burst addresses many ports in one transaction (the subnet is read once then):
+    the addresses still come in pool order, and one it released is handed out again."""
+    db = cloud.state.db
+    subnet, ports = await _subnet_with_ports(db, "10.32.0.0/28", 5)
+    async with db.session() as session:
+        got = [await ipam.allocate_any(session, pid, subnet) for pid in ports[:3]]
+        assert got == ["10.32.0.2", "10.32.0.3", "10.32.0.4"]
+        await ipam.release(session, ports[1])
+        await session.flush()
+        assert await ipam.allocate_any(session, ports[3], subnet) == "10.32.0.3"
+        assert await ipam.allocate_any(session, ports[4], subnet) == "10.32.0.5"
+
+
+@pytest.mark.backend("postgresql", "mariadb")
+async def test_address_taken_by_another_transaction_midway_is_not_handed_twice(
+    cloud: Cloud,
+) -> None:
+    """The transaction's view of the subnet is read once; an address another transaction
+    commits after that read loses at the unique constraint and a fresh one is picked.
+    (SQLite cannot interleave two writers: its gate runs them one after the other.)"""
+    db = cloud.state.db
+    subnet, ports = await _subnet_with_ports(db, "10.33.0.0/28", 3)
+    async with db.session() as burst:
+        assert await ipam.allocate_any(burst, ports[0], subnet) == "10.33.0.2"
+        async with db.session() as other:
+            # A specific address: an automatic pick would wait on the burst's .2 row.
+            address = ipaddress.ip_address("10.33.0.3")
+            assert await ipam.allocate_specific(other, ports[1], subnet, address) == "10.33.0.3"
+        third = await ipam.allocate_any(burst, ports[2], subnet)
+    assert third is not None and third not in ("10.33.0.2", "10.33.0.3")
+    async with db.session() as session:
+        held = await ipam.port_addresses(session, ports)
+    assert sorted(a["ip_address"] for addrs in held.values() for a in addrs) == sorted(
+        ["10.33.0.2", "10.33.0.3", third]
+    )
