@@ -17,6 +17,7 @@ per peer each time a group's membership changes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy import select
@@ -42,8 +43,13 @@ class PortSync:
         self.batch_size = batch_size
 
     async def tell_peers(self) -> int:
-        """Bump the peers of servers that went ACTIVE since the last pass, each server in
-        a transaction of its own; returns how many servers were announced."""
+        """Bump the peers of servers that went ACTIVE since the last pass; returns how
+        many servers were announced.
+
+        All of a pass's announcements share one transaction and one UPDATE (a burst
+        would otherwise bump every peer once per server). If that fails, each server is
+        told in a transaction of its own, so one bad row holds back only itself.
+        """
         async with self.ctx.db.session() as s:
             uuids = list(
                 await s.scalars(
@@ -53,13 +59,23 @@ class PortSync:
                     .limit(self.batch_size)
                 )
             )
-        for uuid in uuids:
-            await isolated(self.ctx.db, [uuid], "telling its peers of its ports", self._tell(uuid))
+        if not uuids:
+            return 0
+        try:
+            await self._tell(uuids)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("telling the peers of %d servers at once failed; one by one", len(uuids))
+            for uuid in uuids:
+                await isolated(
+                    self.ctx.db, [uuid], "telling its peers of its ports", self._tell([uuid])
+                )
         return len(uuids)
 
-    async def _tell(self, uuid: str) -> None:
+    async def _tell(self, uuids: list[str]) -> None:
         async with self.ctx.db.session() as s:
-            await server_ports.tell_peers(s, uuid)
+            await server_ports.tell_peers(s, uuids)
 
     async def run_once(self) -> int:
         """Send ``update_ports`` for every server owing one; returns how many were sent."""

@@ -18,14 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.db.models import Instance, Port, PortSecurityGroup, SecurityGroupRule
 
 
-async def _bump(session: AsyncSession, uuids: set[str], clear_announce: str = "") -> None:
+async def _bump(session: AsyncSession, uuids: set[str], clear_announce: Iterable[str] = ()) -> None:
     uuids.discard("")
     if not uuids:
         return
     values: dict[str, Any] = {"ports_rev": Instance.ports_rev + 1}
-    if clear_announce:
+    announced = sorted(set(clear_announce))
+    if announced:
         values["ports_announce"] = case(
-            (Instance.uuid == clear_announce, false()), else_=Instance.ports_announce
+            (Instance.uuid.in_(announced), false()), else_=Instance.ports_announce
         )
     await session.execute(
         update(Instance)
@@ -69,11 +70,11 @@ async def membership_changed(
     group_ids: Iterable[str],
     devices: Iterable[str] = (),
     *,
-    clear_announce: str = "",
+    clear_announce: Iterable[str] = (),
 ) -> None:
     """Ports joined or left these groups (or changed addresses): the servers whose rules
     name them as remote group re-apply, and so do ``devices`` (the ports' own servers).
-    ``clear_announce``: the server whose announcement this is (it must be in
+    ``clear_announce``: the servers whose announcement this is (each must be in
     ``devices``)."""
     peers = await _devices_in_groups(session, await _referencing(session, set(group_ids)))
     await _bump(session, peers | set(devices), clear_announce)

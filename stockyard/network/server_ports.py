@@ -294,17 +294,27 @@ async def announce(session: AsyncSession, inst: Instance) -> None:
     inst.ports_announce = True
 
 
-async def tell_peers(session: AsyncSession, uuid: str) -> None:
-    """Bump the peers of an announced instance, and the instance itself, in one UPDATE.
+async def tell_peers(session: AsyncSession, uuids: Sequence[str]) -> None:
+    """Bump the peers of announced instances, and the instances themselves, in one
+    UPDATE.
 
     One statement over all the rows (own included, its own port sync then re-reads
     rules that peers going ACTIVE meanwhile changed) locks them in one order, so two
-    conductors telling the peers of two servers at once cannot deadlock.
+    conductors telling the peers of two servers at once cannot deadlock. Many
+    announcements share it: a burst of N servers in one group bumps each peer once per
+    pass, not N times (each bump of a 1,000-server group was a 1,000-row UPDATE).
     """
-    groups: set[str] = set()
-    for port in await session.scalars(select(Port).where(Port.device_id == uuid)):
-        groups |= await port_sync.port_groups(session, port.id)
-    await port_sync.membership_changed(session, groups, [uuid], clear_announce=uuid)
+    announced = sorted(set(uuids))
+    if not announced:
+        return
+    groups = set(
+        await session.scalars(
+            select(PortSecurityGroup.security_group_id)
+            .join(Port, Port.id == PortSecurityGroup.port_id)
+            .where(Port.device_id.in_(announced))
+        )
+    )
+    await port_sync.membership_changed(session, groups, announced, clear_announce=announced)
 
 
 async def release(session: AsyncSession, inst: Instance) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import (
+    Instance,
     InstanceFault,
     IPAllocation,
     Network,
@@ -278,3 +279,27 @@ async def test_a_baremetal_peer_is_told_to_vms_but_gets_no_port_updates(lab: Lab
     assert any(bm_ip in (r["remote_ips"] or []) for r in rules)
     assert all(p.status == "ACTIVE" for p in await _ports(lab))
     assert await lab.conductor.portsync.run_once() == 0
+
+
+async def test_a_burst_going_active_bumps_each_peer_once_per_pass(lab: Lab) -> None:
+    # Five servers of one group go ACTIVE before a pass: the pass tells all their peers
+    # in one UPDATE, so each server owes one update, not one per newcomer (a 1,000-server
+    # burst in the default group was a million row updates).
+    await lab.add_hosts(2)
+    await lab.start()
+    uuids = await lab.create(5)
+    rows = await lab.settled(uuids)
+    assert all(r.ports_announce and r.ports_rev == 0 for r in rows)
+    assert await lab.conductor.portsync.tell_peers() == 5
+    async with lab.db.session() as s:
+        after = list(await s.scalars(select(Instance).where(Instance.uuid.in_(uuids))))
+    assert sorted((r.ports_rev, r.ports_announce) for r in after) == [(1, False)] * 5
+    assert await lab.conductor.portsync.tell_peers() == 0
+    assert await lab.conductor.portsync.run_once() == 5
+    await lab.wait(uuids, lambda r: r.ports_synced_rev == r.ports_rev == 1)
+    # Every server's update names the other four as the group's members.
+    addrs = {r.uuid: r.addresses["provider"][0]["addr"] for r in rows}
+    for uuid in uuids:
+        rules = _updates(lab, uuid)[-1]["instance"]["ports"][0]["security_rules"]
+        ingress = [r for r in rules if r["direction"] == "ingress" and r["ethertype"] == "IPv4"]
+        assert set(addrs.values()) <= set(ingress[0]["remote_ips"])
