@@ -11,12 +11,12 @@ leases, conditional-UPDATE claims on hosts and the server group's compare-and-sw
 scheduler that dies loses its leases at expiry; a conductor's reconciler then re-sends
 the rows to ``scheduler``.
 
-Bursts (PostgreSQL, MariaDB): hints are not placed one message at a time. Every
-hint received while a pass runs waits in a queue, and the next pass takes all of them
-(up to ``scheduler_burst_max`` instances): one lease transaction and one placement
-transaction per burst instead of per request. A handler returns (and its message is
-acknowledged) once the pass holding its instances is over. On SQLite each message is
-placed on its own, as before (see ``bursts`` below).
+Bursts: hints are not placed one message at a time. Every hint received while a pass
+runs waits in a queue, and the next pass takes all of them (up to
+``scheduler_burst_max`` instances): one lease transaction and one placement transaction
+per burst instead of per request (on SQLite, passes of at most
+``burst.SQLITE_PASS_MAX``). A handler returns (and its message is acknowledged) once
+the pass holding its instances is over.
 """
 
 from __future__ import annotations
@@ -78,13 +78,14 @@ class SchedulerService:
         self.build.on_task_changed = self._to_conductor
         self.heartbeat = ServiceHeartbeat(db, SCHEDULER_BINARY)  # os-services
         self.burst_max = settings.scheduler_burst_max
-        # SQLite (embedded) keeps one message per placement: measured with
-        # bench_baremetal --nodes 1000 on two busy cores, bursts there held the single
-        # writer longer and sent spawns faster than the emulated lab could take them
-        # (pool time-outs on POST, spawn deadlines): 521 ACTIVE of 1,000 against 999.
-        self.bursts = not db.url.startswith("sqlite")
+        # Bursts on SQLite too, since the hwmgr client queues outside httpx and hwmgr
+        # runs in a process of its own (they once overran the lab there: 521 ACTIVE of
+        # 1,000). Measured on 2 cores against one message per placement: bench_api 200
+        # creates all ACTIVE in 3.5-4.0 s against 5.4-5.6 s (CPU per create 17-20 ms
+        # against 27-28 ms), for a longer 202 tail (p99 1.0-1.3 s against 0.7 s): a pass
+        # holds the single writer for its whole transaction.
         # Enough messages in flight to fill a burst (one create request per message).
-        self.concurrency = max(concurrency, self.burst_max) if self.bursts else concurrency
+        self.concurrency = max(concurrency, self.burst_max)
         self._queue = BurstQueue(self.build.handle_build, self.burst_max)
         self.host_refresh_seconds = (
             host_refresh_seconds
@@ -125,11 +126,7 @@ class SchedulerService:
         hint = contract.decode_as(message, contract.BuildHint, "scheduler")
         if hint is None:
             return
-        if self.bursts:
-            await self._queue.submit(hint.instance_uuids)
-        else:
-            log.info("scheduler: placing %d instance(s)", len(hint.instance_uuids))
-            await self.build.handle_build(hint.instance_uuids)
+        await self._queue.submit(hint.instance_uuids)
 
     async def ready(self) -> bool:
         """Database reachable and bus healthy."""

@@ -1,4 +1,4 @@
-"""500 creates at once, placed in bursts by two scheduler roles, on PostgreSQL and MariaDB.
+"""500 creates at once, placed in bursts by two scheduler roles, on each database.
 
 Each create is its own request (its own build hint), as 500 clients would send them:
 VMs in hard anti-affinity groups over hosts and over racks, a soft anti-affinity group,
@@ -128,7 +128,7 @@ async def _settled(db: Database, n: int) -> list[Instance]:
     raise AssertionError(f"builds did not settle: {states}")
 
 
-@pytest.mark.backend("postgresql", "mariadb")
+@pytest.mark.backend("sqlite", "postgresql", "mariadb")
 async def test_500_concurrent_creates_keep_every_guarantee(
     burst_db: Database, tmp_path: Path
 ) -> None:
