@@ -13,6 +13,8 @@ API accept (the 202), waiting for the scheduler, schedule + claim, hand-off to h
 hwmgr's powering off / setting PXE / powering on / installing / rebooting, and the
 report back to ACTIVE. ERROR faults are grouped by message. ``BENCH_KEEP_LOG=<file>``
 keeps a copy of the run's ``stockyard up`` log (the run's directory is removed).
+``--sql-probe`` also prints, for ``stockyard up`` and hwmgr, the SQLite statements that
+held the database longest and how often each ran (``bench/sqlprobe.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import cloud  # bench/ is the script's directory
 import httpx
+import sqlprobe
 import yaml
 from cloud import token, tree_cpu_seconds
 from profiling import start_profile, stop_profile
@@ -280,13 +283,17 @@ def summarize_log(text: str) -> collections.Counter[str]:
     return out
 
 
-def run_once(nodes: int, clients: int, sample_s: float, profile: Path | None) -> None:
+def run_once(
+    nodes: int, clients: int, sample_s: float, profile: Path | None, sql_probe: bool
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         lab = tmpdir / "lab.yaml"
         lab_yaml(lab, nodes)
         t0 = time.perf_counter()
         env = {**cloud.FAKE_LAB_ENV, "STOCKYARD_LAB_FILE": str(lab)}
+        if sql_probe:
+            env.update(sqlprobe.enable(tmpdir / "sql"))
         up = cloud.start(tmpdir, env, timeout=900)
         try:
             print(
@@ -304,6 +311,8 @@ def run_once(nodes: int, clients: int, sample_s: float, profile: Path | None) ->
             logged = summarize_log(text)
             for line, count in logged.most_common(10):
                 print(f"  log x{count}: {line}")
+            if sql_probe:
+                sqlprobe.report(tmpdir / "sql")
 
 
 def main() -> None:
@@ -314,9 +323,14 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=Path, help="py-spy output (raw folded stacks; .json: speedscope)"
     )
+    parser.add_argument(
+        "--sql-probe",
+        action="store_true",
+        help="count each process's SQLite statements and their time (bench/sqlprobe.py)",
+    )
     args = parser.parse_args()
     for nodes in args.nodes:
-        run_once(nodes, args.clients, args.sample, args.profile)
+        run_once(nodes, args.clients, args.sample, args.profile, args.sql_probe)
 
 
 if __name__ == "__main__":
