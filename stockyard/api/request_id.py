@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stockyard.bus import reqid
+from stockyard.db import sqlite_gate
 
 log = logging.getLogger("stockyard.api")
 
@@ -62,7 +63,8 @@ class RequestIdMiddleware:
                 )
             await send(message)
 
-        with reqid.bound(rid):
+        # An API request's writes go before the background roles' (embedded SQLite).
+        with reqid.bound(rid), sqlite_gate.urgent():
             await self.app(scope, receive, send_with_headers)
 
 
