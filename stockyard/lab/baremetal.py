@@ -131,11 +131,14 @@ def _bmc_body(lab: BaremetalLab, node: LabNode) -> dict[str, Any]:
     }
 
 
-async def _enroll_node(client: HwmgrClient, body: Json, existing: Json | None) -> str:
+async def _enroll_node(client: HwmgrClient, body: Json, existing: Json | None) -> str | None:
+    """The node's uuid, enrolled and managed; None when its BMC did not answer hwmgr's
+    power-state query (hwmgr retried it): the node stays enrolled in hwmgr and out of
+    this run's cloud, with a warning. One dead BMC among a thousand must not keep
+    ``stockyard up`` from starting; the next start tries it again."""
     if existing is None:
         node = await client.enroll(body)
-        await client.manage(str(node["uuid"]))
-        return str(node["uuid"])
+        return await _manage(client, str(node["uuid"]), body["name"])
     uuid_ = str(existing["uuid"])
     # The emulators got new ports and passwords: point the node at them, keeping its
     # uuid (the cloud's Host rows and any instance on it refer to it). A task the last
@@ -149,7 +152,18 @@ async def _enroll_node(client: HwmgrClient, body: Json, existing: Json | None) -
         log.warning("baremetal node %s keeps the BMC of a previous run: %s", body["name"], exc)
         return uuid_
     if existing["provision_state"] in _REUSABLE:
+        return await _manage(client, uuid_, body["name"])
+    return uuid_
+
+
+async def _manage(client: HwmgrClient, uuid_: str, name: str) -> str | None:
+    try:
         await client.manage(uuid_)
+    except HwmgrCallError as exc:
+        if exc.status != 502:  # 502: the BMC's own failure, hwmgr's retries spent
+            raise
+        log.warning("baremetal node %s is left out of this run: %s", name, exc)
+        return None
     return uuid_
 
 
@@ -178,7 +192,7 @@ async def _start_region(
         existing = {str(n["name"]): n for n in await client.nodes()}
         limit = asyncio.Semaphore(8)
 
-        async def one(node: LabNode) -> tuple[str, str]:
+        async def one(node: LabNode) -> tuple[str, str | None]:
             body = {
                 "name": node.name,
                 "region": node.region,
@@ -194,7 +208,8 @@ async def _start_region(
             async with limit:
                 return node.name, await _enroll_node(client, body, existing.get(node.name))
 
-        enrolled = dict(await asyncio.gather(*(one(n) for n in nodes)))
+        results = await asyncio.gather(*(one(n) for n in nodes))
+        enrolled = {name: uuid_ for name, uuid_ in results if uuid_ is not None}
         await service.resume()
         return enrolled
     finally:
@@ -289,6 +304,8 @@ async def start_baremetal_lab(
             node_uuids.update(
                 await _start_region(out, region, mine, settings, lab.baremetal.install_seconds)
             )
+        # Nodes whose BMC did not answer stay out of this run (see _enroll_node).
+        nodes = out.nodes = [n for n in nodes if n.name in node_uuids]
         async with db.session() as session:
             await upsert_hosts(session, nodes, node_uuids)
             await seed_flavors(session, lab.baremetal)
