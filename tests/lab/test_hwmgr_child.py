@@ -13,22 +13,26 @@ from pydantic import SecretStr
 from stockyard.hwmgr.settings import HwmgrSettings
 from stockyard.lab.hwmgr_child import HwmgrChild, HwmgrChildError
 
+TOKEN = "lab-token"
 
-def _settings(data_dir: Path) -> HwmgrSettings:
+
+def child_settings(data_dir: Path, **more: object) -> HwmgrSettings:
+    """A lab hwmgr child's settings (token ``lab-token``), with ``more`` on top."""
     return HwmgrSettings().model_copy(
         update={
             "region": "RegionOne",
             "data_dir": data_dir,
             "database_url": None,
             "port": 0,
-            "token": SecretStr("lab-token"),
+            "token": SecretStr(TOKEN),
             "log_level": "WARNING",
+            **more,
         }
     )
 
 
 async def test_the_child_serves_hwmgr_and_stops_when_asked(tmp_path: Path) -> None:
-    child = await HwmgrChild.start(_settings(tmp_path / "hw"), install_seconds=0, host_id="t")
+    child = await HwmgrChild.start(child_settings(tmp_path / "hw"), install_seconds=0, host_id="t")
     pid = child._proc.pid
     try:
         async with httpx.AsyncClient(base_url=child.url) as client:
@@ -50,7 +54,7 @@ async def test_a_child_that_cannot_start_says_so(tmp_path: Path) -> None:
     blocked.write_text("not a directory")
     before = _children()  # other tests' labs may run in this process
     with pytest.raises(HwmgrChildError, match="exited"):
-        await HwmgrChild.start(_settings(blocked / "hw"), install_seconds=0, host_id="t")
+        await HwmgrChild.start(child_settings(blocked / "hw"), install_seconds=0, host_id="t")
     assert _children() <= before  # none left behind
 
 

@@ -8,7 +8,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from stockyard.compute.drivers.baremetal_client import HwmgrClient
 from stockyard.hwmgr.emulators.ipmi import IpmiNodeSpec
@@ -16,24 +15,13 @@ from stockyard.hwmgr.emulators.ipmi_emulator import IpmiEmulator
 from stockyard.hwmgr.settings import HwmgrSettings
 from stockyard.lab.baremetal import _enroll_node
 from stockyard.lab.hwmgr_child import HwmgrChild
-
-TOKEN = "lab-token"
+from tests.lab.test_hwmgr_child import TOKEN, child_settings
 
 
 def _settings(data_dir: Path) -> HwmgrSettings:
-    return HwmgrSettings().model_copy(
-        update={
-            "region": "RegionOne",
-            "data_dir": data_dir,
-            "database_url": None,
-            "port": 0,
-            "token": SecretStr(TOKEN),
-            "log_level": "WARNING",
-            # A silent BMC fails fast: one try (an IPMI login alone takes about 1 s).
-            "bmc_call_timeout_seconds": 5.0,
-            "bmc_attempts": 1,
-            "power_sync_interval_seconds": 0,
-        }
+    # A silent BMC fails fast: one try (an IPMI login alone takes about 1 s).
+    return child_settings(
+        data_dir, bmc_call_timeout_seconds=5.0, bmc_attempts=1, power_sync_interval_seconds=0
     )
 
 
