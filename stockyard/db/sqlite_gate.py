@@ -3,8 +3,8 @@
 SQLite allows a single writer. Without help, concurrent writers of one process each
 hold a pooled connection and spin in SQLite's busy handler, which sleeps 1, 2, 5 ... 100
 ms between retries: the lock is often free while everyone sleeps, and under load the
-write latency is set by the sleep schedule, not by the work. The gate puts writers in
-a FIFO :class:`asyncio.Lock` instead, handed over the moment the holder commits.
+write latency is set by the sleep schedule, not by the work. The gate queues writers in
+the event loop instead, and hands it over the moment the holder commits.
 
 How a connection gets and gives the gate:
 
@@ -96,7 +96,7 @@ class _TwoClassLock:
         return len(self._urgent), len(self._background)
 
     async def acquire(self, urgent: bool) -> None:
-        if not self._locked and not self._urgent and not self._background:
+        if not self._locked:  # unlocked means nobody queued: release() hands over first
             self._locked = True
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -81,9 +81,10 @@ class SchedulerService:
         # Bursts on SQLite too, since the hwmgr client queues outside httpx and hwmgr
         # runs in a process of its own (they once overran the lab there: 521 ACTIVE of
         # 1,000). Measured on 2 cores against one message per placement: bench_api 200
-        # creates all ACTIVE in 3.5-4.0 s against 5.4-5.6 s (CPU per create 17-20 ms
-        # against 27-28 ms), for a longer 202 tail (p99 1.0-1.3 s against 0.7 s): a pass
-        # holds the single writer for its whole transaction.
+        # creates all ACTIVE in 3.7-4.3 s against 5.9-6.1 s (CPU per create 18-21 ms
+        # against 29-30 ms). A pass holds the single writer for its whole transaction;
+        # the writer gate lets API requests' writes go first (sqlite_gate.urgent), which
+        # keeps the 202 tail where it was (p99 0.75-0.85 s).
         # Enough messages in flight to fill a burst (one create request per message).
         self.concurrency = max(concurrency, self.burst_max)
         self._queue = BurstQueue(self.build.handle_build, self.burst_max)
