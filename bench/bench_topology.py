@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import sys
 import tempfile
@@ -71,15 +72,32 @@ async def _drive(base: str, token: str, cli: RunningCloud, target: object, n: in
     image = cli.os_json("image", "show", "stockyard-default")["id"]
     bodies = [drive.server_body(f"b{i}", flavor, image) for i in range(n)]
     start = time.monotonic()
-    codes = await drive.create_servers(base, token, bodies, concurrency=100)
-    rows = await drive.wait_settled(target, n, within=1200)  # type: ignore[arg-type]
+    refusals: dict[int, str] = {}
+    codes = await drive.create_servers(base, token, bodies, concurrency=100, refusals=refusals)
+    # Only accepted creates make instances: waiting for n after a refusal would hang.
+    accepted = codes.count(202)
+    rows = await drive.wait_settled(target, accepted, within=1200)  # type: ignore[arg-type]
     elapsed = time.monotonic() - start
     active = [r.seconds for r in rows if r.vm_state == "active"]
-    return (
-        f"{len(active)}/{n} ACTIVE ({codes.count(202)} accepted) in {elapsed:.1f} s:"
+    figures = (
+        f"{len(active)}/{n} ACTIVE ({accepted} accepted) in {elapsed:.1f} s:"
         f" {n / elapsed:.1f} creates/s; create-to-ACTIVE p50 {drive.percentile(active, 0.5):.2f}"
         f" s, p99 {drive.percentile(active, 0.99):.2f} s"
     )
+    refused = collections.Counter(code for code in codes if code != 202)
+    figures += "".join(
+        f"\n    {count} x HTTP {code}: {refusals.get(code, '')}" for code, count in refused.items()
+    )
+    if len(active) < accepted:
+        # Those that did not go ACTIVE, by state and fault message: a figure to read too.
+        faults = await drive.faults(target)  # type: ignore[arg-type]
+        outcome = collections.Counter(
+            f"{r.vm_state}: {faults.get(r.uuid, 'no fault')[:160]}"
+            for r in rows
+            if r.vm_state != "active"
+        )
+        figures += "".join(f"\n    {count} x {what}" for what, count in outcome.most_common(8))
+    return figures
 
 
 def topology(tmp: Path, n: int, replicas: int) -> str:

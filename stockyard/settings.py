@@ -21,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from stockyard.db.pool import DatabasePoolSettings
+
 
 class _YamlSource(PydanticBaseSettingsSource):
     """Reads the settings file; a missing default file is not an error."""
@@ -42,7 +44,7 @@ class _YamlSource(PydanticBaseSettingsSource):
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
 
 
-class Settings(BaseSettings):
+class Settings(DatabasePoolSettings):
     """Stockyard configuration (file + environment)."""
 
     model_config = SettingsConfigDict(env_prefix="STOCKYARD_", extra="ignore")

@@ -51,7 +51,7 @@ def make_app() -> FastAPI:
         die_with_parent(parent.pid)
     settings = Settings()
     configure_logging(settings.log_level, json_lines=settings.log_json, role="api")
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, **settings.database_engine_options())
     bus = make_bus(settings)
     state = APIState(
         settings=settings, db=db, tokens=TokenService(settings.token_ttl_seconds), bus=bus

@@ -66,7 +66,7 @@ class EmbeddedCloud:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await upgrade(s.effective_database_url)
-        self.db = Database(s.effective_database_url)
+        self.db = Database(s.effective_database_url, **s.database_engine_options())
         self.bus = make_bus(s)
         await self.bus.start()
         lab = await enroll_lab(s, self.db)

@@ -189,7 +189,7 @@ async def _seed(settings: Settings, *, enroll: bool, users: bool = True) -> Path
     from stockyard.cli.seed import enroll_lab, seed_cloud
     from stockyard.db.base import Database
 
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, **settings.database_engine_options())
     try:
         if enroll:
             await enroll_lab(settings, db)

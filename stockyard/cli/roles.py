@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         from stockyard.db.base import Database
         from stockyard.placement.service import SchedulerService, db_reachable
 
-        db = Database(settings.effective_database_url)
+        db = Database(settings.effective_database_url, **settings.database_engine_options())
         bus = _bus(settings)
 
         async def make() -> tuple[Role, Checks]:
@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
         from stockyard.db.base import Database
         from stockyard.placement.service import db_reachable
 
-        db = Database(settings.effective_database_url)
+        db = Database(settings.effective_database_url, **settings.database_engine_options())
         bus = _bus(settings)
 
         async def make() -> tuple[Role, Checks]:
@@ -196,7 +196,7 @@ def register(app: typer.Typer) -> None:
         from stockyard.placement.service import db_reachable
         from stockyard.volume.service import VolumeService
 
-        db = Database(settings.effective_database_url)
+        db = Database(settings.effective_database_url, **settings.database_engine_options())
         bus = _bus(settings)
 
         async def make() -> tuple[Role, Checks]:

@@ -75,16 +75,17 @@ def make_engine(
     url: str,
     *,
     echo: bool = False,
-    pool_size: int = 10,
-    max_overflow: int = 20,
+    pool_size: int = 5,
+    max_overflow: int = 10,
     pool_recycle: int = 1800,
     pool_pre_ping: bool = True,
     pool_timeout: float = 30.0,
 ) -> AsyncEngine:
     """An engine with settings that suit the backend.
 
-    Server backends get a bounded pool; ``pool_pre_ping`` replaces a connection the
-    server dropped (restart, ``pg_terminate_backend``, ``KILL``) on the next checkout,
+    Server backends get a bounded pool (sized by :mod:`stockyard.db.pool`'s settings);
+    ``pool_pre_ping`` replaces a connection the server dropped (restart,
+    ``pg_terminate_backend``, ``KILL``) on the next checkout,
     and ``pool_recycle`` stays under MariaDB's ``wait_timeout`` and proxies' idle cuts.
 
     SQLite gets WAL, a busy timeout, and an in-process writer gate

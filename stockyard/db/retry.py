@@ -1,10 +1,11 @@
 """Run a whole transaction again when the database says "try again".
 
 Retryable: lost connections (asyncpg/aiomysql disconnects, ``pg_terminate_backend``),
-MariaDB deadlocks (1213) and lock wait timeouts (1205), PostgreSQL serialization
-failures (40001) and detected deadlocks (40P01). The function is re-run whole in a
-new session and transaction, so it must not have effects outside the database that
-cannot be repeated.
+connections the server refused for want of a free slot (PostgreSQL 53300, MariaDB 1040,
+1203 and 1226: nothing was sent, so a re-run is always safe), MariaDB deadlocks (1213)
+and lock wait timeouts (1205), PostgreSQL serialization failures (40001) and detected
+deadlocks (40P01). The function is re-run whole in a new session and transaction, so it
+must not have effects outside the database that cannot be repeated.
 
 A connection lost during COMMIT itself is ambiguous (the commit may have landed);
 ``run_in_transaction`` and :func:`retried_flow` retry it like any other disconnect, so
@@ -44,10 +45,13 @@ log = logging.getLogger(__name__)
 # Conflicts: the server aborted the transaction (or refused its COMMIT); nothing landed.
 PG_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 # Connection-class SQLSTATEs: 57P01 admin_shutdown is what pg_terminate_backend sends.
-PG_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "08000", "08003", "08006"})
+# 53300 too_many_connections: the server is full (every process's pool counts, see
+# db.pool); a slot frees as soon as another transaction ends.
+PG_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "08000", "08003", "08006", "53300"})
 MYSQL_RETRY_CODES = frozenset({1213, 1205})
 # 2006 server gone away, 2013 lost connection during query, 1927 connection killed.
-MYSQL_CONNECTION_CODES = frozenset({2006, 2013, 2014, 2045, 2055, 1927, 1053})
+# 1040 too many connections, 1203 / 1226 a user's max_user_connections reached.
+MYSQL_CONNECTION_CODES = frozenset({2006, 2013, 2014, 2045, 2055, 1927, 1053, 1040, 1203, 1226})
 
 
 def _sqlstate(err: BaseException) -> str | None:

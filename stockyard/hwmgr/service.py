@@ -66,7 +66,7 @@ class HwmgrService:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await upgrade(s.effective_database_url)
-        db = Database(s.effective_database_url)
+        db = Database(s.effective_database_url, **s.database_engine_options())
         box = SecretBox(load_key(s.secret_key, s.data_dir))
         images = ImageCache(s.image_cache_dir)
         runner = TaskRunner(

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from stockyard.db.pool import DatabasePoolSettings
 
 
-class HwmgrSettings(BaseSettings):
+class HwmgrSettings(DatabasePoolSettings):
     """hwmgr configuration."""
 
     model_config = SettingsConfigDict(env_prefix="STOCKYARD_HWMGR_", extra="ignore")

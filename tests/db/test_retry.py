@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pymysql
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +57,8 @@ def _wrapped(orig: Exception) -> DBAPIError:
         (asyncpg.exceptions.AdminShutdownError("terminating connection"), True),
         (asyncpg.exceptions.ConnectionDoesNotExistError("connection closed"), True),
         (asyncpg.exceptions.UniqueViolationError("duplicate key"), False),
+        (asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"), True),
+        (pymysql.err.OperationalError(1040, "Too many connections"), True),
         (ConnectionResetError("reset by peer"), True),
         (ValueError("not a database problem"), False),
     ],
@@ -182,3 +186,54 @@ async def test_real_deadlock_is_retried_and_both_commit(db: Database) -> None:
         counts = dict((await s.execute(select(rows.c.id, rows.c.n))).all())
     assert counts == {1: 2, 2: 2}
     assert calls["a"] + calls["b"] == 3  # exactly one victim, re-run once
+
+
+@pytest.mark.backend("postgresql", "mariadb")
+async def test_a_full_server_is_waited_out_not_failed(db: Database) -> None:
+    """The server refuses a connection (every slot taken): the transaction runs again once
+    a slot is free and commits once. A user limited to one connection stands for a server
+    whose max_connections every process's pool has used up."""
+    admin = make_engine(db.url)
+    user = f"sy_full_{uuid.uuid4().hex[:8]}"
+    pg = db.engine.dialect.name == "postgresql"
+    grants = (
+        [f"CREATE ROLE {user} LOGIN CONNECTION LIMIT 1", f"GRANT ALL ON TABLE rows TO {user}"]
+        if pg
+        else [
+            f"CREATE USER '{user}'@'%' WITH MAX_USER_CONNECTIONS 1",
+            f"GRANT ALL ON `{make_url(db.url).database}`.* TO '{user}'@'%'",
+        ]
+    )
+    async with admin.begin() as conn:
+        for statement in grants:
+            await conn.execute(text(statement))
+    limited = Database(make_url(db.url).set(username=user).render_as_string(False), pool_size=1)
+    holder = make_engine(limited.url)
+    held = await holder.connect()
+    calls = 0
+
+    async def fn(session: AsyncSession) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the first attempt was refused: the other process lets go
+            await held.close()
+            await holder.dispose()
+        await session.execute(update(rows).where(rows.c.id == 1).values(n=rows.c.n + 1))
+
+    try:
+        await run_in_transaction(limited, fn)
+        # The server frees the slot as the other backend exits: maybe one attempt later.
+        assert calls >= 2
+        async with db.session() as s:
+            assert (await s.execute(select(rows.c.n).where(rows.c.id == 1))).scalar_one() == 1
+    finally:
+        await held.close()
+        await holder.dispose()
+        await limited.dispose()
+        async with admin.begin() as conn:
+            if pg:
+                await conn.execute(text(f"DROP OWNED BY {user}"))
+                await conn.execute(text(f"DROP ROLE {user}"))
+            else:
+                await conn.execute(text(f"DROP USER '{user}'@'%'"))
+        await admin.dispose()

@@ -45,9 +45,15 @@ def server_body(name: str, flavor: str, image: str, group: str | None = None) ->
 
 
 async def create_servers(
-    base_url: str, token: str, bodies: list[dict[str, Any]], concurrency: int = 200
+    base_url: str,
+    token: str,
+    bodies: list[dict[str, Any]],
+    concurrency: int = 200,
+    refusals: dict[int, str] | None = None,
 ) -> list[int]:
-    """POST every body at once (``concurrency`` in flight); return the status codes."""
+    """POST every body at once (``concurrency`` in flight); return the status codes.
+
+    ``refusals`` gets the first response body of each status other than 202."""
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(
@@ -66,6 +72,8 @@ async def create_servers(
                         # A request cut by a fault under test: the client retries.
                         await asyncio.sleep(0.5)
                         continue
+                    if refusals is not None and resp.status_code != 202:
+                        refusals.setdefault(resp.status_code, resp.text[:300])
                     return resp.status_code
                 return 0
 
