@@ -31,6 +31,7 @@ async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         tok = await token(client)
+        await cloud.lift_port_quota(client, tok)
         h = {"X-Auth-Token": tok, "OpenStack-API-Version": "compute 2.79"}
         r = await client.post(
             "/compute/v2.1/flavors",

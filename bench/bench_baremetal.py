@@ -135,6 +135,7 @@ async def drive(port: int, data: Path, n: int, clients: int, sample_s: float, pi
     sampler = HwmgrSampler(data / "hwmgr" / "RegionOne" / "hwmgr.db")
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
         h = {"X-Auth-Token": await token(client), "OpenStack-API-Version": "compute 2.79"}
+        await cloud.lift_port_quota(client, h["X-Auth-Token"])
         images = (await client.get("/image/v2/images", headers=h)).json()["images"]
         image = next(i["id"] for i in images if i["name"] == "stockyard-default")
         sem = asyncio.Semaphore(clients)

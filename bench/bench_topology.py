@@ -25,7 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cloud import lift_port_quota  # bench/ is the script's directory
 
 from stockyard.db.base import make_engine
 from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
@@ -71,6 +75,8 @@ async def _drive(base: str, token: str, cli: RunningCloud, target: object, n: in
     flavor = cli.os_json("flavor", "show", "m1.tiny")["id"]
     image = cli.os_json("image", "show", "stockyard-default")["id"]
     bodies = [drive.server_body(f"b{i}", flavor, image) for i in range(n)]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        await lift_port_quota(client, token)
     start = time.monotonic()
     refusals: dict[int, str] = {}
     codes = await drive.create_servers(base, token, bodies, concurrency=100, refusals=refusals)

@@ -125,6 +125,18 @@ async def token(client: httpx.AsyncClient, password: str = ADMIN_PASSWORD) -> st
     return r.headers["X-Subject-Token"]
 
 
+async def lift_port_quota(client: httpx.AsyncClient, token: str) -> None:
+    """Let the token's project have any number of ports: every server gets one, and
+    Neutron's default quota of 500 would fail a larger burst's builds past it."""
+    mine = {"X-Auth-Token": token, "X-Subject-Token": token}
+    r = await client.get("/identity/v3/auth/tokens", headers=mine)
+    r.raise_for_status()
+    project = r.json()["token"]["project"]["id"]
+    body = {"quota": {"port": -1}}
+    r = await client.put(f"/network/v2.0/quotas/{project}", json=body, headers=mine)
+    r.raise_for_status()
+
+
 @dataclass
 class Cloud:
     """A running ``stockyard up``; its data dir and log are under ``workdir``."""

@@ -76,6 +76,21 @@ async def check(session: AsyncSession, project_id: str, resource: str, delta: in
         raise over_quota(resource)
 
 
+async def fits(session: AsyncSession, project_id: str, resource: str, delta: int = 1) -> bool:
+    """Whether ``delta`` more of ``resource`` stay within the project's limit, without
+    the project lock: for rows the placement flow creates in its own transaction (a
+    server's ports), as Neutron's lock-free quota driver. Exact on SQLite (one writer);
+    on the server backends two schedulers' concurrent bursts can each take the last slot."""
+    limit = (await limits(session, project_id))[resource]
+    if limit < 0:
+        return True
+    model = _MODELS[resource]
+    count = await session.scalar(
+        select(func.count()).select_from(model).where(model.project_id == project_id)
+    )
+    return int(count or 0) + delta <= limit
+
+
 def parse_update(body: Any) -> tuple[dict[str, int], bool]:
     """The ``quota`` object of a PUT: known resources, integers >= -1; and whether to
     check the new limits against usage (``check_limit``, quota-check-limit; ``force``

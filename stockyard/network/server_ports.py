@@ -26,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
 from stockyard.db.models import Instance, Network, Port, PortSecurityGroup
-from stockyard.network import ipam, port_specs, port_sync, provider, secgroups, subnets
+from stockyard.network import (
+    ipam,
+    port_specs,
+    port_sync,
+    provider,
+    quota,
+    secgroups,
+    subnets,
+)
 from stockyard.network.ports import free_mac
 
 MAC_PREFIX = "fa:16:3e"
@@ -35,6 +43,16 @@ _MAC_TRIES = 16
 
 class BindFailed(Exception):
     """A port of the server could not be created or bound (the user's fault message)."""
+
+
+class PortQuotaExceeded(BindFailed):
+    """The project has no port left in its quota: the build fails, no other host helps.
+
+    The API counts only the ports that exist, as Nova's does, so a burst of creates can
+    pass it before any of their ports exist; this is Neutron's refusal at port create."""
+
+    def __init__(self) -> None:
+        super().__init__("Maximum number of ports exceeded")
 
 
 def entries_of(inst: Instance) -> list[dict[str, Any]]:
@@ -56,6 +74,8 @@ async def new_port(
     groups = [str(g) for g in entry.get("security_groups") or []]
     if not groups and net.port_security_enabled:
         groups = [await secgroups.ensure_default(session, inst.project_id)]
+    if not await quota.fits(session, inst.project_id, "port"):
+        raise PortQuotaExceeded()
     port: Port | None = None
     if mac:
         await _free_node_mac(session, net.id, mac, None)

@@ -321,7 +321,11 @@ async def address_step(
     except ports.BindFailed as exc:
         await claims.release(s, inst.uuid)
         ctx.scheduler.release(inst.uuid)
-        await fail(s, inst, f"No valid host was found. {exc}")
+        if isinstance(exc, ports.PortQuotaExceeded):  # Nova's words for Neutron's refusal
+            message = f"Failed to allocate the network(s) with error {exc}, not rescheduling."
+        else:
+            message = f"No valid host was found. {exc}"
+        await fail(s, inst, message)
         return None
     return dict(inst.addresses or {})
 

@@ -10,6 +10,7 @@ from stockyard.db.models import Host, Instance
 from stockyard.network import server_ports
 
 BindFailed = server_ports.BindFailed
+PortQuotaExceeded = server_ports.PortQuotaExceeded
 
 
 async def bind_ports(s: AsyncSession, inst: Instance, host: Host, az: str) -> None:

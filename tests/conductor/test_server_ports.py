@@ -14,6 +14,7 @@ from stockyard.db.models import (
     InstanceFault,
     IPAllocation,
     Network,
+    NetworkQuota,
     Port,
     PortSecurityGroup,
     Subnet,
@@ -303,3 +304,27 @@ async def test_a_burst_going_active_bumps_each_peer_once_per_pass(lab: Lab) -> N
         rules = _updates(lab, uuid)[-1]["instance"]["ports"][0]["security_rules"]
         ingress = [r for r in rules if r["direction"] == "ingress" and r["ethertype"] == "IPv4"]
         assert set(addrs.values()) <= set(ingress[0]["remote_ips"])
+
+
+async def test_a_burst_past_the_port_quota_fails_the_builds_beyond_it(lab: Lab) -> None:
+    """The API counts the ports that exist, so creates sent together all pass it; the
+    ports are counted again as they are made (Neutron's refusal), not made past it."""
+    async with lab.db.session() as s:
+        s.add(NetworkQuota(project_id="p1", resource="port", hard_limit=3))
+    await lab.add_hosts(2)
+    uuids = await lab.create(5)
+    await lab.start()
+    rows = await lab.settled(uuids)
+    assert sorted(r.vm_state for r in rows) == ["active"] * 3 + ["error"] * 2
+    assert len(await _ports(lab)) == 3
+    async with lab.db.session() as s:
+        faults = list(await s.scalars(select(InstanceFault.message)))
+    assert (
+        faults
+        == [
+            "Failed to allocate the network(s) with error Maximum number of ports exceeded,"
+            " not rescheduling."
+        ]
+        * 2
+    )
+    assert sum(h.running_vms for h in await lab.host_rows()) == 3
