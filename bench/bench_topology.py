@@ -29,7 +29,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cloud import lift_port_quota  # bench/ is the script's directory
+from cloud import cpu_seconds, lift_port_quota, tree_cpu_seconds  # bench/: script's dir
 
 from stockyard.db.base import make_engine
 from tests.e2e.conftest import RunningCloud, start_cloud, stop_cloud
@@ -106,6 +106,37 @@ async def _drive(base: str, token: str, cli: RunningCloud, target: object, n: in
     return figures
 
 
+def _server_pids() -> dict[str, list[int]]:
+    """PostgreSQL's and RabbitMQ's processes on this machine, by their command names."""
+    found: dict[str, list[int]] = {"postgresql": [], "rabbitmq": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm.startswith("postgres"):
+            found["postgresql"].append(int(entry.name))
+        elif comm.startswith(("beam", "erl_child")):
+            found["rabbitmq"].append(int(entry.name))
+    return found
+
+
+def _cpu(roles: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds of each role's processes (and their children) so far."""
+    return {
+        role: sum(sum(tree_cpu_seconds(pid).values()) for pid in pids)
+        for role, pids in roles.items()
+    }
+
+
+def _cpu_line(before: dict[str, float], after: dict[str, float], n: int) -> str:
+    spent = {role: after[role] - before.get(role, 0.0) for role in after}
+    parts = ", ".join(f"{role} {secs:.1f}" for role, secs in spent.items())
+    return f"\n    CPU s: {parts}; {1000 * sum(spent.values()) / n:.1f} ms per create in all"
+
+
 def topology(tmp: Path, n: int, replicas: int) -> str:
     lab = lab_yaml(tmp / "lab.yaml", azs=2, racks=5, per_rack=2, vcpus=64, memory_mb=32768)
     c: Cluster = make_cluster(tmp, "postgresql", lab, **ENV)
@@ -115,7 +146,15 @@ def topology(tmp: Path, n: int, replicas: int) -> str:
             for _ in range(replicas):
                 c.start(role)
         c.start("agent")
-        return asyncio.run(_drive(c.base_url, c.token(), c.cli, c, n))
+        roles: dict[str, list[int]] = {}
+        for p in c.procs:
+            roles.setdefault(p.role, []).append(p.proc.pid)
+        # Servers started before the run: the new processes of a backend do not count.
+        roles.update(_server_pids())
+        token = c.token()
+        before = _cpu(roles)
+        figures = asyncio.run(_drive(c.base_url, token, c.cli, c, n))
+        return figures + _cpu_line(before, _cpu(roles), n)
     finally:
         destroy_cluster(c)
 
@@ -126,7 +165,11 @@ def embedded(tmp: Path, n: int) -> str:
     try:
         token = str(cloud.os_json("token", "issue")["id"])
         url = f"sqlite+aiosqlite:///{(cloud.data_dir / 'stockyard.db').resolve()}"
-        return asyncio.run(_drive(cloud.base_url, token, cloud, _Sql(url), n))
+        before = cpu_seconds(cloud.proc.pid)
+        figures = asyncio.run(_drive(cloud.base_url, token, cloud, _Sql(url), n))
+        spent = cpu_seconds(cloud.proc.pid) - before
+        per = 1000 * spent / n
+        return figures + f"\n    CPU s: stockyard up {spent:.1f}; {per:.1f} ms per create"
     finally:
         stop_cloud(cloud)
 

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
+from stockyard.db.base import execute_count, utcnow
 from stockyard.db.models import Host, Instance, Port
 from stockyard.lifecycle import records
 from stockyard.lifecycle.isolation import isolated
@@ -33,6 +35,10 @@ from stockyard.network import server_ports
 from stockyard.placement.context import FlowContext, new_op_id
 
 log = logging.getLogger(__name__)
+
+# An ``update_ports`` unanswered this long counts as lost (a dropped message, a dead
+# agent) and is sent again; an agent applies one in milliseconds.
+RESEND_AFTER = timedelta(seconds=30)
 
 
 class PortSync:
@@ -78,23 +84,56 @@ class PortSync:
             await server_ports.tell_peers(s, uuids)
 
     async def run_once(self) -> int:
-        """Send ``update_ports`` for every server owing one; returns how many were sent."""
+        """Send ``update_ports`` for every server owing one; returns how many were sent.
+
+        The pass claims what it sends (``ports_sent_rev``/``_at``) in the transaction
+        that reads it: another conductor's pass, or the next one, sends again only a
+        newer revision, or one unanswered for :data:`RESEND_AFTER` (a lost op)."""
         await self.tell_peers()
-        stmt = (
-            select(Instance)
-            .where(
-                Instance.ports_rev > Instance.ports_synced_rev,
-                Instance.deleted.is_(False),
-                Instance.task_state.is_(None),
-                Instance.host.is_not(None),
-                Instance.vm_state.in_([VmState.ACTIVE.value, VmState.STOPPED.value]),
-            )
-            .order_by(Instance.id)
-            .limit(self.batch_size)
+        now = utcnow()
+        sendable = and_(
+            Instance.ports_rev > Instance.ports_synced_rev,
+            Instance.deleted.is_(False),
+            Instance.task_state.is_(None),
+            Instance.host.is_not(None),
+            Instance.vm_state.in_([VmState.ACTIVE.value, VmState.STOPPED.value]),
+            or_(
+                Instance.ports_sent_rev < Instance.ports_rev,
+                Instance.ports_sent_at.is_(None),
+                Instance.ports_sent_at < now - RESEND_AFTER,
+            ),
         )
         envelopes = []
         async with self.ctx.db.session() as s:
-            owing = list((await s.execute(stmt)).scalars())
+            # Never-sent first, then the longest waiting: a burst that keeps bumping the
+            # first servers' revisions does not starve the later ones.
+            uuids = list(
+                await s.scalars(
+                    select(Instance.uuid)
+                    .where(sendable)
+                    .order_by(
+                        Instance.ports_sent_at.is_not(None), Instance.ports_sent_at, Instance.id
+                    )
+                    .limit(self.batch_size)
+                )
+            )
+            if not uuids:
+                return 0
+            # Of two passes racing, the second's UPDATE waits on the row locks and then
+            # finds the rows no longer sendable; ``now`` marks the rows this one took.
+            await s.execute(
+                update(Instance)
+                .where(Instance.uuid.in_(uuids), sendable)
+                .values(ports_sent_rev=Instance.ports_rev, ports_sent_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            owing = list(
+                await s.scalars(
+                    select(Instance)
+                    .where(Instance.uuid.in_(uuids), Instance.ports_sent_at == now)
+                    .order_by(Instance.id)
+                )
+            )
             owing = await self._settle_baremetal(s, owing)
             await server_ports.refresh_many(s, owing)
             for inst in owing:
@@ -131,17 +170,29 @@ class PortSync:
             log.warning("update_ports result %s without a revision ignored", msg.op_id)
             return
         async with self.ctx.db.session() as s:
-            inst = await s.scalar(select(Instance).where(Instance.uuid == msg.instance_uuid))
-            if inst is None or inst.deleted or rev <= inst.ports_synced_rev:
-                return  # stale: a newer revision was answered already
-            inst.ports_synced_rev = rev
-            ports = list(await s.scalars(select(Port).where(Port.device_id == inst.uuid)))
+            # A conditional UPDATE, not a read of the whole row: a burst answers hundreds.
+            newer = (
+                update(Instance)
+                .where(
+                    Instance.uuid == msg.instance_uuid,
+                    Instance.deleted.is_(False),
+                    Instance.ports_synced_rev < rev,
+                )
+                .values(ports_synced_rev=rev)
+                .execution_options(synchronize_session=False)
+            )
+            if not await execute_count(s, newer):
+                return  # gone, or stale: a newer revision was answered already
+            ports = list(await s.scalars(select(Port).where(Port.device_id == msg.instance_uuid)))
             _set_status(ports, msg.ok)
             if not msg.ok:
+                inst = await s.scalar(select(Instance).where(Instance.uuid == msg.instance_uuid))
                 # The reason, kept with the server (its faults) and logged.
-                reason = f"Ports of {inst.uuid} could not be applied on {msg.host or inst.host}: "
+                reason = f"Ports of {msg.instance_uuid} could not be applied on "
+                reason += f"{msg.host or (inst.host if inst else '')}: "
                 reason += msg.error or "unknown error"
-                await records.add_fault(s, inst, reason, msg.details or "")
+                if inst is not None:
+                    await records.add_fault(s, inst, reason, msg.details or "")
                 log.warning("%s", reason)
 
 

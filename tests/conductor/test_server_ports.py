@@ -4,11 +4,15 @@ brought them."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.conductor.portsync import RESEND_AFTER
+from stockyard.db.base import utcnow
 from stockyard.db.models import (
     Instance,
     InstanceFault,
@@ -328,3 +332,31 @@ async def test_a_burst_past_the_port_quota_fails_the_builds_beyond_it(lab: Lab) 
         * 2
     )
     assert sum(h.running_vms for h in await lab.host_rows()) == 3
+
+
+async def test_two_conductors_send_a_revision_once_and_again_only_when_lost(lab: Lab) -> None:
+    await lab.add_hosts(2)
+    await lab.start(2)
+    uuids = await lab.create(3)
+    await lab.settled(uuids)
+    assert await lab.conductor.portsync.tell_peers() == 3
+    # Both conductors' passes at once: each server's update goes out once, not twice.
+    sent = await asyncio.gather(*(c.portsync.run_once() for c in lab.conductors))
+    assert sorted(sent) == [0, 3]
+    await lab.wait(uuids, lambda r: r.ports_synced_rev == r.ports_rev == 1)
+    assert [len(_updates(lab, u)) for u in uuids] == [1, 1, 1]
+    # An update in flight is not sent again; one unanswered past RESEND_AFTER is.
+    first = uuids[0]
+    async with lab.db.session() as s:
+        await s.execute(
+            update(Instance)
+            .where(Instance.uuid == first)
+            .values(ports_rev=2, ports_sent_rev=2, ports_sent_at=utcnow())
+        )
+    assert await lab.conductor.portsync.run_once() == 0
+    async with lab.db.session() as s:
+        lost = utcnow() - RESEND_AFTER - timedelta(seconds=1)
+        await s.execute(update(Instance).where(Instance.uuid == first).values(ports_sent_at=lost))
+    assert await lab.conductors[1].portsync.run_once() == 1
+    await lab.wait([first], lambda r: r.ports_synced_rev == 2)
+    assert len(_updates(lab, first)) == 2

@@ -72,6 +72,10 @@ class Instance(Base):
     # the conductor sends ``update_ports`` until ``ports_synced_rev`` reaches it.
     ports_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     ports_synced_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The revision of the ``update_ports`` last sent, and when: a pass claims what it
+    # sends, so no other pass (or conductor) sends it again before it counts as lost.
+    ports_sent_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ports_sent_at: Mapped[datetime | None] = mapped_column(nullable=True, default=None)
     # The instance went ACTIVE and the peers whose remote-group rules name its groups
     # have not been told yet: the conductor's port sync does it in a transaction of its
     # own, so that a burst of builds never bumps peers while holding its own row.
