@@ -83,7 +83,7 @@ def make_engine(
 ) -> AsyncEngine:
     """An engine with settings that suit the backend.
 
-    Server backends get a bounded pool (sized by :mod:`stockyard.db.pool`'s settings);
+    Server backends get a bounded pool (sized by ``stockyard.settings.DatabasePoolSettings``);
     ``pool_pre_ping`` replaces a connection the server dropped (restart,
     ``pg_terminate_backend``, ``KILL``) on the next checkout,
     and ``pool_recycle`` stays under MariaDB's ``wait_timeout`` and proxies' idle cuts.

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from stockyard.db.pool import DatabasePoolSettings
+from stockyard.settings import DatabasePoolSettings
 
 
 class HwmgrSettings(DatabasePoolSettings):

@@ -143,7 +143,9 @@ async def attach_network(
         async with session.begin_nested():
             port = await server_ports.new_port(session, inst, net, entry, mac)
     except server_ports.BindFailed as exc:
-        raise InterfaceError(400, str(exc)) from None
+        # Nova answers Neutron's port quota refusal with 403 (PortLimitExceeded).
+        quota = isinstance(exc, server_ports.PortQuotaExceeded)
+        raise InterfaceError(403 if quota else 400, str(exc)) from None
     _bind(port, inst, mac)
     entry["port_id"] = port.id
     await session.flush()
