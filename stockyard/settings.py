@@ -42,16 +42,17 @@ class _YamlSource(PydanticBaseSettingsSource):
         return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
 
 
-# How many database connections one process may hold: settings shared by every role.
-#
-# Every process of a deployment (each API worker, scheduler, conductor, volume service,
-# hwmgr) has its own pool, and the server counts them all: PostgreSQL refuses connection
-# ``max_connections - superuser_reserved_connections`` + 1 (97 of a default 100), MariaDB
-# connection ``max_connections`` + 1 (151). Keep ``processes x (pool size + overflow)`` under
-# that; a refusal past it is retried like a lost connection (``db.retry``), but a cloud
-# that lives on retries is slow. SQLite ignores these (one process, its own fixed pool).
 class DatabasePoolSettings(BaseSettings):
-    """The pool fields of :class:`~stockyard.settings.Settings` and of hwmgr's settings."""
+    """How many database connections one process may hold: the pool fields of
+    :class:`Settings` and of hwmgr's settings.
+
+    Every process of a deployment (each API worker, scheduler, conductor, volume service,
+    hwmgr) has its own pool, and the server counts them all: PostgreSQL refuses past
+    ``max_connections - superuser_reserved_connections`` (97 of a default 100), MariaDB
+    past ``max_connections`` (151). Keep ``processes x (pool size + overflow)`` under
+    that; a refusal is retried like a lost connection (``db.retry``), but a cloud that
+    lives on retries is slow. SQLite ignores these (one process, its own fixed pool).
+    """
 
     database_pool_size: int = Field(
         default=5, ge=1, description="connections a process keeps open (server databases)"

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 PG_RETRY_SQLSTATES = frozenset({"40001", "40P01"})
 # Connection-class SQLSTATEs: 57P01 admin_shutdown is what pg_terminate_backend sends.
 # 53300 too_many_connections: the server is full (every process's pool counts, see
-# db.pool); a slot frees as soon as another transaction ends.
+# stockyard.settings.DatabasePoolSettings); a slot frees when another process lets go.
 PG_CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "08000", "08003", "08006", "53300"})
 MYSQL_RETRY_CODES = frozenset({1213, 1205})
 # 2006 server gone away, 2013 lost connection during query, 1927 connection killed.

@@ -71,11 +71,11 @@ async def new_port(
     session: AsyncSession, inst: Instance, net: Network, entry: dict[str, Any], mac: str | None
 ) -> Port:
     requests = [ipam.FixedIP(None, str(entry["fixed_ip"]))] if entry.get("fixed_ip") else None
+    if not await quota.fits(session, inst.project_id, "port"):
+        raise PortQuotaExceeded()
     groups = [str(g) for g in entry.get("security_groups") or []]
     if not groups and net.port_security_enabled:
         groups = [await secgroups.ensure_default(session, inst.project_id)]
-    if not await quota.fits(session, inst.project_id, "port"):
-        raise PortQuotaExceeded()
     port: Port | None = None
     if mac:
         await _free_node_mac(session, net.id, mac, None)
