@@ -14,12 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.bus import contract
+from stockyard.bus import contract, reqid
 from stockyard.bus.base import Message
 from stockyard.compute.drivers.base import PowerState
 from stockyard.db.base import execute_count, utcnow
@@ -120,11 +121,14 @@ class HostSync:
         if not by_host:
             return 0
         async with self.ctx.db.session() as s:
-            cols = [Host.id, Host.name, *(getattr(Host, k) for k in INVENTORY)]
+            cols = [Host.id, Host.name, Host.kind, *(getattr(Host, k) for k in INVENTORY)]
             rows = (await s.execute(select(*cols).where(Host.name.in_(list(by_host))))).all()
             known: dict[str, int] = {}
+            baremetal: set[str] = set()
             for row in rows:
                 known[row.name] = int(row.id)
+                if row.kind == "baremetal":
+                    baremetal.add(row.name)
                 inventory = by_host[row.name].inventory
                 changed = {k: v for k, v in inventory.items() if getattr(row, k) != v}
                 if changed:
@@ -140,9 +144,15 @@ class HostSync:
                 return 0
             stmt = update(Host).where(Host.id.in_(list(known.values()))).values(last_seen=utcnow())
             await s.execute(stmt.execution_options(synchronize_session=False))
-            misses = await self._sync_power(s, [by_host[name] for name in known])
-        # Committed: now memory may follow.
+            misses, stopping = await self._sync_power(
+                s, [by_host[name] for name in known], baremetal
+            )
+        # Committed: now memory may follow, and the stops may be acted on (a lost hint is
+        # the reconciler's: the task is in the row).
         self._misses.update(misses)
+        for uuid in stopping:
+            hint = contract.TaskHint(instance_uuid=uuid, request_id=reqid.current())
+            await self.ctx.bus.publish(contract.CONDUCTOR, hint.model_dump())
         missing = self._update_index(by_host[name] for name in known)
         # Hosts enrolled since our last refresh: load them now, not at the next one.
         await self.hosts.refresh_hosts([known[name] for name in missing])
@@ -166,10 +176,17 @@ class HostSync:
         return missing
 
     async def _sync_power(
-        self, s: AsyncSession, reports: Sequence[HostView]
-    ) -> dict[str, dict[str, int]]:
-        """Apply reported power states; returns each host's new miss counts (for after
-        the commit)."""
+        self, s: AsyncSession, reports: Sequence[HostView], baremetal: set[str]
+    ) -> tuple[dict[str, dict[str, int]], list[str]]:
+        """Apply reported power states; returns each host's new miss counts and the
+        servers given a stop task (both for after the commit).
+
+        As Nova's power sync: a guest that stopped by itself makes its server STOPPED.
+        A STOPPED server's guest found running is stopped again (``force_stop``): the
+        server's state is what its user asked for. A machine on a ``baremetal`` host is
+        the exception, as with Ironic's power-update events to Nova: whoever switched
+        it on at its BMC (an operator, hwmgr's own power sync) is followed, ACTIVE.
+        """
         by_host = {r.host: r for r in reports}
         rows = (
             await s.execute(
@@ -189,6 +206,7 @@ class HostSync:
             )
         ).all()
         misses: dict[str, dict[str, int]] = {host: {} for host in by_host}
+        stopping: list[str] = []
         for uuid, host_or_none, vm_state, power, updated_at in rows:
             host = str(host_or_none)  # not None: the query matched it
             report = by_host[host]
@@ -213,11 +231,38 @@ class HostSync:
                     await records.add_fault(s, inst, VANISHED, f"host {host}")
             elif vm_state == VmState.ACTIVE and ps == PowerState.SHUTDOWN:
                 await self._set(s, uuid, vm_state, VmState.STOPPED, ps)
-            elif vm_state == VmState.STOPPED and ps == PowerState.RUNNING:
+            elif vm_state == VmState.STOPPED and ps == PowerState.RUNNING and host in baremetal:
                 await self._set(s, uuid, vm_state, VmState.ACTIVE, ps)
+            elif vm_state == VmState.STOPPED and ps == PowerState.RUNNING:
+                if await self._force_stop(s, uuid, host):
+                    stopping.append(uuid)
             elif ps != power:
                 await self._set(s, uuid, vm_state, VmState(vm_state), ps)
-        return misses
+        return misses, stopping
+
+    @staticmethod
+    async def _force_stop(s: AsyncSession, uuid: str, host: str) -> bool:
+        """Give a STOPPED server found running a stop task; False if a task got it first."""
+        inst = (
+            await s.execute(
+                select(Instance)
+                .where(Instance.uuid == uuid)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        if inst.vm_state != VmState.STOPPED or inst.task_state is not None:
+            return False
+        log.warning("instance %s is running on %s while stopped; stopping it", uuid, host)
+        rid = f"req-{uuid4()}"
+        # No user asked for it: Nova records its power sync's stop with no user either.
+        action = records.begin_action(
+            inst, "force_stop", request_id=rid, user_id=None, project_id=None
+        )
+        if action is not None:
+            s.add(action)
+        inst.power_state = int(PowerState.RUNNING)
+        return True
 
     @staticmethod
     async def _set(s: AsyncSession, uuid: str, old: str, new: VmState, power: int) -> bool:

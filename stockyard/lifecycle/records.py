@@ -64,7 +64,7 @@ class ActionRefused(Exception):
 
 
 def begin_action(
-    inst: Instance, key: str, *, request_id: str, user_id: str, project_id: str
+    inst: Instance, key: str, *, request_id: str, user_id: str | None, project_id: str | None
 ) -> InstanceAction | None:
     """Start user action ``key`` of ``ACTIONS`` on ``inst`` (the API's only state write).
 

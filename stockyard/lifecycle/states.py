@@ -104,6 +104,9 @@ ACTIONS: dict[str, Action] = {
         frozenset({None, T.REBOOTING}),
     ),
     "stop": Action("stop", T.POWERING_OFF, frozenset({V.ACTIVE, V.ERROR})),
+    # Not the API's: the power sync's stop of a STOPPED server found running (Nova's
+    # ``force_stop``), recorded as a "stop" like the user's.
+    "force_stop": Action("stop", T.POWERING_OFF, frozenset({V.ACTIVE, V.STOPPED, V.ERROR})),
     "start": Action("start", T.POWERING_ON, frozenset({V.STOPPED})),
     "rebuild": Action("rebuild", T.REBUILDING, frozenset({V.ACTIVE, V.STOPPED, V.ERROR})),
     # A delete overtakes anything; one already deleting is answered again (idempotent).
@@ -115,7 +118,7 @@ ACTIONS: dict[str, Action] = {
         needs_host=False,
     ),
 }
-"""Every action the API can start; the key is what the API asks for."""
+"""Every action a task starts from; the key is what the API (or the power sync) asks for."""
 
 OUTCOMES: dict[Key, VmState] = {
     (V.BUILDING, T.SPAWNING): V.ACTIVE,
@@ -125,6 +128,7 @@ OUTCOMES: dict[Key, VmState] = {
     (V.ERROR, T.REBOOTING_HARD): V.ACTIVE,
     (V.ACTIVE, T.POWERING_OFF): V.STOPPED,
     (V.ERROR, T.POWERING_OFF): V.STOPPED,
+    (V.STOPPED, T.POWERING_OFF): V.STOPPED,
     (V.STOPPED, T.POWERING_ON): V.ACTIVE,
     (V.ACTIVE, T.REBUILDING): V.ACTIVE,
     # Nova brings a rebuilt server back to its original state: a stopped one stays off.
@@ -155,8 +159,9 @@ def _transitions() -> dict[Key, set[Key]]:
     for vm in _LIVE:
         for task in TaskState:
             add((vm, task), (V.ERROR, None))
-    # Power-state sync from host reports: the guest stopped or started by itself, or
-    # vanished from its host.
+    # Power-state sync from host reports: the guest stopped by itself, or vanished from
+    # its host; a baremetal machine was switched on at its BMC (as Ironic's power-update
+    # event to Nova). A STOPPED VM found running gets the "force_stop" task instead.
     add((V.ACTIVE, None), (V.STOPPED, None), (V.ERROR, None))
     add((V.STOPPED, None), (V.ACTIVE, None), (V.ERROR, None))
     return table

@@ -20,7 +20,7 @@ from stockyard.compute.pool import AgentPool
 from stockyard.conductor.hostsync import VANISHED
 from stockyard.conductor.service import REPORTS_CONCURRENCY
 from stockyard.db.base import utcnow
-from stockyard.db.models import Host, InstanceFault
+from stockyard.db.models import Host, InstanceAction, InstanceFault
 from tests.conductor.conftest import Lab
 
 
@@ -92,6 +92,41 @@ async def test_a_batch_updates_every_host_and_syncs_power_in_one_go(lab: Lab) ->
     async with lab.db.session() as s:
         (fault,) = (await s.execute(select(InstanceFault))).scalars()
     assert (fault.instance_uuid, fault.message) == (vanished, VANISHED)
+
+
+async def test_a_stopped_server_found_running_is_stopped_again(lab: Lab) -> None:
+    """Nova's power sync: the server's state is what its user asked for, so a guest
+    started behind the cloud's back is stopped (a "stop" no user asked for)."""
+    (host,) = await lab.add_hosts(1)
+    await lab.start()
+    (uuid,) = await lab.create(1)
+    await lab.settled([uuid])
+    await lab.task(uuid, "powering-off")
+    (row,) = await lab.wait([uuid], lambda r: r.vm_state == "stopped" and r.task_state is None)
+    lab.agent.power[host][uuid] = int(PowerState.RUNNING)  # started by hand on the host
+    sent = len(lab.agent.received)
+
+    await lab.conductor.handle(batch(lab, [host]))
+    (row,) = await lab.wait([uuid], lambda r: r.task_state is None)
+    assert (row.vm_state, row.power_state) == ("stopped", PowerState.SHUTDOWN)
+    assert [m["op"] for m in lab.agent.received[sent:]] == ["power_off"]
+    assert lab.agent.power[host][uuid] == PowerState.SHUTDOWN
+    async with lab.db.session() as s:
+        last = (
+            await s.execute(
+                select(InstanceAction)
+                .where(InstanceAction.instance_uuid == uuid)
+                .order_by(InstanceAction.id.desc())
+                .limit(1)
+            )
+        ).scalar_one()
+    assert (last.action, last.user_id, last.project_id) == ("stop", None, None)
+    assert last.finish_time is not None
+
+    # Reported again while the guest stays off: nothing more to do.
+    await lab.conductor.handle(batch(lab, [host]))
+    assert len(lab.agent.received) == sent + 1
+    assert (await lab.row(uuid)).task_state is None
 
 
 async def test_the_cost_of_a_batch_does_not_grow_with_its_hosts(lab: Lab) -> None:

@@ -134,9 +134,12 @@ async def test_host_report_syncs_power_state(lab: Lab) -> None:
         ("stopped", PowerState.SHUTDOWN),
         ("active", PowerState.RUNNING),
     ]
+    # Found running while STOPPED: stopped again (Nova's force_stop), not made ACTIVE.
     report["power_states"][a] = int(PowerState.RUNNING)
     await lab.conductor.handle(report)
-    assert (await lab.row(a)).vm_state == "active"
+    (row,) = await lab.wait([a], lambda r: r.task_state is None)
+    assert (row.vm_state, row.power_state) == ("stopped", PowerState.SHUTDOWN)
+    assert lab.agent.received[-1]["op"] == "power_off"
     assert (await lab.host_rows())[0].last_seen >= before
 
 

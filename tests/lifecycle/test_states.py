@@ -47,7 +47,7 @@ def test_every_other_pair_raises() -> None:
         (("deleted", None), ("active", None)),
         (("building", "scheduling"), ("active", None)),  # never ACTIVE without spawning
         (("active", None), ("active", None)),
-        (("stopped", None), ("stopped", "powering-off")),
+        (("stopped", None), ("stopped", "rebooting")),  # soft reboot only while ACTIVE
         (("active", None), ("active", "powering-on")),
         (("error", None), ("active", None)),
         (("active", "deleting"), ("active", None)),  # a delete cannot be undone

@@ -122,15 +122,16 @@ class InstanceFault(Base):
 
 
 class InstanceAction(Base):
-    """One user-requested action (create, reboot, ...) as in Nova's os-instance-actions."""
+    """One action on a server (create, reboot, ...) as in Nova's os-instance-actions."""
 
     __tablename__ = "instance_actions"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
     action: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(64), index=True)
-    user_id: Mapped[str] = mapped_column(String(64))
-    project_id: Mapped[str] = mapped_column(String(64))
+    # None for an action no user asked for (the power sync's stop), as in Nova.
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     start_time: Mapped[datetime] = mapped_column(default=utcnow)
     finish_time: Mapped[datetime | None] = mapped_column(nullable=True)
     message: Mapped[str | None] = mapped_column(String(255), nullable=True)
