@@ -1,4 +1,8 @@
-"""A lab for conductor tests: fresh SQLite DB, MemoryBus, real conductors, a test agent."""
+"""A lab for conductor tests: a fresh database, MemoryBus, real conductors, a test agent.
+
+The database is SQLite unless the test is marked ``@pytest.mark.backend(...)`` (then
+once per backend named, on real PostgreSQL and MariaDB servers: see ``db_url``).
+"""
 
 from __future__ import annotations
 
@@ -280,8 +284,8 @@ class Lab:
 
 
 @pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path}/t.db")
+async def lab(tmp_path: Path, db_url: str) -> AsyncIterator[Lab]:
+    db = Database(db_url)
     await db.create_all()
     settings = Settings(
         data_dir=tmp_path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import func, select
 
 from stockyard.db.models import Allocation, InstanceFault
@@ -41,10 +42,12 @@ async def test_fifty_builds_on_room_for_forty(lab: Lab) -> None:
     await _fifty_on_forty(lab, 1)
 
 
+@pytest.mark.backend("sqlite", "postgresql", "mariadb")
 async def test_two_conductors_never_overcommit(lab: Lab) -> None:
     await _fifty_on_forty(lab, 2)
 
 
+@pytest.mark.backend("sqlite", "postgresql", "mariadb")
 async def test_two_conductors_one_batch_each_with_hard_group(lab: Lab) -> None:
     await lab.add_hosts(4, vcpus=10)
     await lab.start(2)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select, update
 
 from stockyard.bus.base import Message
@@ -54,6 +55,7 @@ async def _age_hosts(lab: Lab) -> None:
         await s.execute(update(Host).values(last_seen=utcnow() - timedelta(hours=1)))
 
 
+@pytest.mark.backend("sqlite", "postgresql", "mariadb")
 async def test_a_batch_updates_every_host_and_syncs_power_in_one_go(lab: Lab) -> None:
     hosts = await lab.add_hosts(4)
     await lab.start()
@@ -94,6 +96,7 @@ async def test_a_batch_updates_every_host_and_syncs_power_in_one_go(lab: Lab) ->
     assert (fault.instance_uuid, fault.message) == (vanished, VANISHED)
 
 
+@pytest.mark.backend("sqlite", "postgresql", "mariadb")
 async def test_a_stopped_server_found_running_is_stopped_again(lab: Lab) -> None:
     """Nova's power sync: the server's state is what its user asked for, so a guest
     started behind the cloud's back is stopped (a "stop" no user asked for)."""

@@ -8,6 +8,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -334,6 +335,7 @@ async def test_a_burst_past_the_port_quota_fails_the_builds_beyond_it(lab: Lab) 
     assert sum(h.running_vms for h in await lab.host_rows()) == 3
 
 
+@pytest.mark.backend("sqlite", "postgresql", "mariadb")
 async def test_two_conductors_send_a_revision_once_and_again_only_when_lost(lab: Lab) -> None:
     await lab.add_hosts(2)
     await lab.start(2)
