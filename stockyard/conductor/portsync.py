@@ -31,7 +31,7 @@ from stockyard.lifecycle import records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.messages import op_envelope
 from stockyard.lifecycle.states import VmState
-from stockyard.network import server_ports
+from stockyard.network import port_sync, server_ports
 from stockyard.placement.context import FlowContext, new_op_id
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,22 @@ class PortSync:
         self.batch_size = batch_size
 
     async def tell_peers(self) -> int:
-        """Bump the peers of servers that went ACTIVE since the last pass; returns how
-        many servers were announced.
+        """Bump the peers of the queued group membership changes (a server deleted, an
+        interface attached or detached) and of servers that went ACTIVE since the last
+        pass; returns how many servers were announced.
 
         All of a pass's announcements share one transaction and one UPDATE (a burst
         would otherwise bump every peer once per server). If that fails, each server is
         told in a transaction of its own, so one bad row holds back only itself.
         """
+        try:
+            async with self.ctx.db.session() as s:
+                await port_sync.tell_queued_peers(s)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The queue stays: the next pass drains it.
+            log.exception("telling the peers of queued membership changes failed")
         async with self.ctx.db.session() as s:
             uuids = list(
                 await s.scalars(

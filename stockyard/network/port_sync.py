@@ -4,7 +4,9 @@ A change that alters what a host enforces bumps ``Instance.ports_rev`` of every 
 it concerns, in the change's own transaction; the conductor's port sync sends
 ``update_ports`` until ``ports_synced_rev`` catches up. The database holds the debt, so
 a crash between the change and the op loses nothing: the next pass sends it. Bumps
-coalesce: ten rule changes before a pass cost one op per server.
+coalesce: ten rule changes before a pass cost one op per server. A membership change
+bumps the group's peers (the servers whose remote-group rules name it) one step later:
+it is queued in its transaction and the port sync's pass bumps them in its own.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import case, false, select, update
+from sqlalchemy import case, delete, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import Instance, Port, PortSecurityGroup, SecurityGroupRule
+from stockyard.db.models import (
+    Instance,
+    Port,
+    PortSecurityGroup,
+    SecurityGroupMemberChange,
+    SecurityGroupRule,
+)
 
 
 async def _bump(session: AsyncSession, uuids: set[str], clear_announce: Iterable[str] = ()) -> None:
@@ -66,18 +74,54 @@ async def groups_changed(session: AsyncSession, group_ids: Iterable[str]) -> Non
 
 
 async def membership_changed(
+    session: AsyncSession, group_ids: Iterable[str], devices: Iterable[str] = ()
+) -> None:
+    """Ports joined or left these groups (or changed addresses): ``devices`` (the ports'
+    own servers) re-apply now; the servers whose rules name the groups as remote group
+    are queued for the port sync (:func:`tell_queued_peers`), which bumps them in a
+    transaction of its own: this one may hold its server's and host's rows, and locking
+    every peer's row too deadlocked two such changes."""
+    groups = sorted(set(group_ids))
+    if groups:
+        session.add_all(SecurityGroupMemberChange(security_group_id=g) for g in groups)
+    await _bump(session, set(devices))
+
+
+async def bump_peers(
     session: AsyncSession,
     group_ids: Iterable[str],
     devices: Iterable[str] = (),
     *,
     clear_announce: Iterable[str] = (),
 ) -> None:
-    """Ports joined or left these groups (or changed addresses): the servers whose rules
-    name them as remote group re-apply, and so do ``devices`` (the ports' own servers).
-    ``clear_announce``: the servers whose announcement this is (each must be in
-    ``devices``)."""
+    """Bump, now, the servers whose rules name these groups as remote group, and
+    ``devices``, in one UPDATE (one lock order). For a transaction that holds no other
+    server's row: the port sync's. ``clear_announce``: the servers whose announcement
+    this is (each must be in ``devices``)."""
     peers = await _devices_in_groups(session, await _referencing(session, set(group_ids)))
     await _bump(session, peers | set(devices), clear_announce)
+
+
+async def tell_queued_peers(session: AsyncSession, limit: int = 1000) -> int:
+    """Drain up to ``limit`` queued membership changes: bump their groups' peers once.
+    Returns the changes drained. Two conductors draining the same rows bump twice,
+    which only costs an op (revisions coalesce)."""
+    rows = (
+        await session.execute(
+            select(SecurityGroupMemberChange.id, SecurityGroupMemberChange.security_group_id)
+            .order_by(SecurityGroupMemberChange.id)
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return 0
+    await bump_peers(session, {g for _, g in rows})
+    await session.execute(
+        delete(SecurityGroupMemberChange)
+        .where(SecurityGroupMemberChange.id.in_([i for i, _ in rows]))
+        .execution_options(synchronize_session=False)
+    )
+    return len(rows)
 
 
 async def port_groups(session: AsyncSession, port_id: str) -> set[str]:

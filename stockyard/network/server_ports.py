@@ -334,7 +334,7 @@ async def tell_peers(session: AsyncSession, uuids: Sequence[str]) -> None:
             .where(Port.device_id.in_(announced))
         )
     )
-    await port_sync.membership_changed(session, groups, announced, clear_announce=announced)
+    await port_sync.bump_peers(session, groups, announced, clear_announce=announced)
 
 
 async def release(session: AsyncSession, inst: Instance) -> None:

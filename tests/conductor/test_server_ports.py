@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.conductor.portsync import RESEND_AFTER
@@ -22,6 +22,7 @@ from stockyard.db.models import (
     NetworkQuota,
     Port,
     PortSecurityGroup,
+    SecurityGroupMemberChange,
     Subnet,
 )
 from stockyard.network import secgroups
@@ -209,6 +210,11 @@ def _updates(lab: Lab, uuid: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+async def _queued(lab: Lab) -> int:
+    async with lab.db.session() as s:
+        return int(await s.scalar(select(func.count(SecurityGroupMemberChange.id))) or 0)
+
+
 async def test_rule_and_membership_changes_reach_every_affected_host(lab: Lab) -> None:
     await lab.add_hosts(2)
     await lab.start()
@@ -251,8 +257,14 @@ async def test_rule_and_membership_changes_reach_every_affected_host(lab: Lab) -
     # A host that cannot apply them leaves the ports DOWN, with the reason as a fault.
     lab.agent.fail_ops = {"update_ports"}
     await lab.task(b, "deleting")
+    rev_a = (await lab.row(a)).ports_rev
     await lab.wait([b], lambda r: r.vm_state == "deleted")
+    # The delete's transaction (holding B's row and its host's) only queued the change:
+    # A's row is bumped by the pass, in a transaction of its own.
+    assert (await lab.row(a)).ports_rev == rev_a
+    assert await _queued(lab) == 1
     assert await lab.conductor.portsync.run_once() == 1  # B's address left A's peers
+    assert await _queued(lab) == 0
     (row_a,) = await lab.wait([a], lambda r: r.ports_synced_rev == r.ports_rev)
     (port,) = await _ports(lab, a)
     assert port.status == "DOWN"

@@ -41,6 +41,7 @@ from stockyard.db.models.network import (
     Port,
     PortSecurityGroup,
     SecurityGroup,
+    SecurityGroupMemberChange,
     SecurityGroupRule,
     Subnet,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "Role",
     "RoleAssignment",
     "SecurityGroup",
+    "SecurityGroupMemberChange",
     "SecurityGroupRule",
     "ServerGroup",
     "ServerGroupMember",

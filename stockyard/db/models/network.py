@@ -162,6 +162,21 @@ class PortSecurityGroup(Base):
     )
 
 
+class SecurityGroupMemberChange(Base):
+    """A group's members changed (a port joined or left it, or changed addresses) and the
+    servers whose rules name it as remote group are still to be told.
+
+    A queue, drained by the conductors' port sync in transactions of their own: telling
+    the peers in the change's transaction locked every peer's row while the change held
+    its own server's (and host's) rows, and two changes deadlocked (MariaDB, PostgreSQL).
+    """
+
+    __tablename__ = "security_group_member_changes"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    security_group_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class NetworkQuota(Base):
     """A per-project override of a Networking quota (-1 = unlimited)."""
 
