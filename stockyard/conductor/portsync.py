@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from stockyard.bus import contract
 from stockyard.db.base import execute_count, utcnow
@@ -133,7 +134,11 @@ class PortSync:
             await s.execute(
                 update(Instance)
                 .where(Instance.uuid.in_(uuids), sendable)
-                .values(ports_sent_rev=Instance.ports_rev, ports_sent_at=now)
+                .values(
+                    ports_sent_rev=Instance.ports_rev,
+                    ports_sent_at=now,
+                    updated_at=Instance.updated_at,  # bookkeeping (see port_sync._bump)
+                )
                 .execution_options(synchronize_session=False)
             )
             owing = list(
@@ -143,8 +148,13 @@ class PortSync:
                     .order_by(Instance.id)
                 )
             )
-            owing = await self._settle_baremetal(s, owing)
-            await server_ports.refresh_many(s, owing)
+            settled = await self._settle_baremetal(s, owing)
+            await server_ports.refresh_many(s, settled)
+            for inst in owing:
+                # Bookkeeping, not a change of the server (see port_sync._bump): the
+                # flush keeps ``updated_at`` as it is instead of stamping it.
+                flag_modified(inst, "updated_at")
+            owing = settled
             for inst in owing:
                 envelopes.append(
                     op_envelope(inst, "update_ports", f"{inst.ports_rev}-{new_op_id()}")
@@ -187,7 +197,7 @@ class PortSync:
                     Instance.deleted.is_(False),
                     Instance.ports_synced_rev < rev,
                 )
-                .values(ports_synced_rev=rev)
+                .values(ports_synced_rev=rev, updated_at=Instance.updated_at)
                 .execution_options(synchronize_session=False)
             )
             if not await execute_count(s, newer):

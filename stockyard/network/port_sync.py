@@ -30,7 +30,13 @@ async def _bump(session: AsyncSession, uuids: set[str], clear_announce: Iterable
     uuids.discard("")
     if not uuids:
         return
-    values: dict[str, Any] = {"ports_rev": Instance.ports_rev + 1}
+    # ``updated_at`` is kept: a peer's revision is bookkeeping, not a change of the server
+    # (Nova keeps its network info apart from the instance), and the power sync reads
+    # ``updated_at`` to tell a host report taken before the server changed.
+    values: dict[str, Any] = {
+        "ports_rev": Instance.ports_rev + 1,
+        "updated_at": Instance.updated_at,
+    }
     announced = sorted(set(clear_announce))
     if announced:
         values["ports_announce"] = case(

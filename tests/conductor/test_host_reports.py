@@ -132,6 +132,28 @@ async def test_a_stopped_server_found_running_is_stopped_again(lab: Lab) -> None
     assert (await lab.row(uuid)).task_state is None
 
 
+async def test_a_peers_port_update_does_not_hide_a_guest_that_stopped(lab: Lab) -> None:
+    """A report is set aside for a server changed after it was taken; a new peer's
+    address reaching the server's rules is no such change (``updated_at`` stays)."""
+    (host,) = await lab.add_hosts(1)
+    await lab.start()
+    (a,) = await lab.create(1)
+    await lab.settled([a])
+    await lab.conductor.portsync.run_once()
+    await lab.wait([a], lambda r: r.ports_synced_rev == r.ports_rev)
+    (before,) = await lab.rows([a])
+    taken = time.time()
+    (b,) = await lab.create(1)  # joins A's default group, whose rules name the group
+    await lab.settled([b])
+    await lab.conductor.portsync.run_once()
+    (row,) = await lab.wait([a], lambda r: r.ports_synced_rev == r.ports_rev > before.ports_rev)
+    assert row.updated_at == before.updated_at
+
+    lab.agent.power[host][a] = int(PowerState.SHUTDOWN)
+    await lab.conductor.handle(batch(lab, [host], taken_at=taken))
+    assert (await lab.row(a)).vm_state == "stopped"
+
+
 async def test_the_cost_of_a_batch_does_not_grow_with_its_hosts(lab: Lab) -> None:
     hosts = await lab.add_hosts(40)
     await lab.start()
