@@ -66,6 +66,8 @@ from stockyard.db.models import (
     Image,
     Instance,
     InstanceAction,
+    InstanceActionEvent,
+    InstanceFault,
     IPAllocation,
     Port,
     Region,
@@ -472,6 +474,28 @@ def _domain(host: Host, level: str) -> str:
     }[level]
 
 
+async def _history(h: Harness, uuids: list[str]) -> str:
+    """The actions, events and faults of these servers, oldest first, one per line."""
+    lines: list[str] = []
+    async with h.cloud.state.db.session() as s:
+        for uuid in sorted(set(uuids))[:3]:
+            lines.append(f"  history of {uuid}:")
+            rows = await s.execute(
+                select(InstanceAction, InstanceActionEvent)
+                .outerjoin(InstanceActionEvent, InstanceActionEvent.action_id == InstanceAction.id)
+                .where(InstanceAction.instance_uuid == uuid)
+                .order_by(InstanceAction.id, InstanceActionEvent.id)
+            )
+            for action, event in rows:
+                ev = "" if event is None else f" {event.event} {event.result} {event.finish_time}"
+                lines.append(f"    {action.start_time} {action.action}{ev}")
+            for fault in await s.scalars(
+                select(InstanceFault).where(InstanceFault.instance_uuid == uuid)
+            ):
+                lines.append(f"    {fault.created_at} fault: {fault.message}")
+    return "\n".join(lines)
+
+
 async def settle(h: Harness, conductor: Conductor, limit: float) -> float:
     """Wait until no server has a task and a reconciler pass finds nothing; seconds taken."""
     db = h.cloud.state.db
@@ -658,6 +682,8 @@ async def test_random_walk_settles_without_leaks(
         await asyncio.sleep(REPORT_INTERVAL + 1.0)
         await h.probe_power()
         final_mismatches = h.mismatches
+        # What happened to them, for the failure message (the walk is timing-dependent).
+        history = await _history(h, [m.split()[0] for m in walk_mismatches + final_mismatches])
         listed = await h.call("list", "GET", "/servers/detail", None, {200})
         statuses = Counter(s["status"] for s in listed.json()["servers"])
     finally:
@@ -695,7 +721,7 @@ async def test_random_walk_settles_without_leaks(
         f"  errors logged: {len(errors)}\n"
         f"  messages: {dict(faults.sent)}, API time {h.api_seconds:.1f}s\n"
         f"  power probes: {h.probes}, mismatches during the walk {len(walk_mismatches)}:"
-        f" {walk_mismatches[:5]}"
+        f" {walk_mismatches[:5]}\n{history}"
     )
     assert not h.server_errors, "5xx answers:\n" + "\n".join(h.server_errors[:10])
     assert not h.unexpected, "unexpected answers:\n" + "\n".join(h.unexpected[:10])
