@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from stockyard.compute.drivers.base import PowerState
@@ -13,6 +14,9 @@ from stockyard.db.models import (
     ServerGroupMember,
 )
 from tests.conductor.conftest import Lab
+
+# Leases, resends and task flows: on every backend (their locking differs).
+pytestmark = pytest.mark.backend("sqlite", "postgresql", "mariadb")
 
 
 async def _active(lab: Lab, n: int = 1, **kw: object) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from stockyard.compute.drivers.base import PowerState
@@ -11,6 +12,9 @@ from stockyard.conductor.hostsync import VANISHED
 from stockyard.db.base import utcnow
 from stockyard.db.models import Host, Instance, InstanceFault
 from tests.conductor.conftest import Lab
+
+# Leases, resends and task flows: on every backend (their locking differs).
+pytestmark = pytest.mark.backend("sqlite", "postgresql", "mariadb")
 
 
 async def _set(lab: Lab, uuids: list[str], **values: object) -> None:
