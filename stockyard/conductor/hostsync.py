@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.bus import contract, reqid
+from stockyard.bus import contract
 from stockyard.bus.base import Message
 from stockyard.compute.drivers.base import PowerState
 from stockyard.db.base import execute_count, utcnow
@@ -150,8 +150,8 @@ class HostSync:
         # Committed: now memory may follow, and the stops may be acted on (a lost hint is
         # the reconciler's: the task is in the row).
         self._misses.update(misses)
-        for uuid in stopping:
-            hint = contract.TaskHint(instance_uuid=uuid, request_id=reqid.current())
+        for uuid, rid in stopping:
+            hint = contract.TaskHint(instance_uuid=uuid, request_id=rid)
             await self.ctx.bus.publish(contract.CONDUCTOR, hint.model_dump())
         missing = self._update_index(by_host[name] for name in known)
         # Hosts enrolled since our last refresh: load them now, not at the next one.
@@ -177,9 +177,9 @@ class HostSync:
 
     async def _sync_power(
         self, s: AsyncSession, reports: Sequence[HostView], baremetal: set[str]
-    ) -> tuple[dict[str, dict[str, int]], list[str]]:
+    ) -> tuple[dict[str, dict[str, int]], list[tuple[str, str]]]:
         """Apply reported power states; returns each host's new miss counts and the
-        servers given a stop task (both for after the commit).
+        servers given a stop task, with its request id (both for after the commit).
 
         As Nova's power sync: a guest that stopped by itself makes its server STOPPED.
         A STOPPED server's guest found running is stopped again (``force_stop``): the
@@ -206,7 +206,7 @@ class HostSync:
             )
         ).all()
         misses: dict[str, dict[str, int]] = {host: {} for host in by_host}
-        stopping: list[str] = []
+        stopping: list[tuple[str, str]] = []
         for uuid, host_or_none, vm_state, power, updated_at in rows:
             host = str(host_or_none)  # not None: the query matched it
             report = by_host[host]
@@ -234,15 +234,17 @@ class HostSync:
             elif vm_state == VmState.STOPPED and ps == PowerState.RUNNING and host in baremetal:
                 await self._set(s, uuid, vm_state, VmState.ACTIVE, ps)
             elif vm_state == VmState.STOPPED and ps == PowerState.RUNNING:
-                if await self._force_stop(s, uuid, host):
-                    stopping.append(uuid)
+                rid = await self._force_stop(s, uuid, host)
+                if rid is not None:
+                    stopping.append((uuid, rid))
             elif ps != power:
                 await self._set(s, uuid, vm_state, VmState(vm_state), ps)
         return misses, stopping
 
     @staticmethod
-    async def _force_stop(s: AsyncSession, uuid: str, host: str) -> bool:
-        """Give a STOPPED server found running a stop task; False if a task got it first."""
+    async def _force_stop(s: AsyncSession, uuid: str, host: str) -> str | None:
+        """Give a STOPPED server found running a stop task; returns the stop's request id,
+        or None if a task got the server first."""
         inst = (
             await s.execute(
                 select(Instance)
@@ -252,9 +254,9 @@ class HostSync:
             )
         ).scalar_one()
         if inst.vm_state != VmState.STOPPED or inst.task_state is not None:
-            return False
-        log.warning("instance %s is running on %s while stopped; stopping it", uuid, host)
+            return None
         rid = f"req-{uuid4()}"
+        log.warning("instance %s is running on %s while stopped; stopping it [%s]", uuid, host, rid)
         # No user asked for it: Nova records its power sync's stop with no user either.
         action = records.begin_action(
             inst, "force_stop", request_id=rid, user_id=None, project_id=None
@@ -262,7 +264,7 @@ class HostSync:
         if action is not None:
             s.add(action)
         inst.power_state = int(PowerState.RUNNING)
-        return True
+        return rid
 
     @staticmethod
     async def _set(s: AsyncSession, uuid: str, old: str, new: VmState, power: int) -> bool:
