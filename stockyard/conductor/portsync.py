@@ -148,12 +148,15 @@ class PortSync:
                     .order_by(Instance.id)
                 )
             )
-            settled = await self._settle_baremetal(s, owing)
-            await server_ports.refresh_many(s, settled)
+            # Bookkeeping, not a change of the server (see port_sync._bump): no flush
+            # until each changed row carries its own ``updated_at``, which the flush then
+            # keeps instead of stamping; an unchanged row gets no UPDATE at all.
+            with s.no_autoflush:
+                settled = await self._settle_baremetal(s, owing)
+                await server_ports.refresh_many(s, settled)
             for inst in owing:
-                # Bookkeeping, not a change of the server (see port_sync._bump): the
-                # flush keeps ``updated_at`` as it is instead of stamping it.
-                flag_modified(inst, "updated_at")
+                if s.is_modified(inst):
+                    flag_modified(inst, "updated_at")
             owing = settled
             for inst in owing:
                 envelopes.append(
