@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import Network, Port, PortSecurityGroup, SecurityGroup
+from stockyard.db.models import Instance, Network, Port, PortSecurityGroup, SecurityGroup
 from stockyard.identity.context import RequestContext
 from stockyard.network import ipam, networks, port_sync, quota, secgroups, subnets
 from stockyard.network.addressing import parse_ip
@@ -187,6 +187,13 @@ async def update(
     session: AsyncSession, ctx: RequestContext, port_id: str, changes: dict[str, Any]
 ) -> Port:
     port = await get(session, ctx, port_id)
+    if port.device_id and _SYNCED & set(changes):
+        # The change bumps the server's port revision: its row is locked before the
+        # port's is written, the order of every other writer of both (server actions,
+        # interface results), so two such transactions never wait on each other crosswise.
+        await session.execute(
+            select(Instance.id).where(Instance.uuid == port.device_id).with_for_update()
+        )
     network = await session.get(Network, port.network_id)
     owner_of_net = network is not None and networks.owns(ctx, network)
     groups_before = await port_sync.port_groups(session, port.id)
