@@ -226,6 +226,10 @@ class OpRequest(_Message):
     """``detach_interface``: the port to unplug."""
     volume: VolumeAttachmentSpec | None = None
     """``attach_volume``/``detach_volume``: the attachment."""
+    stopped: bool = False
+    """``rebuild``: the server is STOPPED, so the rebuilt guest is left shut down (Nova
+    returns a rebuilt server to its original state). Otherwise it runs, whatever the old
+    guest's power was: a server in ERROR comes out ACTIVE."""
 
 
 class ConsoleRequest(_Message):

@@ -355,7 +355,7 @@ class ComputeAgent:
         elif op == "update_ports":
             await d.update_ports(spec)
         else:
-            await d.rebuild(spec)
+            await d.rebuild(spec, stopped=msg.stopped)
 
     async def _driver_view(
         self, spec: InstanceSpec

@@ -6,6 +6,7 @@ from typing import Literal, cast
 
 from stockyard.bus import contract
 from stockyard.db.models import Instance
+from stockyard.lifecycle.states import VmState
 
 
 def instance_spec(inst: Instance) -> contract.InstanceSpec:
@@ -38,6 +39,8 @@ def op_request(
         reboot_type=cast(Literal["SOFT", "HARD"], reboot_type),
         instance=instance_spec(inst),
         request_id=inst.request_id or "",
+        # The server's state, not its old guest's power, decides (see OUTCOMES).
+        stopped=op == "rebuild" and inst.vm_state == VmState.STOPPED.value,
     )
 
 

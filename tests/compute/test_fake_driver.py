@@ -162,25 +162,30 @@ async def test_verbs_on_unknown_guest_raise_instance_not_found(verb: str) -> Non
             await getattr(d, verb)(spec("i-404"))
 
 
-async def test_rebuild_takes_the_new_image_and_keeps_a_stopped_guest_stopped() -> None:
+async def test_rebuild_takes_the_new_image_and_the_servers_power() -> None:
     d = FakeDriver("hv1")
     await d.spawn(spec())
     await d.power_off(spec())
     new = spec()
     new.image_ref = "img-2"
-    await d.rebuild(new)
+    await d.rebuild(new, stopped=True)
     guest = d.guests["i-1"]
     assert (guest.image_ref, guest.rebuild_count) == ("img-2", 1)
     assert guest.power_state is PowerState.SHUTDOWN
-    await d.power_on(spec())
+    # A server in ERROR whose guest was off: rebuilt, it runs (the server goes ACTIVE).
     await d.rebuild(new)
     assert await d.get_power_state(new) is PowerState.RUNNING
+    await d.rebuild(new, stopped=True)
+    assert await d.get_power_state(new) is PowerState.SHUTDOWN
 
 
 async def test_rebuild_of_a_missing_guest_creates_it() -> None:
     d = FakeDriver("hv1")
     await d.rebuild(spec())
     assert await d.get_power_state(spec()) is PowerState.RUNNING
+    d = FakeDriver("hv1")
+    await d.rebuild(spec(), stopped=True)
+    assert await d.get_power_state(spec()) is PowerState.SHUTDOWN
 
 
 async def test_fail_spawn_flag_leaves_no_guest() -> None:

@@ -71,7 +71,7 @@ class TestAgent:
             if op == "destroy":
                 self.power[host].pop(uuid, None)
                 ps = PowerState.NOSTATE
-            elif op == "power_off":
+            elif op == "power_off" or (op == "rebuild" and msg.get("stopped")):
                 ps = PowerState.SHUTDOWN
             if op != "destroy":
                 self.power[host][uuid] = ps

@@ -57,6 +57,24 @@ async def test_reboot_stop_start_rebuild_cycle(lab: Lab) -> None:
     assert row.vm_state == "stopped"
     rebuild = [m for m in lab.agent.received if m["op"] == "rebuild"]
     assert rebuild[0]["instance"]["image_ref"] == "new-image"
+    assert rebuild[0]["stopped"] is True
+
+
+async def test_rebuild_of_a_server_in_error_asks_for_a_running_guest(lab: Lab) -> None:
+    """The agent is told the server's state: a server in ERROR (a start that failed, its
+    guest still off) comes out ACTIVE, so its guest must be booted, not left as it was."""
+    (uuid,) = await _active(lab)
+    lab.agent.fail_ops = {"power_on"}
+    await lab.task(uuid, "powering-off")
+    await lab.settled([uuid])
+    await lab.task(uuid, "powering-on")
+    assert (await lab.settled([uuid]))[0].vm_state == "error"
+    lab.agent.fail_ops = set()
+    await lab.task(uuid, "rebuilding")
+    (row,) = await lab.settled([uuid])
+    assert (row.vm_state, row.power_state) == ("active", PowerState.RUNNING)
+    (rebuild,) = [m for m in lab.agent.received if m["op"] == "rebuild"]
+    assert rebuild["stopped"] is False
 
 
 async def test_failed_reboot_goes_to_error_with_fault(lab: Lab) -> None:

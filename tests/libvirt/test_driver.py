@@ -92,12 +92,15 @@ async def test_rebuild_gives_a_fresh_disk_and_keeps_the_port(driver: Any, data_d
     assert await driver.get_power_state(spec) == PowerState.RUNNING
 
 
-async def test_rebuild_of_a_stopped_guest_leaves_it_stopped(driver: Any) -> None:
+async def test_rebuild_follows_the_servers_state_not_the_old_guests(driver: Any) -> None:
     spec = make_spec()
     await driver.spawn(spec)
     await driver.power_off(spec)
-    await driver.rebuild(spec)
+    await driver.rebuild(spec, stopped=True)
     assert await driver.get_power_state(spec) == PowerState.SHUTDOWN
+    # A server in ERROR with its guest off comes out of a rebuild ACTIVE: the guest runs.
+    await driver.rebuild(spec)
+    assert await driver.get_power_state(spec) == PowerState.RUNNING
 
 
 async def test_rebuild_of_an_unknown_guest_creates_it(driver: Any) -> None:

@@ -319,17 +319,16 @@ class BaremetalDriver(ComputeDriver):
         if node.get("power_state") != "off":
             await self._power(node, "off", "Power off", instance)
 
-    async def rebuild_on(self, name: str, instance: InstanceSpec) -> None:
-        """Clean and reinstall the node; a node that was off is left off afterwards."""
+    async def rebuild_on(self, name: str, instance: InstanceSpec, *, stopped: bool) -> None:
+        """Clean and reinstall the node; it is left off afterwards if ``stopped``."""
         node = await self._node(name)
         occupant = await self._occupant(node)
         if occupant is not None and occupant != instance.uuid:
             raise DriverError(f"Baremetal node {name} is in use by another instance.")
-        was_off = node["provision_state"] == "active" and node.get("power_state") == "off"
         if node["provision_state"] in ("active", "error", "cleaning"):
             await self._clean(node)
         await self.spawn_on(name, instance)
-        if was_off:
+        if stopped:
             await self._power(await self._node(name), "off", "Power off", instance)
 
     async def power_state_on(self, name: str, instance: InstanceSpec) -> PowerState:
@@ -389,8 +388,8 @@ class BaremetalDriver(ComputeDriver):
     async def power_off(self, instance: InstanceSpec) -> None:
         await self.power_off_on(self._node_name(instance), instance)
 
-    async def rebuild(self, instance: InstanceSpec) -> None:
-        await self.rebuild_on(self._node_name(instance), instance)
+    async def rebuild(self, instance: InstanceSpec, *, stopped: bool = False) -> None:
+        await self.rebuild_on(self._node_name(instance), instance, stopped=stopped)
 
     async def get_power_state(self, instance: InstanceSpec) -> PowerState:
         return await self.power_state_on(self._node_name(instance), instance)

@@ -38,8 +38,8 @@ class BaremetalNodeDriver(ComputeDriver):
     async def power_off(self, instance: InstanceSpec) -> None:
         await self.shared.power_off_on(self.node, instance)
 
-    async def rebuild(self, instance: InstanceSpec) -> None:
-        await self.shared.rebuild_on(self.node, instance)
+    async def rebuild(self, instance: InstanceSpec, *, stopped: bool = False) -> None:
+        await self.shared.rebuild_on(self.node, instance, stopped=stopped)
 
     async def get_resources(self) -> HostResources:
         return await self.shared.resources_of(self.node)

@@ -116,12 +116,14 @@ class ComputeDriver(ABC):
         """Stop a running guest; a stopped one is left alone."""
 
     @abstractmethod
-    async def rebuild(self, instance: InstanceSpec) -> None:
+    async def rebuild(self, instance: InstanceSpec, *, stopped: bool = False) -> None:
         """Give the guest a fresh root disk from ``instance.image_ref`` and boot it.
 
-        A guest that was shut down stays shut down afterwards (as in Nova). A guest that
-        does not exist (a build that failed before) is created, so that an instance in
-        ERROR can be rebuilt.
+        ``stopped``: the server is STOPPED, and the guest is left shut down afterwards
+        (Nova returns a rebuilt server to its original state). Otherwise the guest runs
+        afterwards even if it was off before: the caller's state, not the old guest's
+        power, decides. A guest that does not exist (a build that failed before) is
+        created, so that an instance in ERROR can be rebuilt.
         """
 
     @abstractmethod

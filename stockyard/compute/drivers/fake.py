@@ -195,19 +195,19 @@ class FakeDriver(ComputeDriver):
             guest.power_state = PowerState.SHUTDOWN
             self._log(guest, "powered off")
 
-    async def rebuild(self, instance: InstanceSpec) -> None:
+    async def rebuild(self, instance: InstanceSpec, *, stopped: bool = False) -> None:
         old = self.guests.get(instance.uuid)
         if old is None:
             await self.spawn(instance)
-            return
-        was_off = old.power_state is PowerState.SHUTDOWN
-        old.image_ref = instance.image_ref
-        old.rebuild_count += 1
-        self._log(old, f"root disk rebuilt from image {instance.image_ref or '-'}")
-        await self._boot(old)
-        if was_off:
+            old = self.guests[instance.uuid]
+        else:
+            old.image_ref = instance.image_ref
+            old.rebuild_count += 1
+            self._log(old, f"root disk rebuilt from image {instance.image_ref or '-'}")
+            await self._boot(old)
+        if stopped:
             old.power_state = PowerState.SHUTDOWN
-            self._log(old, "powered off (was stopped before rebuild)")
+            self._log(old, "powered off (the server was stopped)")
 
     async def get_resources(self) -> HostResources:
         return HostResources(

@@ -161,18 +161,16 @@ class LibvirtDriver(PowerMixin, PortsMixin, ComputeDriver):
     async def destroy(self, instance: InstanceSpec) -> None:
         await self._cleanup(instance)
 
-    async def rebuild(self, instance: InstanceSpec) -> None:
+    async def rebuild(self, instance: InstanceSpec, *, stopped: bool = False) -> None:
         dom = await self._run(self._lookup, instance.uuid)
-        start = True
         port: int | None = None
         if dom is not None:
-            start = await self._run(dom.isActive)
             saved = await self._run(self._metadata_of, dom)
             port = int(saved["ssh_port"]) if saved.get("ssh_port", "").isdigit() else None
             await self._run(self._undefine, dom)
         xml = await self._prepare(instance, ssh_port=port)
         dom = await self._run(self._define, xml)
-        if start:
+        if not stopped:
             await self._run(self._start, dom)
 
     async def attach_volume(self, instance: InstanceSpec, volume: VolumeAttachmentSpec) -> None:
