@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -27,6 +28,9 @@ def start_profile(profile: Path | None, pid: int, tag: str) -> subprocess.Popen[
     fmt = "speedscope" if out.suffix == ".json" else "raw"
     cmd = [str(spy), "record", "--pid", str(pid), "--format", fmt, "--output", str(out)]
     print(f"  profiling into {out}")
+    if os.environ.get("BENCH_PROFILE_CHILDREN") == "1":
+        # hwmgr, the BMC emulators: children of ``stockyard up``; each stack names its pid.
+        cmd.append("--subprocesses")
     return subprocess.Popen([*cmd, "--rate", "100", "--nonblocking"], stdout=subprocess.DEVNULL)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from stockyard.compute.drivers.baremetal import instance_of
+from stockyard.compute.drivers.baremetal_nodes import instance_of
 from stockyard.db.models import Allocation, Host
 from stockyard.settings import Settings
 from tests.baremetal.cloudrig import (

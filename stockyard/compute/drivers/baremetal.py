@@ -7,11 +7,8 @@ until the node is available again; reboot = BMC power cycle (a BMC has no soft r
 power on/off = BMC power; rebuild = clean + install on the same node.
 
 Naming: the main DB's ``Host.name`` is hwmgr's node name (the lab also keeps
-``Host.uuid`` equal to the hwmgr node uuid). hwmgr knows nothing of instances, so the
-driver tags each deploy's image URL with a fragment ``#stockyard-instance=<uuid>``:
-fragments are never sent over HTTP, and hwmgr records the URL on the task, so which
-instance a node holds survives a restart of the agent (read back from the node's latest
-install task).
+``Host.uuid`` equal to the hwmgr node uuid). Which instance a node holds is read from
+hwmgr's install tasks (:mod:`stockyard.compute.drivers.baremetal_nodes`).
 
 Images: ``image_url_for(image_id) -> (url, "sha256:<hex>")`` is given by whoever builds
 the driver; the URL must be fetchable by hwmgr without credentials of ours (the lab
@@ -23,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -32,6 +27,7 @@ from pydantic import SecretStr
 
 from stockyard.compute.drivers.baremetal_client import HwmgrCallError, HwmgrClient, Json
 from stockyard.compute.drivers.baremetal_node import BaremetalNodeDriver
+from stockyard.compute.drivers.baremetal_nodes import NodeBook, mark_url
 from stockyard.compute.drivers.baremetal_seen import SeenPower
 from stockyard.compute.drivers.baremetal_watch import TERMINAL, TaskWatcher
 from stockyard.compute.drivers.base import (
@@ -46,20 +42,8 @@ from stockyard.compute.drivers.base import (
 log = logging.getLogger(__name__)
 
 ImageResolver = Callable[[str], Awaitable[tuple[str, str]]]
-INSTANCE_MARK = "stockyard-instance="
 HYPERVISOR_TYPE = "baremetal"
 _ATTEMPTS = 4  # re-reads when a node changes state between our read and our call
-
-
-def mark_url(url: str, instance_uuid: str) -> str:
-    """``url`` tagged with the instance it installs (a fragment: never sent over HTTP)."""
-    return f"{url.partition('#')[0]}#{INSTANCE_MARK}{instance_uuid}"
-
-
-def instance_of(url: str | None) -> str | None:
-    """The instance uuid a deploy URL was tagged with, if any."""
-    fragment = (url or "").partition("#")[2]
-    return fragment.removeprefix(INSTANCE_MARK) if fragment.startswith(INSTANCE_MARK) else None
 
 
 def _power(node: Json) -> PowerState:
@@ -88,12 +72,7 @@ class BaremetalDriver(ComputeDriver):
         self.image_url_for = image_url_for
         self.region = region
         self.task_timeout = task_timeout
-        self.nodes_ttl = nodes_ttl
-        self._nodes: dict[str, Json] = {}
-        self._nodes_at = -math.inf
-        self._refreshing: asyncio.Task[None] | None = None
-        # node name -> instance uuid on it; a missing key means "not read yet".
-        self._owner: dict[str, str | None] = {}
+        self.book = NodeBook(self.client, region, nodes_ttl)
         self._seen = SeenPower()
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -101,57 +80,9 @@ class BaremetalDriver(ComputeDriver):
         """The ``ComputeDriver`` of one node for its agent (shares this driver's pool)."""
         return BaremetalNodeDriver(self, name)
 
-    # -- node cache ----------------------------------------------------------------------
-
     async def nodes(self, max_age: float | None = None) -> dict[str, Json]:
         """hwmgr's nodes by name, at most ``max_age`` (default ``nodes_ttl``) s old."""
-        ttl = self.nodes_ttl if max_age is None else max_age
-        if time.monotonic() - self._nodes_at > ttl:
-            if self._refreshing is None or self._refreshing.done():
-                # One request in flight, however many agents report at once.
-                self._refreshing = asyncio.create_task(self._fetch_nodes())
-            await asyncio.shield(self._refreshing)
-        return self._nodes
-
-    async def _fetch_nodes(self) -> None:
-        nodes = await self.client.nodes(region=self.region or "")
-        self._nodes = {str(n["name"]): n for n in nodes}
-        self._nodes_at = time.monotonic()
-
-    async def _node(self, name: str) -> Json:
-        """A fresh view of node ``name``."""
-        node = self._nodes.get(name) or (await self.nodes(max_age=0)).get(name)
-        if node is None:
-            raise DriverError(f"Baremetal node {name} is not known to the hardware manager.")
-        try:
-            fresh = await self.client.node(str(node["uuid"]))
-        except HwmgrCallError as exc:
-            if exc.status == 404:
-                self._nodes.pop(name, None)
-                raise DriverError(
-                    f"Baremetal node {name} was removed from the hardware manager."
-                ) from None
-            raise
-        self._nodes[name] = fresh
-        return fresh
-
-    def _note(self, name: str, **fields: str) -> None:
-        """What a finished task did, into the cached node list (reports read it)."""
-        node = self._nodes.get(name)
-        if node is not None:
-            node.update(fields)
-
-    async def _occupant(self, node: Json) -> str | None:
-        """The instance installed (or being installed) on ``node``, if any."""
-        name = str(node["name"])
-        if node["provision_state"] in ("available", "enrolled"):
-            self._owner[name] = None
-            return None
-        if name not in self._owner:
-            tasks = await self.client.tasks(node=str(node["uuid"]))
-            installs = [t for t in tasks if t["type"] == "install"]
-            self._owner[name] = instance_of(installs[-1].get("image_url")) if installs else None
-        return self._owner[name]
+        return await self.book.nodes(max_age)
 
     async def _current_task(self, node: Json, task_type: str) -> Json | None:
         tasks = await self.client.tasks(node=str(node["uuid"]))
@@ -166,7 +97,7 @@ class BaremetalDriver(ComputeDriver):
     async def spawn_on(self, name: str, instance: InstanceSpec) -> None:
         """Install ``instance.image_ref`` on node ``name`` and return once it runs."""
         for _ in range(_ATTEMPTS):
-            node = await self._node(name)
+            node = await self.book.fresh(name)
             state = node["provision_state"]
             if state == "enrolled":
                 raise DriverError(f"Baremetal node {name} is enrolled but not managed yet.")
@@ -176,7 +107,7 @@ class BaremetalDriver(ComputeDriver):
                     continue  # the node moved meanwhile: read it again
                 await self._finish_deploy(node, instance, task)
                 return
-            occupant = await self._occupant(node)
+            occupant = await self.book.occupant(node)
             mine = occupant == instance.uuid
             if mine and state == "active":
                 if node.get("power_state") != "on":
@@ -212,26 +143,26 @@ class BaremetalDriver(ComputeDriver):
             if exc.status == 409:
                 return None
             raise DriverError(f"Deploy on baremetal node {node['name']} refused: {exc}") from exc
-        self._owner[str(node["name"])] = instance.uuid
+        self.book.own(str(node["name"]), instance.uuid)
         return task
 
     async def _finish_deploy(self, node: Json, instance: InstanceSpec, task: Json) -> None:
         name = str(node["name"])
         final = await self._wait(task)
         if final["state"] == "done":
-            self._owner[name] = instance.uuid
-            self._note(name, provision_state="active", power_state="on")
+            self.book.own(name, instance.uuid)
+            self.book.note(name, provision_state="active", power_state="on")
             self._seen.saw(name, instance.uuid, "on")
             return
         reason = final.get("last_error") or "no reason given"
         # No debris: the node is cleaned in the background and returns to the pool.
-        self._owner.pop(name, None)
+        self.book.forget_owner(name)
         self._in_background(self._release_quietly(name))
         raise DriverError(f"Deploy on baremetal node {name} failed: {reason}")
 
     async def _release_quietly(self, name: str) -> None:
         try:
-            await self._clean(await self._node(name))
+            await self._clean(await self.book.fresh(name))
         except DriverError as exc:
             log.warning("cleaning of baremetal node %s after a failed deploy: %s", name, exc)
 
@@ -258,19 +189,19 @@ class BaremetalDriver(ComputeDriver):
         if final["state"] != "done":
             reason = final.get("last_error") or "no reason given"
             raise DriverError(f"Cleaning of baremetal node {name} failed: {reason}")
-        self._owner[name] = None
+        self.book.own(name, None)
         self._seen.forget(name)
-        self._note(name, provision_state="available", power_state="off")
+        self.book.note(name, provision_state="available", power_state="off")
 
     async def destroy_on(self, name: str, instance: InstanceSpec) -> None:
         """Clean node ``name`` and wait until it is available; not ours = success."""
         for _ in range(_ATTEMPTS):
-            node = await self._node(name)
+            node = await self.book.fresh(name)
             state = node["provision_state"]
             if state in ("available", "enrolled"):
-                self._owner[name] = None
+                self.book.own(name, None)
                 return
-            occupant = await self._occupant(node)
+            occupant = await self.book.occupant(node)
             if occupant is not None and occupant != instance.uuid:
                 return  # another instance's node: ours is already gone
             if state == "deploying":
@@ -279,13 +210,13 @@ class BaremetalDriver(ComputeDriver):
                     await self._wait(task)
                 continue
             await self._clean(node)
-        node = await self._node(name)
+        node = await self.book.fresh(name)
         if node["provision_state"] != "available":
             raise DriverError(f"Baremetal node {name} is still {node['provision_state']}.")
 
     async def _mine(self, name: str, instance: InstanceSpec) -> Json:
-        node = await self._node(name)
-        if node["provision_state"] != "active" or await self._occupant(node) != instance.uuid:
+        node = await self.book.fresh(name)
+        if node["provision_state"] != "active" or await self.book.occupant(node) != instance.uuid:
             raise InstanceNotFound(instance.uuid, name)
         return node
 
@@ -321,15 +252,15 @@ class BaremetalDriver(ComputeDriver):
 
     async def rebuild_on(self, name: str, instance: InstanceSpec, *, stopped: bool) -> None:
         """Clean and reinstall the node; it is left off afterwards if ``stopped``."""
-        node = await self._node(name)
-        occupant = await self._occupant(node)
+        node = await self.book.fresh(name)
+        occupant = await self.book.occupant(node)
         if occupant is not None and occupant != instance.uuid:
             raise DriverError(f"Baremetal node {name} is in use by another instance.")
         if node["provision_state"] in ("active", "error", "cleaning"):
             await self._clean(node)
         await self.spawn_on(name, instance)
         if stopped:
-            await self._power(await self._node(name), "off", "Power off", instance)
+            await self._power(await self.book.fresh(name), "off", "Power off", instance)
 
     async def power_state_on(self, name: str, instance: InstanceSpec) -> PowerState:
         """The BMC's power state now: what the verb just before saw it reach, else asked
@@ -352,7 +283,7 @@ class BaremetalDriver(ComputeDriver):
         node = (await self.nodes()).get(name)
         if node is None or node["provision_state"] not in ("active", "deploying"):
             return {}
-        occupant = await self._occupant(node)
+        occupant = await self.book.occupant(node)
         return {occupant: _power(node)} if occupant else {}
 
     async def resources_of(self, name: str) -> HostResources:
