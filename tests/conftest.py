@@ -87,7 +87,13 @@ def pytest_configure(config: pytest.Config) -> None:
 # pytest 9 (measured: a module's tests were spread over the workers).
 _BROKER_USERS = ("tests/bus/", "tests/topology/")
 # Started first, longest first, so that no long unit is left to start near the end.
-_LONG_FIRST = ("tests/tempest/", "rabbitmq", "tests/e2e/test_schemathesis.py", "tests/e2e/")
+_LONG_FIRST = (
+    "tests/tempest/",
+    "rabbitmq",
+    "tests/e2e/test_schemathesis.py",
+    "tests/e2e/",
+    "tests/lifecycle/test_random_walk.py",  # three walks, one per database backend
+)
 
 
 def _unit_of(nodeid: str) -> str:
