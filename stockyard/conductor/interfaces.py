@@ -116,8 +116,8 @@ class InterfaceFlow:
                 log.debug("stale %s result %s ignored", msg.op, msg.op_id)
                 return
             inst = await _instance(s, port.device_id)
-            await s.refresh(port)
-            if port.iface_lease_owner != op_owner(msg.op, msg.op_id):
+            port = await _reread(s, port.id)
+            if port is None or port.iface_lease_owner != op_owner(msg.op, msg.op_id):
                 return  # ended meanwhile (the reconciler, a server delete)
             error = msg.error or "unknown error"
             reason = None if msg.ok else "\n".join(x for x in (error, msg.details) if x)
@@ -181,9 +181,9 @@ class InterfaceFlow:
                 if port is None or port.iface_lease_owner != owner or port.iface_op is None:
                     continue
                 inst = await _instance(s, port.device_id)
-                await s.refresh(port)
-                if port.iface_lease_owner != owner or port.iface_op is None:
-                    continue  # its result came in meanwhile
+                port = await _reread(s, port_id)
+                if port is None or port.iface_lease_owner != owner or port.iface_op is None:
+                    continue  # its result came in meanwhile, or a server delete took it
                 op = iface.OPS[port.iface_op]
                 verb = "plug" if op == "attach_interface" else "unplug"
                 await self._end(
@@ -204,3 +204,11 @@ async def _instance(s: AsyncSession, uuid: str, *, lock: bool = True) -> Instanc
         return None
     stmt = select(Instance).where(Instance.uuid == uuid, Instance.deleted.is_(False))
     return await s.scalar(stmt.with_for_update() if lock else stmt)
+
+
+async def _reread(s: AsyncSession, port_id: str) -> Port | None:
+    """The port as it is now, read after its server's lock was taken: a delete of the
+    server may have removed it while the lock was awaited (then None)."""
+    return await s.scalar(
+        select(Port).where(Port.id == port_id).execution_options(populate_existing=True)
+    )

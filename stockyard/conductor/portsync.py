@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,10 +35,6 @@ from stockyard.network import port_sync, server_ports
 from stockyard.placement.context import FlowContext, new_op_id
 
 log = logging.getLogger(__name__)
-
-# An ``update_ports`` unanswered this long counts as lost (a dropped message, a dead
-# agent) and is sent again; an agent applies one in milliseconds.
-RESEND_AFTER = timedelta(seconds=30)
 
 
 class PortSync:
@@ -98,9 +93,11 @@ class PortSync:
 
         The pass claims what it sends (``ports_sent_rev``/``_at``) in the transaction
         that reads it: another conductor's pass, or the next one, sends again only a
-        newer revision, or one unanswered for :data:`RESEND_AFTER` (a lost op)."""
+        newer revision, or one unanswered for an op lease (a lost op: a dropped message,
+        a dead agent; an agent applies one in milliseconds), as the task ops are resent."""
         await self.tell_peers()
         now = utcnow()
+        resend_before = now - self.ctx.op_lease()
         sendable = and_(
             Instance.ports_rev > Instance.ports_synced_rev,
             Instance.deleted.is_(False),
@@ -110,7 +107,7 @@ class PortSync:
             or_(
                 Instance.ports_sent_rev < Instance.ports_rev,
                 Instance.ports_sent_at.is_(None),
-                Instance.ports_sent_at < now - RESEND_AFTER,
+                Instance.ports_sent_at < resend_before,
             ),
         )
         envelopes = []

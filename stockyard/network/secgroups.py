@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.db.base import execute_count
 from stockyard.db.models import (
     DefaultSecurityGroup,
     PortSecurityGroup,
@@ -162,7 +163,7 @@ async def delete_group(session: AsyncSession, ctx: RequestContext, group_id: str
     await session.execute(
         delete(DefaultSecurityGroup).where(DefaultSecurityGroup.security_group_id == group.id)
     )
-    await session.delete(group)
+    await _delete_once(session, SecurityGroup, group, "SecurityGroup")
 
 
 async def rules_of(
@@ -227,8 +228,16 @@ async def get_rule(session: AsyncSession, ctx: RequestContext, rule_id: str) -> 
 
 async def delete_rule(session: AsyncSession, ctx: RequestContext, rule_id: str) -> None:
     row = await get_rule(session, ctx, rule_id)
+    await _delete_once(session, SecurityGroupRule, row, "SecurityGroupRule")
     group = await session.get(SecurityGroup, row.security_group_id)
     if group is not None:
         group.revision_number += 1
     await port_sync.groups_changed(session, [row.security_group_id])
-    await session.delete(row)
+
+
+async def _delete_once(session: AsyncSession, model: Any, row: Any, kind: str) -> None:
+    """Delete ``row``, read before: a concurrent delete that committed since makes this
+    one a 404 (Neutron's answer to a second delete), not a DELETE that matched nothing."""
+    if not await execute_count(session, delete(model).where(model.id == row.id)):
+        raise not_found(kind, row.id)
+    session.expunge(row)

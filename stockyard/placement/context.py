@@ -46,7 +46,10 @@ class FlowContext:
         """Expiry of a lease a conductor takes now."""
         return (now or utcnow()) + timedelta(seconds=self.settings.lease_seconds)
 
+    def op_lease(self) -> timedelta:
+        """How long an op in flight may go unanswered before it is sent again."""
+        return timedelta(seconds=self.op_lease_seconds or self.settings.lease_seconds)
+
     def op_lease_until(self, now: datetime | None = None) -> datetime:
         """Expiry of an op in flight; after it the reconciler resends the op."""
-        seconds = self.op_lease_seconds or self.settings.lease_seconds
-        return (now or utcnow()) + timedelta(seconds=seconds)
+        return (now or utcnow()) + self.op_lease()

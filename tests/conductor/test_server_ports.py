@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.conductor.portsync import RESEND_AFTER
 from stockyard.db.base import utcnow
 from stockyard.db.models import (
     Instance,
@@ -361,7 +360,7 @@ async def test_two_conductors_send_a_revision_once_and_again_only_when_lost(lab:
     assert sorted(sent) == [0, 3]
     await lab.wait(uuids, lambda r: r.ports_synced_rev == r.ports_rev == 1)
     assert [len(_updates(lab, u)) for u in uuids] == [1, 1, 1]
-    # An update in flight is not sent again; one unanswered past RESEND_AFTER is.
+    # An update in flight is not sent again; one unanswered past an op lease is.
     first = uuids[0]
     async with lab.db.session() as s:
         await s.execute(
@@ -371,7 +370,7 @@ async def test_two_conductors_send_a_revision_once_and_again_only_when_lost(lab:
         )
     assert await lab.conductor.portsync.run_once() == 0
     async with lab.db.session() as s:
-        lost = utcnow() - RESEND_AFTER - timedelta(seconds=1)
+        lost = utcnow() - lab.conductor.ctx.op_lease() - timedelta(seconds=1)
         await s.execute(update(Instance).where(Instance.uuid == first).values(ports_sent_at=lost))
     assert await lab.conductors[1].portsync.run_once() == 1
     await lab.wait([first], lambda r: r.ports_synced_rev == 2)

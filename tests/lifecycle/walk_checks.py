@@ -57,7 +57,8 @@ async def server_history(h: Harness, uuids: list[str]) -> str:
 
 
 async def settle(h: Harness, conductor: Conductor, limit: float) -> float:
-    """Wait until no server has a task and a reconciler pass finds nothing; seconds taken."""
+    """Wait until no server has a task, no port an interface op, no idle server a port
+    revision its host has not applied, and a reconciler pass finds nothing; seconds."""
     db = h.cloud.state.db
     start = time.monotonic()
     quiet = 0
@@ -67,6 +68,23 @@ async def settle(h: Harness, conductor: Conductor, limit: float) -> float:
                 await s.execute(
                     select(Instance.uuid, Instance.vm_state, Instance.task_state).where(
                         Instance.deleted.is_(False), Instance.task_state.is_not(None)
+                    )
+                )
+            ).all()
+            busy += (
+                await s.execute(
+                    select(Port.device_id, Port.iface_op, Port.status).where(
+                        Port.iface_op.is_not(None)
+                    )
+                )
+            ).all()
+            busy += (
+                await s.execute(
+                    select(Instance.uuid, Instance.vm_state, Instance.ports_rev).where(
+                        Instance.deleted.is_(False),
+                        Instance.host.is_not(None),
+                        Instance.vm_state.in_(["active", "stopped"]),
+                        Instance.ports_rev > Instance.ports_synced_rev,
                     )
                 )
             ).all()
@@ -80,7 +98,7 @@ async def settle(h: Harness, conductor: Conductor, limit: float) -> float:
         quiet = 0
         if time.monotonic() - start > limit:
             shown = ", ".join(f"{u[:8]} {vm}/{task}" for u, vm, task in busy[:20])
-            raise AssertionError(f"{len(busy)} server(s) still transitional: {shown}")
+            raise AssertionError(f"{len(busy)} server(s) or port(s) still busy: {shown}")
         await asyncio.sleep(0.1)
 
 

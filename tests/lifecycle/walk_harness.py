@@ -36,6 +36,7 @@ SEED = int(os.environ.get("STOCKYARD_WALK_SEED", "20240610"))
 ACTIONS = int(os.environ.get("STOCKYARD_WALK_ACTIONS", "2000"))
 TARGET_SERVERS = 50
 MICROVERSION = "2.64"
+V2 = "/network/v2.0"
 
 REGION = "RegionOne"
 RACKS = 5
@@ -161,6 +162,10 @@ class Harness:
     faults_injected: Counter[str] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
+    network_id: str | None = None
+    """The shared network servers are attached to (the region's provider network)."""
+    rule_id: str | None = None
+    """The rule the walk added to the project's default group, while it is there."""
 
     # -- setup -------------------------------------------------------------------------
 
@@ -232,12 +237,16 @@ class Harness:
         return self.cloud.headers(self.cloud.demo_token, MICROVERSION)
 
     async def call(
-        self, label: str, method: str, url: str, body: dict[str, Any] | None, ok: set[int]
+        self,
+        label: str,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        ok: set[int],
+        api: str = "/compute/v2.1",
     ) -> httpx.Response:
         t0 = time.monotonic()
-        r = await self.cloud.client.request(
-            method, "/compute/v2.1" + url, json=body, headers=self.headers
-        )
+        r = await self.cloud.client.request(method, api + url, json=body, headers=self.headers)
         self.api_seconds += time.monotonic() - t0
         self.status[f"{r.status_code}"] += 1
         if r.status_code >= 500:
@@ -303,9 +312,13 @@ class Harness:
     async def act(self, uuid: str) -> None:
         rng = self.rng
         kind = rng.choices(
-            ["delete", "reboot_soft", "reboot_hard", "stop", "start", "rebuild"],
-            weights=[len(self.live) / TARGET_SERVERS * 2.0, 3, 1.5, 3, 3, 1.5],
+            ["delete", "reboot_soft", "reboot_hard", "stop", "start", "rebuild", "ports", "rule"],
+            weights=[len(self.live) / TARGET_SERVERS * 2.0, 3, 1.5, 3, 3, 1.5, 2, 0.3],
         )[0]
+        if kind == "ports":
+            return await self.ports(uuid)
+        if kind == "rule":
+            return await self.toggle_rule()
         url = f"/servers/{uuid}"
         if kind == "delete":
             r = await self.call("delete", "DELETE", url, None, {204})
@@ -321,6 +334,58 @@ class Harness:
             "rebuild": {"rebuild": {"imageRef": self.image_id}},
         }[kind]
         await self.call(kind, "POST", url + "/action", body, {202})
+
+    async def ports(self, uuid: str) -> None:
+        """Attach an interface, detach one, or flip a port's admin state: the port and
+        the server are written by the API and by interface and port-sync results."""
+        rng = self.rng
+        url = f"/servers/{uuid}/os-interface"
+        r = await self.call("interfaces", "GET", url, None, {200, 404})
+        if r.status_code != 200:
+            return
+        attached = [a["port_id"] for a in r.json()["interfaceAttachments"]]
+        roll = rng.random()
+        if attached and roll < 0.3:
+            port = rng.choice(attached)
+            body = {"port": {"admin_state_up": rng.random() < 0.5}}
+            await self.call("port update", "PUT", f"/ports/{port}", body, {200, 404}, V2)
+        elif attached and (len(attached) >= 3 or roll < 0.65):
+            await self.call("detach", "DELETE", f"{url}/{rng.choice(attached)}", None, {202, 404})
+        elif (net := await self.shared_network()) is not None:
+            body = {"interfaceAttachment": {"net_id": net}}
+            await self.call("attach", "POST", url, body, {200, 404})
+
+    async def shared_network(self) -> str | None:
+        """The provider network, once a first server's port made it."""
+        if self.network_id is None:
+            r = await self.call("networks", "GET", "/networks?shared=true", None, {200}, V2)
+            nets = r.json()["networks"] if r.status_code == 200 else []
+            self.network_id = nets[0]["id"] if nets else None
+        return self.network_id
+
+    async def toggle_rule(self) -> None:
+        """Add or remove a rule of the project's default group: every member's host
+        re-applies its ports."""
+        if self.rule_id is not None:
+            url = f"/security-group-rules/{self.rule_id}"
+            # 404: a step of the same wave deleted it first (Neutron's second delete).
+            r = await self.call("rule delete", "DELETE", url, None, {204, 404}, V2)
+            if r.status_code in (204, 404):
+                self.rule_id = None
+            return
+        r = await self.call("groups", "GET", "/security-groups?name=default", None, {200}, V2)
+        groups = r.json()["security_groups"] if r.status_code == 200 else []
+        if not groups:
+            return
+        rule = {
+            "security_group_id": groups[0]["id"], "direction": "ingress", "ethertype": "IPv4",
+            "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+            "remote_ip_prefix": "0.0.0.0/0",
+        }  # fmt: skip
+        r = await self.call("rule add", "POST", "/security-group-rules",
+                            {"security_group_rule": rule}, {201}, V2)  # fmt: skip
+        if r.status_code == 201:
+            self.rule_id = r.json()["security_group_rule"]["id"]
 
     async def act_on_gone(self, uuid: str) -> None:
         """A deleted server: a second delete is 204 (still deleting) or 404."""
