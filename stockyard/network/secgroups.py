@@ -213,8 +213,11 @@ async def create_rule(
             f"Security group rule already exists. Rule id is {existing}.",
             type="SecurityGroupRuleExists",
         )
-    group.revision_number += 1
+    # The members' servers first, then the group's row: a server's bind holds its row
+    # and then needs the group's (its ports' group rows point at it; InnoDB locks the
+    # parent row of such an insert), so the other order deadlocked on MariaDB.
     await port_sync.groups_changed(session, [group.id])
+    group.revision_number += 1
     await session.flush()
     return row
 
@@ -229,10 +232,10 @@ async def get_rule(session: AsyncSession, ctx: RequestContext, rule_id: str) -> 
 async def delete_rule(session: AsyncSession, ctx: RequestContext, rule_id: str) -> None:
     row = await get_rule(session, ctx, rule_id)
     await _delete_once(session, SecurityGroupRule, row, "SecurityGroupRule")
+    await port_sync.groups_changed(session, [row.security_group_id])  # before the group
     group = await session.get(SecurityGroup, row.security_group_id)
     if group is not None:
         group.revision_number += 1
-    await port_sync.groups_changed(session, [row.security_group_id])
 
 
 async def _delete_once(session: AsyncSession, model: Any, row: Any, kind: str) -> None:

@@ -1,6 +1,8 @@
-"""A port update that the server's host must re-apply locks the server before the port,
-as the conductor's interface results do: the two never deadlock crosswise (on SQLite one
-writer runs at a time, so only the database servers can show it)."""
+"""Lock order between servers and the network rows their hosts apply: a port update
+locks the server before the port, as the conductor's interface results do; a rule
+change bumps the servers before it writes its group's row, as a bind takes its server
+before its ports' group rows. None of them deadlock crosswise (on SQLite one writer runs
+at a time, so only the database servers can show it)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import logging
 import pytest
 from sqlalchemy import select, update
 
-from stockyard.db.models import Instance, Port
+from stockyard.db.models import Instance, Port, PortSecurityGroup
 from tests.conftest import Cloud
 from tests.network_api.helpers import V2, create
 
@@ -61,3 +63,54 @@ async def test_port_update_waits_for_the_server_before_locking_the_port(
     async with db.session() as s:
         rev = await s.scalar(select(Instance.ports_rev).where(Instance.uuid == uuid))
     assert rev == 1
+
+
+@pytest.mark.backend("postgresql", "mariadb")
+async def test_a_rule_change_does_not_deadlock_with_a_bind_into_its_group(
+    cloud: Cloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bind (or an interface attach) holds its server's row, then inserts its port's
+    group memberships, which locks the group's row as their parent (InnoDB). A rule
+    change bumps the group's members' servers before it writes the group's row, so
+    the bind is never left waiting for a group row held by a rule change that waits
+    for the bind's server."""
+    caplog.set_level(logging.WARNING, logger="stockyard.api.retry")
+    net = await create(cloud, "network", cloud.demo, name="n")
+    await create(
+        cloud, "subnet", cloud.demo, network_id=net["id"], ip_version=4, cidr="10.22.0.0/24"
+    )
+    group = await create(cloud, "security_group", cloud.demo, name="g")
+    first = await create(
+        cloud, "port", cloud.demo, network_id=net["id"], security_groups=[group["id"]]
+    )
+    second = await create(cloud, "port", cloud.demo, network_id=net["id"], security_groups=[])
+    db = cloud.state.db
+    async with db.session() as s:
+        inst = Instance(
+            name="vm", project_id=cloud.seeded.demo_project_id, user_id="u", flavor_id="1"
+        )
+        s.add(inst)
+        await s.flush()
+        uuid = inst.uuid
+        await s.execute(update(Port).where(Port.id == first["id"]).values(device_id=uuid))
+    async with db.session() as bind:
+        await bind.execute(select(Instance.id).where(Instance.uuid == uuid).with_for_update())
+        rule = {
+            "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp",
+            "port_range_min": 22, "port_range_max": 22,
+        }  # fmt: skip
+        post = asyncio.create_task(
+            cloud.client.post(
+                f"{V2}/security-group-rules",
+                json={"security_group_rule": rule},
+                headers=cloud.demo,
+            )
+        )
+        await asyncio.sleep(0.5)  # the rule change waits for the server (see above)
+        bind.add(PortSecurityGroup(port_id=second["id"], security_group_id=group["id"]))
+        await bind.flush()
+    resp = await post
+    assert resp.status_code == 201, resp.text
+    assert [r.getMessage() for r in caplog.records if "re-running" in r.getMessage()] == []
+    async with db.session() as s:
+        assert await s.scalar(select(Instance.ports_rev).where(Instance.uuid == uuid)) == 1
