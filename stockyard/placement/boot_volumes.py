@@ -219,7 +219,14 @@ async def unattached_to_delete(s: AsyncSession, inst: Instance) -> list[str]:
             )
             if await execute_count(s, flag):
                 continue
-            await s.refresh(volume)
+            # Its create ended meanwhile; it may even be gone (a user's delete).
+            volume = await s.scalar(
+                select(Volume)
+                .where(Volume.id == volume.id)
+                .execution_options(populate_existing=True)
+            )
+            if volume is None:
+                continue
         if volume.status not in (VolumeStatus.AVAILABLE, VolumeStatus.ERROR):
             continue
         if await flow.of_volume(s, volume.id):
