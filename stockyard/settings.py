@@ -207,8 +207,11 @@ class Settings(DatabasePoolSettings):
     volume_detach_timeout_seconds: float = Field(
         default=60.0,
         gt=0,
-        le=60.0,  # the conductor's lease on a detach op allows 60 s of waiting
-        description="how long a libvirt host waits for a guest to release a detached volume",
+        le=60.0,
+        description=(
+            "how long a libvirt host waits for a guest to release a detached volume (the"
+            " conductor's lease on a detach op is this plus lease_seconds)"
+        ),
     )
     volume_default_backend: str = Field(
         default="file", description="backend of volume types without volume_backend_name"

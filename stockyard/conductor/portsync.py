@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from stockyard.bus import contract
 from stockyard.db.base import execute_count, utcnow
 from stockyard.db.models import Host, Instance, Port
+from stockyard.db.retry import retried_flow
 from stockyard.lifecycle import records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.messages import op_envelope
@@ -88,6 +89,9 @@ class PortSync:
         async with self.ctx.db.session() as s:
             await server_ports.tell_peers(s, uuids)
 
+    # Re-runnable: the claim is conditional and the ops go out only after its commit. A
+    # pass's multi-row UPDATE may lose a deadlock on MariaDB (found by the random walk).
+    @retried_flow("port sync")
     async def run_once(self) -> int:
         """Send ``update_ports`` for every server owing one; returns how many were sent.
 

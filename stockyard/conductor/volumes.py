@@ -38,9 +38,6 @@ log = logging.getLogger(__name__)
 
 EVENTS = {"attach_volume": "compute_attach_volume", "detach_volume": "compute_detach_volume"}
 _OPS = {"attaching": "attach_volume", "detaching": "detach_volume"}
-DETACH_WAIT_SECONDS = 60.0
-"""The agent's default wait for the guest to release a device; a detach op's lease
-outlasts it."""
 
 
 def attachment_spec(att: VolumeAttachment) -> contract.VolumeAttachmentSpec:
@@ -78,8 +75,12 @@ class VolumeFlow:
         self.ctx = ctx
 
     def _lease_seconds(self, op: str) -> float:
-        base = float(self.ctx.op_lease_seconds or self.ctx.settings.lease_seconds)
-        return max(base, DETACH_WAIT_SECONDS + 30) if op == "detach_volume" else base
+        base = self.ctx.op_lease().total_seconds()
+        if op == "detach_volume":
+            # The agents wait this long for a guest to release the device (the roles
+            # share one settings file); the lease outlasts it by an op lease.
+            return base + self.ctx.settings.volume_detach_timeout_seconds
+        return base
 
     async def handle_instance(self, uuid: str) -> None:
         """Drive every attachment of ``uuid`` that waits for its op (a hint came)."""
@@ -158,7 +159,10 @@ class VolumeFlow:
         reason: str | None,
         *,
         host: str | None = None,
+        lost: bool = False,
     ) -> None:
+        """``lost``: the op's lease ran out without an answer, so whether the host did it
+        is unknown."""
         volume = await s.get(Volume, att.volume_id)
         uuid = att.instance_uuid or ""
         att.lease_owner = None
@@ -168,6 +172,13 @@ class VolumeFlow:
         elif op == "attach_volume":
             if ok:
                 await flow.complete(s, att, volume)
+            elif lost:
+                # The guest may hold the volume (the op ran, its answer was lost, or it
+                # runs late): the volume is free again only once the host detached it.
+                # The next pass sends the detach; a detach that fails leaves it in-use.
+                att.attach_status = "detaching"
+                att.status_reason = reason
+                await flow.undo_attach(s, volume)
             else:
                 await flow.remove(s, att, volume)
         elif ok:
@@ -225,6 +236,7 @@ class VolumeFlow:
                     False,
                     f"The compute host did not {verb} the volume in time (no answer from "
                     "its agent).",
+                    lost=True,
                 )
             done += 1
         return done

@@ -36,8 +36,14 @@ def visible(ctx: RequestContext) -> ColumnElement[bool]:
     return or_(Port.project_id == ctx.project_id, Port.network_id.in_(owned))
 
 
-async def get(session: AsyncSession, ctx: RequestContext, port_id: str) -> Port:
-    port = await session.scalar(select(Port).where(Port.id == port_id, visible(ctx)))
+async def get(
+    session: AsyncSession, ctx: RequestContext, port_id: str, *, fresh: bool = False
+) -> Port:
+    """The port ``ctx`` may see (404 otherwise); ``fresh``: re-read, not the session's copy."""
+    stmt = select(Port).where(Port.id == port_id, visible(ctx))
+    if fresh:
+        stmt = stmt.execution_options(populate_existing=True)
+    port = await session.scalar(stmt)
     if port is None:
         raise not_found("Port", port_id)
     return port
@@ -194,6 +200,9 @@ async def update(
         await session.execute(
             select(Instance.id).where(Instance.uuid == port.device_id).with_for_update()
         )
+        # As it is now: a delete of the server (or a detach) may have removed or changed
+        # it while the lock was awaited.
+        port = await get(session, ctx, port_id, fresh=True)
     network = await session.get(Network, port.network_id)
     owner_of_net = network is not None and networks.owns(ctx, network)
     groups_before = await port_sync.port_groups(session, port.id)

@@ -196,6 +196,12 @@ async def begin_detach(s: AsyncSession, volume: Volume) -> None:
         )
 
 
+async def undo_attach(s: AsyncSession, volume: Volume) -> None:
+    """``reserved``/``attaching`` -> ``detaching``: an attach whose outcome is unknown is
+    detached from the host before the volume is available again."""
+    await _move(s, volume, (V.RESERVED, V.ATTACHING), V.DETACHING)
+
+
 async def roll_detach(s: AsyncSession, volume: Volume) -> None:
     """``detaching`` -> ``in-use`` (os-roll_detaching, a failed detach)."""
     await _move(s, volume, (V.DETACHING,), V.IN_USE)

@@ -106,7 +106,18 @@ async def test_attach_fails_readably(lab: Lab) -> None:
     assert state[2][0].startswith("Error: Failed to attach volume") and "emulated" in state[2][0]
 
 
-async def test_lost_attach_ends_by_the_reconciler(lab: Lab) -> None:
+async def _expire(lab: Lab, att_id: str) -> None:
+    """The op's lease runs out, as after a dead agent or a lost answer."""
+    async with lab.db.session() as s:
+        att = await s.get(VolumeAttachment, att_id)
+        assert att is not None and att.lease_owner
+        att.lease_expires = utcnow() - timedelta(seconds=1)
+
+
+async def test_lost_attach_is_detached_before_the_volume_is_free(lab: Lab) -> None:
+    """Nobody knows whether the host attached it (the op may have run and only its
+    answer been lost): the volume is detached from the host before it is available, or
+    stays in-use if the host cannot say it let go, never free while a guest may hold it."""
     uuid = await _ready(lab)
     lab.agent.drop = True
     vol_id, att_id = await _attaching(lab, uuid)
@@ -114,12 +125,31 @@ async def test_lost_attach_ends_by_the_reconciler(lab: Lab) -> None:
     await _until(lambda st: bool([m for m in lab.agent.received if m["op"] == "attach_volume"]),
                  lab, vol_id, att_id)  # fmt: skip
     assert (await _state(lab, vol_id, att_id))[0] == "attaching"
-    # The op's lease runs out (as after a dead agent); the next pass ends the attach.
-    async with lab.db.session() as s:
-        att = await s.get(VolumeAttachment, att_id)
-        assert att is not None and att.lease_owner
-        att.lease_expires = utcnow() - timedelta(seconds=1)
+    await _expire(lab, att_id)
     assert await lab.conductor.volumes.reconcile_once() == 1
     state = await _state(lab, vol_id, att_id)
-    assert state[:2] == ("available", None)
+    assert state[:2] == ("detaching", "detaching")
     assert "did not attach the volume in time" in state[2][0]
+    # The next pass sends the detach; the host answers this time.
+    lab.agent.drop = False
+    await lab.conductor.volumes.drive(att_id)
+    state = await _until(lambda st: st[0] == "available", lab, vol_id, att_id)
+    assert state[:2] == ("available", None)
+    (detach,) = [m for m in lab.agent.received if m["op"] == "detach_volume"]
+    assert detach["volume"]["volume_id"] == vol_id
+
+
+async def test_lost_attach_whose_detach_fails_stays_in_use(lab: Lab) -> None:
+    uuid = await _ready(lab)
+    lab.agent.drop = True
+    vol_id, att_id = await _attaching(lab, uuid)
+    await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
+    await _until(lambda st: bool([m for m in lab.agent.received if m["op"] == "attach_volume"]),
+                 lab, vol_id, att_id)  # fmt: skip
+    await _expire(lab, att_id)
+    await lab.conductor.volumes.reconcile_once()
+    lab.agent.drop = False
+    lab.agent.fail_ops = {"detach_volume"}
+    await lab.conductor.volumes.drive(att_id)
+    state = await _until(lambda st: st[0] == "in-use", lab, vol_id, att_id)
+    assert state[:2] == ("in-use", "attached")

@@ -21,8 +21,13 @@ from stockyard.db.models import (
     Port,
     ServerGroup,
     ServerGroupMember,
+    Volume,
+    VolumeAttachment,
 )
 from tests.lifecycle.walk_harness import Harness
+
+VOLUME_TRANSITIONAL = ["creating", "attaching", "detaching", "deleting", "reserved"]
+ATTACHMENT_TRANSITIONAL = ["reserved", "attaching", "detaching"]
 
 
 def _domain(host: Host, level: str) -> str:
@@ -80,6 +85,24 @@ async def settle(h: Harness, conductor: Conductor, limit: float) -> float:
             ).all()
             busy += (
                 await s.execute(
+                    select(Volume.id, Volume.status, Volume.size).where(
+                        Volume.status.in_(VOLUME_TRANSITIONAL)
+                    )
+                )
+            ).all()
+            busy += (
+                await s.execute(
+                    select(
+                        VolumeAttachment.volume_id,
+                        VolumeAttachment.attach_status,
+                        VolumeAttachment.instance_uuid,
+                    ).where(
+                        VolumeAttachment.attach_status.in_(["reserved", "attaching", "detaching"])
+                    )
+                )
+            ).all()
+            busy += (
+                await s.execute(
                     select(Instance.uuid, Instance.vm_state, Instance.ports_rev).where(
                         Instance.deleted.is_(False),
                         Instance.host.is_not(None),
@@ -111,6 +134,7 @@ async def check_invariants(h: Harness) -> list[str]:
         rows = list((await s.execute(select(Instance))).scalars())
         allocs = list((await s.execute(select(Allocation))).scalars())
         ports = list((await s.execute(select(Port))).scalars())
+        attachments = list((await s.execute(select(VolumeAttachment))).scalars())
         addresses = list((await s.execute(select(IPAllocation))).scalars())
         groups = list((await s.execute(select(ServerGroup))).scalars())
         members = (
@@ -171,6 +195,22 @@ async def check_invariants(h: Harness) -> list[str]:
     for addr in addresses:
         if port_device.get(addr.port_id) not in live:
             problems.append(f"address {addr.ip_address} still held by a deleted server's port")
+    # Volumes: attached only to live servers, and to the guest exactly when the server's
+    # row says so (a volume the cloud counts free while a guest still has it is a volume
+    # two servers may write).
+    for att in attachments:
+        if att.instance_uuid not in live:
+            problems.append(f"volume {att.volume_id} attached to deleted {att.instance_uuid}")
+    for uuid, inst in live.items():
+        if inst.host is None or inst.host not in h.drivers:
+            continue
+        guest = h.drivers[inst.host].guests.get(uuid)
+        on_guest = set(guest.volumes) if guest is not None else set()
+        in_db = {a.volume_id for a in attachments if a.instance_uuid == uuid}
+        if guest is not None and on_guest != in_db:
+            problems.append(
+                f"server {uuid}: guest has volumes {sorted(on_guest)}, rows say {sorted(in_db)}"
+            )
     # Guests: none on a hypervisor for a deleted server or one placed elsewhere.
     for host, driver in sorted(h.drivers.items()):
         for uuid in sorted(driver.guests):

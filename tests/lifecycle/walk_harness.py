@@ -37,6 +37,7 @@ ACTIONS = int(os.environ.get("STOCKYARD_WALK_ACTIONS", "2000"))
 TARGET_SERVERS = 50
 MICROVERSION = "2.64"
 V2 = "/network/v2.0"
+VOLUME = "/volume/v3"
 
 REGION = "RegionOne"
 RACKS = 5
@@ -166,6 +167,8 @@ class Harness:
     """The shared network servers are attached to (the region's provider network)."""
     rule_id: str | None = None
     """The rule the walk added to the project's default group, while it is there."""
+    volumes: list[str] = field(default_factory=list)
+    """Volumes the walk made and has not deleted."""
 
     # -- setup -------------------------------------------------------------------------
 
@@ -312,11 +315,16 @@ class Harness:
     async def act(self, uuid: str) -> None:
         rng = self.rng
         kind = rng.choices(
-            ["delete", "reboot_soft", "reboot_hard", "stop", "start", "rebuild", "ports", "rule"],
-            weights=[len(self.live) / TARGET_SERVERS * 2.0, 3, 1.5, 3, 3, 1.5, 2, 0.3],
-        )[0]
+            [
+                "delete", "reboot_soft", "reboot_hard", "stop", "start", "rebuild", "ports",
+                "rule", "volumes",
+            ],
+            weights=[len(self.live) / TARGET_SERVERS * 2.0, 3, 1.5, 3, 3, 1.5, 2, 0.3, 2],
+        )[0]  # fmt: skip
         if kind == "ports":
             return await self.ports(uuid)
+        if kind == "volumes":
+            return await self.volume_step(uuid)
         if kind == "rule":
             return await self.toggle_rule()
         url = f"/servers/{uuid}"
@@ -354,6 +362,36 @@ class Harness:
         elif (net := await self.shared_network()) is not None:
             body = {"interfaceAttachment": {"net_id": net}}
             await self.call("attach", "POST", url, body, {200, 404})
+
+    async def volume_step(self, uuid: str) -> None:
+        """Make a volume, attach one to the server, detach one, or delete one. A volume
+        in the wrong state for it is the API's 400 (Nova's and Cinder's answer)."""
+        rng = self.rng
+        url = f"/servers/{uuid}/os-volume_attachments"
+        roll = rng.random()
+        if not self.volumes or roll < 0.15:
+            r = await self.call("volume create", "POST", "/volumes", {"volume": {"size": 1}},
+                                {202}, VOLUME)  # fmt: skip
+            if r.status_code == 202:
+                self.volumes.append(r.json()["volume"]["id"])
+            return
+        if roll < 0.25:
+            vid = rng.choice(self.volumes)
+            r = await self.call("volume delete", "DELETE", f"/volumes/{vid}", None,
+                                {202, 400, 404}, VOLUME)  # fmt: skip
+            if r.status_code in (202, 404):
+                self.volumes.remove(vid)
+            return
+        r = await self.call("volume attachments", "GET", url, None, {200, 404})
+        if r.status_code != 200:
+            return
+        attached = [a["volumeId"] for a in r.json()["volumeAttachments"]]
+        if attached and roll < 0.6:
+            vid = rng.choice(attached)
+            await self.call("volume detach", "DELETE", f"{url}/{vid}", None, {202, 400, 404})
+        else:
+            body = {"volumeAttachment": {"volumeId": rng.choice(self.volumes)}}
+            await self.call("volume attach", "POST", url, body, {200, 400, 404})
 
     async def shared_network(self) -> str | None:
         """The provider network, once a first server's port made it."""

@@ -10,9 +10,9 @@ import asyncio
 import logging
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
-from stockyard.db.models import Instance, Port, PortSecurityGroup
+from stockyard.db.models import Instance, IPAllocation, Port, PortSecurityGroup
 from tests.conftest import Cloud
 from tests.network_api.helpers import V2, create
 
@@ -114,3 +114,41 @@ async def test_a_rule_change_does_not_deadlock_with_a_bind_into_its_group(
     assert [r.getMessage() for r in caplog.records if "re-running" in r.getMessage()] == []
     async with db.session() as s:
         assert await s.scalar(select(Instance.ports_rev).where(Instance.uuid == uuid)) == 1
+
+
+@pytest.mark.backend("postgresql", "mariadb")
+async def test_a_port_update_after_its_server_deleted_the_port_is_a_404(cloud: Cloud) -> None:
+    """The update waited for the server's lock while a delete of the server removed the
+    port: Neutron's 404, not a 500 over an UPDATE that matched nothing."""
+    net = await create(cloud, "network", cloud.demo, name="n")
+    await create(
+        cloud, "subnet", cloud.demo, network_id=net["id"], ip_version=4, cidr="10.23.0.0/24"
+    )
+    port = await create(cloud, "port", cloud.demo, network_id=net["id"])
+    db = cloud.state.db
+    async with db.session() as s:
+        inst = Instance(
+            name="vm", project_id=cloud.seeded.demo_project_id, user_id="u", flavor_id="1"
+        )
+        s.add(inst)
+        await s.flush()
+        uuid = inst.uuid
+        await s.execute(update(Port).where(Port.id == port["id"]).values(device_id=uuid))
+    async with db.session() as deleting:
+        await deleting.execute(select(Instance.id).where(Instance.uuid == uuid).with_for_update())
+        put = asyncio.create_task(
+            cloud.client.put(
+                f"{V2}/ports/{port['id']}",
+                json={"port": {"admin_state_up": False}},
+                headers=cloud.demo,
+            )
+        )
+        await asyncio.sleep(0.5)
+        await deleting.execute(delete(IPAllocation).where(IPAllocation.port_id == port["id"]))
+        await deleting.execute(
+            delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port["id"])
+        )
+        await deleting.execute(delete(Port).where(Port.id == port["id"]))
+    resp = await put
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["NeutronError"]["type"] == "PortNotFound"
