@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from stockyard.db import sqlite_gate
 from stockyard.db.models import ProjectLock
 
 _HELD_KEY = "stockyard.quota_locks"
@@ -59,8 +60,16 @@ async def lock_project(session: AsyncSession, project_id: str) -> None:
     held: dict[str, asyncio.Lock] = session.sync_session.info.setdefault(_HELD_KEY, {})
     if project_id in held:
         return
-    dialect = (await session.connection()).dialect.name
-    if dialect == "sqlite":
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    if dialect == "sqlite" and sqlite_gate.holds_gate(conn.sync_connection):
+        # This transaction has written already, so it holds the file's writer gate: no
+        # other checker can write (or commit) before it ends, which is all the lock
+        # would give. Waiting for the lock instead deadlocked with a checker holding it
+        # and waiting for the gate (a volume create that first made the default type).
+        held[project_id] = asyncio.Lock()  # marker only
+        _release_on_end(session)
+    elif dialect == "sqlite":
         lock = _loop_lock(project_id)
         await lock.acquire()
         held[project_id] = lock

@@ -40,6 +40,7 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import io
 import logging
 import os
 import weakref
@@ -162,8 +163,14 @@ class WriterGate:
             async with asyncio.timeout(self.timeout):
                 await self._lock.acquire(_URGENT.get())
         except TimeoutError:
+            # Whoever holds it that long is stuck (a defect): say where, or nobody can.
+            held_by = io.StringIO()
+            if self._owner is not None:
+                self._owner.print_stack(file=held_by)
             log.warning(
-                "SQLite writer gate not free after %.0f s; writing without it", self.timeout
+                "SQLite writer gate not free after %.0f s; writing without it. Held by: %s",
+                self.timeout,
+                held_by.getvalue() or "(no task)",
             )
             return False
         self._owner = task
@@ -222,6 +229,11 @@ _WRITE_LOCKED: set[int] = set()
 def holds_write_lock(adapted_connection: Any) -> bool:
     """Whether this connection's transaction holds the gate and SQLite's write lock."""
     return id(adapted_connection) in _WRITE_LOCKED
+
+
+def holds_gate(connection: Any) -> bool:
+    """Whether this (sync) ``Connection``'s transaction holds its file's writer gate."""
+    return _conn_key(connection.connection) in _HELD
 
 
 def note_write(adapted_connection: Any) -> None:
