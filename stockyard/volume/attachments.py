@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.base import execute_count, utcnow
@@ -209,8 +209,16 @@ async def roll_detach(s: AsyncSession, volume: Volume) -> None:
 
 async def remove(s: AsyncSession, attachment: VolumeAttachment, volume: Volume) -> None:
     """Delete the attachment; the volume is ``available`` again when none is left."""
-    await s.delete(attachment)
-    await s.flush()
+    if attachment in s:
+        s.expunge(attachment)  # its unflushed changes too: the row goes
+    gone = await execute_count(
+        s,
+        delete(VolumeAttachment)
+        .where(VolumeAttachment.id == attachment.id)
+        .execution_options(synchronize_session=False),
+    )
+    if not gone:
+        return  # removed meanwhile (a detach's result and the server's delete, at once)
     left = await s.scalar(
         select(func.count())
         .select_from(VolumeAttachment)

@@ -195,9 +195,11 @@ async def check_invariants(h: Harness) -> list[str]:
     for addr in addresses:
         if port_device.get(addr.port_id) not in live:
             problems.append(f"address {addr.ip_address} still held by a deleted server's port")
-    # Volumes: attached only to live servers, and to the guest exactly when the server's
-    # row says so (a volume the cloud counts free while a guest still has it is a volume
-    # two servers may write).
+    # Volumes: attached only to live servers; a guest holds no volume its server's rows
+    # do not (a volume the cloud counts free while a guest still has it is a volume two
+    # servers may write). The rows may say attached where the guest has none only after
+    # a detach that failed or got no answer: then the volume stays in-use, with the
+    # reason, for the user to detach again (Cinder's roll_detaching).
     for att in attachments:
         if att.instance_uuid not in live:
             problems.append(f"volume {att.volume_id} attached to deleted {att.instance_uuid}")
@@ -206,8 +208,10 @@ async def check_invariants(h: Harness) -> list[str]:
             continue
         guest = h.drivers[inst.host].guests.get(uuid)
         on_guest = set(guest.volumes) if guest is not None else set()
-        in_db = {a.volume_id for a in attachments if a.instance_uuid == uuid}
-        if guest is not None and on_guest != in_db:
+        rows_of = [a for a in attachments if a.instance_uuid == uuid]
+        in_db = {a.volume_id for a in rows_of}
+        explained = {a.volume_id for a in rows_of if a.status_reason}
+        if guest is not None and (on_guest - in_db or in_db - on_guest - explained):
             problems.append(
                 f"server {uuid}: guest has volumes {sorted(on_guest)}, rows say {sorted(in_db)}"
             )
