@@ -114,16 +114,22 @@ async def _expire(lab: Lab, att_id: str) -> None:
         att.lease_expires = utcnow() - timedelta(seconds=1)
 
 
-async def test_lost_attach_is_detached_before_the_volume_is_free(lab: Lab) -> None:
-    """Nobody knows whether the host attached it (the op may have run and only its
-    answer been lost): the volume is detached from the host before it is available, or
-    stays in-use if the host cannot say it let go, never free while a guest may hold it."""
+async def _attach_unanswered(lab: Lab) -> tuple[str, str]:
+    """An attach op sent to an agent that drops it (nor answers)."""
     uuid = await _ready(lab)
     lab.agent.drop = True
     vol_id, att_id = await _attaching(lab, uuid)
     await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
     await _until(lambda st: bool([m for m in lab.agent.received if m["op"] == "attach_volume"]),
                  lab, vol_id, att_id)  # fmt: skip
+    return vol_id, att_id
+
+
+async def test_lost_attach_is_detached_before_the_volume_is_free(lab: Lab) -> None:
+    """Nobody knows whether the host attached it (the op may have run and only its
+    answer been lost): the volume is detached from the host before it is available, or
+    stays in-use if the host cannot say it let go, never free while a guest may hold it."""
+    vol_id, att_id = await _attach_unanswered(lab)
     assert (await _state(lab, vol_id, att_id))[0] == "attaching"
     await _expire(lab, att_id)
     assert await lab.conductor.volumes.reconcile_once() == 1
@@ -140,12 +146,7 @@ async def test_lost_attach_is_detached_before_the_volume_is_free(lab: Lab) -> No
 
 
 async def test_lost_attach_whose_detach_fails_stays_in_use(lab: Lab) -> None:
-    uuid = await _ready(lab)
-    lab.agent.drop = True
-    vol_id, att_id = await _attaching(lab, uuid)
-    await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
-    await _until(lambda st: bool([m for m in lab.agent.received if m["op"] == "attach_volume"]),
-                 lab, vol_id, att_id)  # fmt: skip
+    vol_id, att_id = await _attach_unanswered(lab)
     await _expire(lab, att_id)
     await lab.conductor.volumes.reconcile_once()
     lab.agent.drop = False

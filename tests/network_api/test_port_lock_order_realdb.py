@@ -7,14 +7,58 @@ at a time, so only the database servers can show it)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Instance, IPAllocation, Port, PortSecurityGroup
 from tests.conftest import Cloud
 from tests.network_api.helpers import V2, create
+
+
+async def _server_port(cloud: Cloud, cidr: str, **port: Any) -> tuple[dict[str, Any], str]:
+    """A port (made through the API) that a server row of the demo project holds."""
+    net = await create(cloud, "network", cloud.demo, name="n")
+    await create(cloud, "subnet", cloud.demo, network_id=net["id"], ip_version=4, cidr=cidr)
+    made = await create(cloud, "port", cloud.demo, network_id=net["id"], **port)
+    async with cloud.state.db.session() as s:
+        inst = Instance(
+            name="vm", project_id=cloud.seeded.demo_project_id, user_id="u", flavor_id="1"
+        )
+        s.add(inst)
+        await s.flush()
+        await s.execute(
+            update(Port)
+            .where(Port.id == made["id"])
+            .values(device_id=inst.uuid, device_owner="compute:nova")
+        )
+        return made, inst.uuid
+
+
+@contextlib.asynccontextmanager
+async def _update_behind_the_server(
+    cloud: Cloud, uuid: str, port_id: str
+) -> AsyncIterator[tuple[AsyncSession, asyncio.Task[httpx.Response]]]:
+    """Hold the server's row (as an interface result or a server delete does) while an
+    update of its port starts: the update waits for it."""
+    async with cloud.state.db.session() as holder:
+        await holder.execute(select(Instance.id).where(Instance.uuid == uuid).with_for_update())
+        put = asyncio.create_task(
+            cloud.client.put(
+                f"{V2}/ports/{port_id}", json={"port": {"admin_state_up": False}},
+                headers=cloud.demo,
+            )
+        )  # fmt: skip
+        # Long enough for the update to reach its first lock; too short only weakens
+        # the test (the update then runs after this transaction).
+        await asyncio.sleep(0.5)
+        yield holder, put
 
 
 @pytest.mark.backend("postgresql", "mariadb")
@@ -22,37 +66,10 @@ async def test_port_update_waits_for_the_server_before_locking_the_port(
     cloud: Cloud, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="stockyard.api.retry")
-    net = await create(cloud, "network", cloud.demo, name="n")
-    await create(
-        cloud, "subnet", cloud.demo, network_id=net["id"], ip_version=4, cidr="10.21.0.0/24"
-    )
-    port = await create(cloud, "port", cloud.demo, network_id=net["id"])
+    port, uuid = await _server_port(cloud, "10.21.0.0/24")
     db = cloud.state.db
-    async with db.session() as s:
-        inst = Instance(
-            name="vm", project_id=cloud.seeded.demo_project_id, user_id="u", flavor_id="1"
-        )
-        s.add(inst)
-        await s.flush()
-        uuid = inst.uuid
-        await s.execute(
-            update(Port)
-            .where(Port.id == port["id"])
-            .values(device_id=uuid, device_owner="compute:nova")
-        )
-    async with db.session() as result:
-        # What an interface result holds: the server's row, then it writes the port's.
-        await result.execute(select(Instance.id).where(Instance.uuid == uuid).with_for_update())
-        put = asyncio.create_task(
-            cloud.client.put(
-                f"{V2}/ports/{port['id']}",
-                json={"port": {"admin_state_up": False}},
-                headers=cloud.demo,
-            )
-        )
-        # Long enough for the update to reach its first lock; too short only weakens
-        # the test (the update then runs after this transaction).
-        await asyncio.sleep(0.5)
+    # What an interface result holds: the server's row, then it writes the port's.
+    async with _update_behind_the_server(cloud, uuid, port["id"]) as (result, put):
         assert not put.done()
         await result.execute(update(Port).where(Port.id == port["id"]).values(status="ACTIVE"))
     resp = await put
@@ -75,24 +92,11 @@ async def test_a_rule_change_does_not_deadlock_with_a_bind_into_its_group(
     the bind is never left waiting for a group row held by a rule change that waits
     for the bind's server."""
     caplog.set_level(logging.WARNING, logger="stockyard.api.retry")
-    net = await create(cloud, "network", cloud.demo, name="n")
-    await create(
-        cloud, "subnet", cloud.demo, network_id=net["id"], ip_version=4, cidr="10.22.0.0/24"
-    )
     group = await create(cloud, "security_group", cloud.demo, name="g")
-    first = await create(
-        cloud, "port", cloud.demo, network_id=net["id"], security_groups=[group["id"]]
-    )
-    second = await create(cloud, "port", cloud.demo, network_id=net["id"], security_groups=[])
+    first, uuid = await _server_port(cloud, "10.22.0.0/24", security_groups=[group["id"]])
+    net_id = first["network_id"]
+    second = await create(cloud, "port", cloud.demo, network_id=net_id, security_groups=[])
     db = cloud.state.db
-    async with db.session() as s:
-        inst = Instance(
-            name="vm", project_id=cloud.seeded.demo_project_id, user_id="u", flavor_id="1"
-        )
-        s.add(inst)
-        await s.flush()
-        uuid = inst.uuid
-        await s.execute(update(Port).where(Port.id == first["id"]).values(device_id=uuid))
     async with db.session() as bind:
         await bind.execute(select(Instance.id).where(Instance.uuid == uuid).with_for_update())
         rule = {
@@ -120,30 +124,8 @@ async def test_a_rule_change_does_not_deadlock_with_a_bind_into_its_group(
 async def test_a_port_update_after_its_server_deleted_the_port_is_a_404(cloud: Cloud) -> None:
     """The update waited for the server's lock while a delete of the server removed the
     port: Neutron's 404, not a 500 over an UPDATE that matched nothing."""
-    net = await create(cloud, "network", cloud.demo, name="n")
-    await create(
-        cloud, "subnet", cloud.demo, network_id=net["id"], ip_version=4, cidr="10.23.0.0/24"
-    )
-    port = await create(cloud, "port", cloud.demo, network_id=net["id"])
-    db = cloud.state.db
-    async with db.session() as s:
-        inst = Instance(
-            name="vm", project_id=cloud.seeded.demo_project_id, user_id="u", flavor_id="1"
-        )
-        s.add(inst)
-        await s.flush()
-        uuid = inst.uuid
-        await s.execute(update(Port).where(Port.id == port["id"]).values(device_id=uuid))
-    async with db.session() as deleting:
-        await deleting.execute(select(Instance.id).where(Instance.uuid == uuid).with_for_update())
-        put = asyncio.create_task(
-            cloud.client.put(
-                f"{V2}/ports/{port['id']}",
-                json={"port": {"admin_state_up": False}},
-                headers=cloud.demo,
-            )
-        )
-        await asyncio.sleep(0.5)
+    port, uuid = await _server_port(cloud, "10.23.0.0/24")
+    async with _update_behind_the_server(cloud, uuid, port["id"]) as (deleting, put):
         await deleting.execute(delete(IPAllocation).where(IPAllocation.port_id == port["id"]))
         await deleting.execute(
             delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port["id"])
