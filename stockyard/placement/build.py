@@ -21,6 +21,7 @@ from stockyard.bus import contract, reqid
 from stockyard.compute.drivers.base import PowerState
 from stockyard.db.base import utcnow
 from stockyard.db.models import Instance
+from stockyard.db.retry import retried_flow
 from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.records import EV_BUILD, EV_SCHEDULE, move
@@ -75,6 +76,9 @@ class BuildFlow:
             hint = contract.BuildHint(instance_uuids=list(uuids), request_id=reqid.current())
             await self.ctx.bus.publish(self.forward_to, contract.encode(hint))
 
+    # Re-runnable: the lease is a conditional UPDATE, and the whole transaction rolled
+    # back. Its multi-row UPDATE may lose a deadlock on MariaDB (found by the walk).
+    @retried_flow("scheduling lease")
     async def _lease(self, uuids: list[str]) -> list[Instance]:
         now = utcnow()
         me = self.ctx.conductor_id
