@@ -151,14 +151,8 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on error.
-
-        The end (commit or rollback, and the connection's hand-back) runs to completion
-        even if the task is cancelled meanwhile (a role stopping mid-pass), then the
-        cancel goes on: a commit cut off midway would drop the connection with an
-        "Exception during reset" and leave the outcome to the server's timeout.
-        """
-        async with self.sessionmaker.begin() as session:
+        """A session whose transaction commits on success and rolls back on error."""
+        async with self.sessionmaker() as session, session.begin():
             yield session
 
     async def create_all(self) -> None:
