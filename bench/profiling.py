@@ -31,7 +31,10 @@ def start_profile(profile: Path | None, pid: int, tag: str) -> subprocess.Popen[
     if os.environ.get("BENCH_PROFILE_CHILDREN") == "1":
         # hwmgr, the BMC emulators: children of ``stockyard up``; each stack names its pid.
         cmd.append("--subprocesses")
-    return subprocess.Popen([*cmd, "--rate", "100", "--nonblocking"], stdout=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [*cmd, "--rate", os.environ.get("BENCH_PROFILE_RATE", "100"), "--nonblocking"],
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def stop_profile(spy: subprocess.Popen[bytes] | None) -> None:

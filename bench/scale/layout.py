@@ -293,6 +293,7 @@ class _Builder:
             "user_id": self.users.get(project, "scale-user"), "flavor_id": fid,
             "flavor": {"id": fid, "name": fname, "vcpus": vcpus, "ram": ram, "disk": disk,
                        "ephemeral": 0, "swap": 0, "extra_specs": dict(extra)},
+            "vcpus": vcpus, "memory_mb": ram,
             "vm_state": "active", "task_state": None, "power_state": 1,
             "host": host["name"], "node": host["name"], "region": host["region"],
             "availability_zone": host["az"], "rack": host["rack"],

@@ -124,8 +124,8 @@ async def project_usage(
             await session.execute(
                 select(
                     func.count(Instance.id),
-                    func.coalesce(func.sum(Instance.flavor["vcpus"].as_integer()), 0),
-                    func.coalesce(func.sum(Instance.flavor["ram"].as_integer()), 0),
+                    func.coalesce(func.sum(Instance.vcpus), 0),
+                    func.coalesce(func.sum(Instance.memory_mb), 0),
                 ).where(Instance.project_id == project_id, Instance.deleted.is_(False))
             )
         ).one()
