@@ -55,11 +55,17 @@ async def instance_volumes(
     s: AsyncSession, instance_uuid: str
 ) -> list[contract.VolumeAttachmentSpec]:
     """The attached volumes of an instance, the boot volume first (and the ones a
-    spawn reserved and connected: a resent spawn carries them too)."""
+    spawn reserved and connected: a resent spawn carries them too).
+
+    Not the ones being detached. A host may run an op sent with this list after the
+    detach op has freed the volume (a reboot or rebuild redefines the guest from it):
+    the guest would then take back a volume that is ``available`` to other servers.
+    Left out, the worst is the other order: the guest lets go of it before the detach
+    op runs, and that op finds it gone, which is a success."""
     rows = await s.scalars(
         select(VolumeAttachment).where(
             VolumeAttachment.instance_uuid == instance_uuid,
-            VolumeAttachment.attach_status.in_(("attached", "detaching", "reserved")),
+            VolumeAttachment.attach_status.in_(("attached", "reserved")),
         )
     )
     specs = [

@@ -154,3 +154,30 @@ async def test_lost_attach_whose_detach_fails_stays_in_use(lab: Lab) -> None:
     await lab.conductor.volumes.drive(att_id)
     state = await _until(lambda st: st[0] == "in-use", lab, vol_id, att_id)
     assert state[:2] == ("in-use", "attached")
+
+
+async def test_a_reboot_during_a_detach_does_not_give_the_volume_back(lab: Lab) -> None:
+    """A hard reboot redefines the guest from the volumes its op carries. Sent while a
+    detach is under way, it must not carry the volume: the host may run it after the
+    detach, and the guest would hold a volume that is free for other servers."""
+    uuid = await _ready(lab)
+    vol_id, att_id = await _attaching(lab, uuid)
+    await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
+    assert (await _until(lambda st: st[0] == "in-use", lab, vol_id, att_id))[0] == "in-use"
+    await lab.task(uuid, "rebooting_hard")
+    await lab.settled([uuid])
+    lab.agent.drop = True  # the detach op stays on its way
+    async with lab.db.session() as s:
+        att = await s.get(VolumeAttachment, att_id)
+        vol = await s.get(Volume, vol_id)
+        assert att is not None and vol is not None
+        att.attach_status, vol.status = "detaching", "detaching"
+    await lab.bus.publish("conductor", {"type": "task", "instance_uuid": uuid})
+    await _until(lambda st: any(m["op"] == "detach_volume" for m in lab.agent.received),
+                 lab, vol_id, att_id)  # fmt: skip
+    lab.agent.drop = False
+    await lab.task(uuid, "rebooting_hard")
+    await lab.settled([uuid])
+    before, during = [m for m in lab.agent.received if m["op"] == "reboot"]
+    assert [v["volume_id"] for v in before["instance"]["volumes"]] == [vol_id]
+    assert during["instance"].get("volumes", []) == []
