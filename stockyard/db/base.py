@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, and_, delete, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -170,3 +171,24 @@ async def execute_count(session: AsyncSession, stmt: Executable) -> int:
     """Run a DML statement and return its row count (the basis of every lease/claim)."""
     result = cast(CursorResult[Any], await session.execute(stmt))
     return int(result.rowcount)
+
+
+async def delete_once(session: AsyncSession, row: Base) -> bool:
+    """Delete ``row``, read earlier in this transaction, by its primary key; False when
+    another transaction deleted it since (its caller answers the API's 404).
+
+    ``session.delete(row)`` would flush a DELETE that matches nothing, warn, and let both
+    of two concurrent deletes answer success and run their side effects. The row leaves
+    the session first, with any unflushed change of it. Foreign keys cascade in the
+    database (the models have no ORM cascades), so nothing else changes.
+    """
+    mapper = sa_inspect(row).mapper
+    key = mapper.primary_key_from_instance(row)
+    if row in session:
+        session.expunge(row)
+    stmt = (
+        delete(mapper.class_)
+        .where(and_(*(col == value for col, value in zip(mapper.primary_key, key, strict=True))))
+        .execution_options(synchronize_session=False)
+    )
+    return bool(await execute_count(session, stmt))
