@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import random
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, event, select
@@ -86,7 +87,19 @@ def _ip_int(ip: str) -> int:
     return int.from_bytes(socket.inet_pton(family, ip), "big")
 
 
-async def _taken(session: AsyncSession, subnet_id: str, *, fresh: bool = False) -> set[int]:
+class _Taken(set[int]):
+    """A subnet's allocated addresses, and where the first-free search of each pool
+    (by index) resumes: below it, every address of that pool is taken. Valid because
+    the set only grows while it is cached (``release`` drops it): without the resume
+    points, every allocation of a burst scanned from the pool's start, past all the
+    addresses handed out before it."""
+
+    def __init__(self, values: Iterable[int]) -> None:
+        super().__init__(values)
+        self.resume: dict[int, int] = {}
+
+
+async def _taken(session: AsyncSession, subnet_id: str, *, fresh: bool = False) -> _Taken:
     """The subnet's allocated addresses, read once per transaction.
 
     A burst addresses hundreds of ports in one transaction: re-reading the subnet for
@@ -94,24 +107,29 @@ async def _taken(session: AsyncSession, subnet_id: str, *, fresh: bool = False) 
     (``_insert``) and is dropped by ``release``; what other transactions take meanwhile
     is caught by the unique constraint, after which the retry reads afresh.
     """
-    cache: dict[str, set[int]] = session.info.setdefault(_TAKEN, {})
+    cache: dict[str, _Taken] = session.info.setdefault(_TAKEN, {})
     taken = None if fresh else cache.get(subnet_id)
     if taken is None:
         rows = await session.scalars(
             select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id)
         )
-        taken = cache[subnet_id] = {_ip_int(ip) for ip in rows}
+        taken = cache[subnet_id] = _Taken(_ip_int(ip) for ip in rows)
     return taken
 
 
-def _candidates(subnet: Subnet, taken: set[int], limit: int) -> list[int]:
+def _candidates(subnet: Subnet, taken: _Taken, limit: int) -> list[int]:
+    """Up to ``limit`` free addresses, lowest first, pool by pool."""
     found: list[int] = []
-    for pool in _pools(subnet):
-        value = pool.first
+    for index, pool in enumerate(_pools(subnet)):
+        value = max(pool.first, taken.resume.get(index, pool.first))
+        first_free: int | None = None
         while value <= pool.last and len(found) < limit:
             if value not in taken:
                 found.append(value)
+                first_free = value if first_free is None else first_free
             value += 1
+        # Below this, every address of the pool is taken.
+        taken.resume[index] = value if first_free is None else first_free
         if len(found) >= limit:
             break
     return found

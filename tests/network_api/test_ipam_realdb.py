@@ -146,3 +146,25 @@ async def test_address_taken_by_another_transaction_midway_is_not_handed_twice(
     assert sorted(a["ip_address"] for addrs in held.values() for a in addrs) == sorted(
         ["10.33.0.2", "10.33.0.3", third]
     )
+
+
+def test_first_free_search_resumes_where_each_pool_was_full() -> None:
+    """A burst's allocations do not rescan what earlier ones took, pool by pool (the
+    pools in their given order, not sorted), and a wider search still sees every hole."""
+    subnet = Subnet(
+        ip_version=4, cidr="10.0.0.0/24",
+        allocation_pools=[{"start": "10.0.0.10", "end": "10.0.0.11"},
+                          {"start": "10.0.0.2", "end": "10.0.0.5"}],
+    )  # fmt: skip
+    as_int = {str(ipaddress.ip_address(v)): v for v in range(0x0A000000, 0x0A000010)}
+    taken = ipam._Taken([as_int["10.0.0.3"]])
+    order: list[str] = []
+    while found := ipam._candidates(subnet, taken, 1):
+        taken.add(found[0])
+        order.append(str(ipaddress.ip_address(found[0])))
+    assert order == ["10.0.0.10", "10.0.0.11", "10.0.0.2", "10.0.0.4", "10.0.0.5"]
+    assert taken.resume == {0: as_int["10.0.0.11"] + 1, 1: as_int["10.0.0.5"] + 1}
+    fresh = ipam._Taken([as_int["10.0.0.10"], as_int["10.0.0.2"]])
+    assert [str(ipaddress.ip_address(v)) for v in ipam._candidates(subnet, fresh, 3)] == [
+        "10.0.0.11", "10.0.0.3", "10.0.0.4",
+    ]  # fmt: skip
