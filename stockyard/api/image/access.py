@@ -71,11 +71,16 @@ async def find_visible(session: AsyncSession, ctx: RequestContext, image_id: str
     return image
 
 
+def image_not_found(image_id: str) -> str:
+    """Glance's 404 message for a missing (or invisible) image."""
+    return f"No image found with ID {image_id}"
+
+
 async def get_image_or_404(session: AsyncSession, ctx: RequestContext, image_id: str) -> Image:
     """For the image API: a missing or invisible image is 404."""
     image = await find_visible(session, ctx, image_id)
     if image is None:
-        raise APIError(404, f"No image found with ID {image_id}")
+        raise APIError(404, image_not_found(image_id))
     return image
 
 

@@ -7,9 +7,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 from sqlalchemy.exc import IntegrityError
 
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
-from stockyard.api.image.access import can_modify, get_image_or_404, get_modifiable_image
+from stockyard.api.image.access import (
+    can_modify,
+    get_image_or_404,
+    get_modifiable_image,
+    image_not_found,
+)
 from stockyard.api.image.deps import StoreDep, read_json
 from stockyard.api.image.validation import (
     check_property_quota,
@@ -89,12 +95,13 @@ async def show_image(image_id: str, session: SessionDep, ctx: ProjectCtx) -> dic
 async def delete_image(
     image_id: str, session: SessionDep, ctx: WriterCtx, store: StoreDep
 ) -> Response:
-    """Delete the record and its data; protected images refuse (403)."""
+    """Delete the record and its data; protected images refuse (403). Of two deletes at
+    once, the one that finds the row gone answers Glance's 404 and removes no data."""
     image = await get_modifiable_image(session, ctx, image_id)
     if image.protected:
         raise APIError(403, f"Image {image_id} is protected and cannot be deleted.")
     location = image.location
-    await session.delete(image)
+    await delete_or_404(session, image, image_not_found(image_id))
     await session.commit()
     # The row goes first: a crash between the two leaves an orphan file, never a row
     # pointing at missing data.

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import ProjectCtx, SessionDep, WriterCtx
 from stockyard.api.errors import APIError
-from stockyard.api.image.access import can_modify, find_member, get_image_or_404
+from stockyard.api.image.access import can_modify, find_member, get_image_or_404, image_not_found
 from stockyard.api.image.deps import read_json
 from stockyard.api.image.views import member_view
 from stockyard.db.models import Image
@@ -90,7 +91,7 @@ async def add_member(
         await session.rollback()
         if await find_member(session, image_id, member_id) is not None:
             raise APIError(409, f"Member {member_id} is duplicated for image {image_id}") from None
-        raise APIError(404, f"No image found with ID {image_id}") from None
+        raise APIError(404, image_not_found(image_id)) from None
     return member_view(member)
 
 
@@ -154,6 +155,6 @@ async def remove_member(
     member = await find_member(session, image_id, member_id)
     if member is None:
         raise _not_found(image_id, member_id)
-    await session.delete(member)
+    await delete_or_404(session, member, _not_found(image_id, member_id).message)
     await session.commit()
     return Response(status_code=204)
