@@ -6,6 +6,12 @@ service layer raises them and knows no HTTP beyond the status number.
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stockyard.db.base import delete_once
+
 
 class NeutronError(Exception):
     """An error the client sees with Neutron's ``type`` and message."""
@@ -67,6 +73,15 @@ def not_found(kind: str, ident: str) -> NotFound:
         "SecurityGroupRule": f"Security group rule {ident} does not exist",
     }
     return NotFound(messages[kind], type=f"{kind}NotFound")
+
+
+async def delete_or_not_found(session: AsyncSession, row: Any, kind: str) -> None:
+    """Delete ``row``, read before: a concurrent delete that committed since makes this
+    one ``not_found(kind, row.id)`` (Neutron's answer to a second delete), not a DELETE
+    that matched nothing; the route does not commit, so what it wrote before rolls back."""
+    ident = row.id  # read now: the row leaves the session
+    if not await delete_once(session, row):
+        raise not_found(kind, ident)
 
 
 def network_in_use(net_id: str) -> Conflict:

@@ -15,6 +15,7 @@ from stockyard.network.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    delete_or_not_found,
     network_in_use,
     not_found,
 )
@@ -199,7 +200,7 @@ async def remove(session: AsyncSession, ctx: RequestContext, network_id: str) ->
     if ports:
         raise network_in_use(net.id)
     await session.execute(delete(Subnet).where(Subnet.network_id == net.id))
-    await session.delete(net)
+    await delete_or_not_found(session, net, "Network")
 
 
 async def subnet_ids(session: AsyncSession, network_ids: list[str]) -> dict[str, list[str]]:

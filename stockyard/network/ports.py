@@ -17,6 +17,7 @@ from stockyard.network.errors import (
     BadRequest,
     Conflict,
     PolicyNotAuthorized,
+    delete_or_not_found,
     invalid_attr,
     not_found,
 )
@@ -289,7 +290,7 @@ async def remove(session: AsyncSession, ctx: RequestContext, port_id: str) -> No
         await port_sync.membership_changed(session, groups, [port.device_id])
     await ipam.release(session, port.id)
     await session.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
-    await session.delete(port)
+    await delete_or_not_found(session, port, "Port")
 
 
 async def groups_of(session: AsyncSession, port_ids: list[str]) -> dict[str, list[str]]:

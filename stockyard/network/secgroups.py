@@ -8,7 +8,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.base import delete_once
 from stockyard.db.models import (
     DefaultSecurityGroup,
     PortSecurityGroup,
@@ -17,7 +16,7 @@ from stockyard.db.models import (
 )
 from stockyard.identity.context import RequestContext
 from stockyard.network import port_sync, quota
-from stockyard.network.errors import Conflict, not_found
+from stockyard.network.errors import Conflict, delete_or_not_found, not_found
 from stockyard.network.sgrules import Rule, validate
 
 DEFAULT_NAME = "default"
@@ -163,7 +162,7 @@ async def delete_group(session: AsyncSession, ctx: RequestContext, group_id: str
     await session.execute(
         delete(DefaultSecurityGroup).where(DefaultSecurityGroup.security_group_id == group.id)
     )
-    await _delete_once(session, group, "SecurityGroup")
+    await delete_or_not_found(session, group, "SecurityGroup")
 
 
 async def rules_of(
@@ -231,15 +230,8 @@ async def get_rule(session: AsyncSession, ctx: RequestContext, rule_id: str) -> 
 
 async def delete_rule(session: AsyncSession, ctx: RequestContext, rule_id: str) -> None:
     row = await get_rule(session, ctx, rule_id)
-    await _delete_once(session, row, "SecurityGroupRule")
+    await delete_or_not_found(session, row, "SecurityGroupRule")
     await port_sync.groups_changed(session, [row.security_group_id])  # before the group
     group = await session.get(SecurityGroup, row.security_group_id)
     if group is not None:
         group.revision_number += 1
-
-
-async def _delete_once(session: AsyncSession, row: Any, kind: str) -> None:
-    """Delete ``row``, read before: a concurrent delete that committed since makes this
-    one a 404 (Neutron's answer to a second delete), not a DELETE that matched nothing."""
-    if not await delete_once(session, row):
-        raise not_found(kind, row.id)

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
+from stockyard.db.base import delete_once
 from stockyard.db.models import Instance, Network, Port, PortSecurityGroup
 from stockyard.network import (
     ipam,
@@ -177,7 +178,7 @@ async def take_node_mac(session: AsyncSession, port: Port, mac: str) -> None:
 async def delete_port(session: AsyncSession, port: Port) -> None:
     await ipam.release(session, port.id)
     await session.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
-    await session.delete(port)
+    await delete_once(session, port)  # already gone (a concurrent delete): nothing to do
     await session.flush()
 
 

@@ -26,6 +26,7 @@ from stockyard.network.errors import (
     BadRequest,
     InvalidInput,
     PolicyNotAuthorized,
+    delete_or_not_found,
     invalid_attr,
     not_found,
     subnet_in_use,
@@ -220,7 +221,7 @@ async def remove(session: AsyncSession, ctx: RequestContext, subnet_id: str) -> 
     network = await session.get(Network, subnet.network_id)
     if network is not None:
         network.revision_number += 1
-    await session.delete(subnet)
+    await delete_or_not_found(session, subnet, "Subnet")
 
 
 async def of_network(session: AsyncSession, network_id: str) -> list[Subnet]:
