@@ -20,6 +20,7 @@ from stockyard.api.compute.aggregate_images import cache_images
 from stockyard.api.compute.common import commit_or_conflict, iso, parse_body, row_id
 from stockyard.api.compute.racks import check_rack, check_rack_host, place_hosts, rack_of
 from stockyard.api.compute.server_common import request_id
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import AdminCtx, Microversion, SessionDep, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -110,8 +111,12 @@ async def _get(session: AsyncSession, aggregate_id: str) -> Aggregate:
     if key is not None:
         agg = await session.get(Aggregate, key)
     if agg is None:
-        raise APIError(404, f"Aggregate {aggregate_id} could not be found.")
+        raise APIError(404, _not_found(aggregate_id))
     return agg
+
+
+def _not_found(aggregate_id: str) -> str:
+    return f"Aggregate {aggregate_id} could not be found."
 
 
 async def _check_name_free(session: AsyncSession, name: str, own_id: int | None) -> None:
@@ -231,7 +236,7 @@ async def delete_aggregate(aggregate_id: str, session: SessionDep, ctx: AdminCtx
         raise APIError(
             409, f"Cannot delete aggregate {aggregate_id}. Reason: Host list is not empty."
         )
-    await session.delete(agg)
+    await delete_or_404(session, agg, _not_found(aggregate_id))
     await session.commit()
     return Response(status_code=200)
 
@@ -310,9 +315,10 @@ async def _remove_host(session: AsyncSession, agg: Aggregate, host: str) -> None
             AggregateHost.aggregate_id == agg.id, AggregateHost.host_name == host
         )
     )
+    missing = f"Cannot remove host {host} in aggregate {agg.id}: not found."
     if row is None:
-        raise APIError(404, f"Cannot remove host {host} in aggregate {agg.id}: not found.")
-    await session.delete(row)
+        raise APIError(404, missing)
+    await delete_or_404(session, row, missing)
     agg.updated_at = utcnow()
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.flavor_spec_rules import validate as validate_spec
 from stockyard.api.compute.flavors import get_flavor
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import AdminCtx, Microversion, ProjectCtx, SessionDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -185,9 +186,10 @@ async def flavor_action(
             )
         session.add(FlavorAccess(flavor_id=flavor.id, project_id=tenant))
     else:
+        missing = f"Flavor access not found for {flavor_id} / {tenant} combination."
         if existing is None:
-            raise APIError(404, f"Flavor access not found for {flavor_id} / {tenant} combination.")
-        await session.delete(existing)
+            raise APIError(404, missing)
+        await delete_or_404(session, existing, missing)
     await session.flush()
     result = await _access_list(session, flavor)
     await session.commit()

@@ -22,6 +22,7 @@ from stockyard.api.compute.common import (
     parse_bool,
     parse_limit,
 )
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import AdminCtx, Microversion, ProjectCtx, SessionDep, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -123,7 +124,11 @@ async def get_flavor(session: AsyncSession, ctx: RequestContext, flavor_id: str)
         )
         if access is not None:
             return flavor
-    raise APIError(404, f"Flavor {flavor_id} could not be found.")
+    raise APIError(404, flavor_not_found(flavor_id))
+
+
+def flavor_not_found(flavor_id: str) -> str:
+    return f"Flavor {flavor_id} could not be found."
 
 
 def _int_query(name: str, raw: str | None) -> int | None:
@@ -366,6 +371,6 @@ async def update_flavor(
 async def delete_flavor(flavor_id: str, session: SessionDep, ctx: AdminCtx) -> Response:
     """Admin: delete a flavor; servers keep their snapshot of it."""
     flavor = await get_flavor(session, ctx, flavor_id)
-    await session.delete(flavor)
+    await delete_or_404(session, flavor, flavor_not_found(flavor_id))
     await session.commit()
     return Response(status_code=202)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.compute.common import IntLike, parse_body, parse_bool
 from stockyard.api.compute.quota_engine import bind_settings, check_quota
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -116,8 +117,12 @@ async def get_group(session: AsyncSession, ctx: RequestContext, group_id: str) -
     """The group, if the caller may see it (its project, or an admin); 404 otherwise."""
     group = await session.scalar(select(ServerGroup).where(ServerGroup.uuid == group_id))
     if group is None or (not ctx.is_admin and group.project_id != ctx.project_id):
-        raise APIError(404, f"Instance group {group_id} could not be found.")
+        raise APIError(404, _not_found(group_id))
     return group
+
+
+def _not_found(group_id: str) -> str:
+    return f"Instance group {group_id} could not be found."
 
 
 @router.get("/os-server-groups")
@@ -174,6 +179,6 @@ async def create_group(
 async def delete_group(group_id: str, session: SessionDep, ctx: WriterCtx) -> Response:
     """Delete a group; its servers stay, they are no longer members of anything."""
     group = await get_group(session, ctx, group_id)
-    await session.delete(group)
+    await delete_or_404(session, group, _not_found(group_id))
     await session.commit()
     return Response(status_code=204)

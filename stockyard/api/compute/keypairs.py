@@ -20,6 +20,7 @@ from stockyard.api.compute.common import (
     parse_limit,
 )
 from stockyard.api.compute.quota_engine import bind_settings, check_quota
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import Microversion, ProjectCtx, SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -80,12 +81,16 @@ def _target_user(ctx: RequestContext, version: APIVersion, user_id: str | None) 
     return user_id
 
 
+def _not_found(user_id: str, name: str) -> str:
+    return f"Keypair {name} not found for user {user_id}"
+
+
 async def _get(session: AsyncSession, user_id: str, name: str) -> KeyPair:
     kp = await session.scalar(
         select(KeyPair).where(KeyPair.user_id == user_id, KeyPair.name == name)
     )
     if kp is None:
-        raise APIError(404, f"Keypair {name} not found for user {user_id}")
+        raise APIError(404, _not_found(user_id, name))
     return kp
 
 
@@ -198,7 +203,8 @@ async def delete_keypair(
     version: Microversion,
     user_id: UserQuery = None,
 ) -> Response:
-    kp = await _get(session, _target_user(ctx, version, user_id), name)
-    await session.delete(kp)
+    owner = _target_user(ctx, version, user_id)
+    kp = await _get(session, owner, name)
+    await delete_or_404(session, kp, _not_found(owner, name))
     await session.commit()
     return Response(status_code=204 if version.at_least("2.2") else 202)

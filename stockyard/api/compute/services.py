@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.compute.common import DB_INT_MAX, iso
 from stockyard.api.compute.hostinfo import HOST_DOWN_AFTER_SECONDS, host_is_up
 from stockyard.api.compute.zones import aggregate_zones_by_host, effective_az, zone_of_host
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import AdminCtx, Microversion, SessionDep, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.microversion import APIVersion
@@ -146,8 +147,12 @@ async def _by_id(session: AsyncSession, version: APIVersion, service_id: str) ->
         else:
             target = await session.get(Host, number)
     if target is None:
-        raise APIError(404, f"Service {service_id} could not be found.")
+        raise APIError(404, _not_found(service_id))
     return target
+
+
+def _not_found(service_id: str) -> str:
+    return f"Service {service_id} could not be found."
 
 
 async def _by_host_binary(session: AsyncSession, host: str, binary: str) -> Target:
@@ -294,7 +299,7 @@ async def _remove_node(
     try:
         await remove_node(db, hwmgr, node_uuid)
     except StockNotFound:
-        raise APIError(404, f"Service {service_id} could not be found.") from None
+        raise APIError(404, _not_found(service_id)) from None
     except HwmgrUnavailable as exc:
         raise APIError(503, str(exc)) from exc
     except StockError as exc:
@@ -331,6 +336,6 @@ async def delete_service(
             return Response(status_code=204)
         await session.execute(delete(AggregateHost).where(AggregateHost.host_name == target.name))
         await session.execute(delete(Allocation).where(Allocation.host_id == target.id))
-    await session.delete(target)
+    await delete_or_404(session, target, _not_found(service_id))
     await session.commit()
     return Response(status_code=204)
