@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.bus import contract
-from stockyard.db.base import execute_count, utcnow
+from stockyard.db.base import delete_once, execute_count, utcnow
 from stockyard.db.models import Host, Instance, Volume, VolumeAttachment
 from stockyard.lifecycle import leases, records
 from stockyard.lifecycle.block_devices import mappings
@@ -178,7 +178,7 @@ async def release_reserved(s: AsyncSession, inst: Instance) -> None:
     for att in await _ours(s, inst):
         volume = await s.get(Volume, att.volume_id)
         if volume is None:
-            await s.delete(att)
+            await delete_once(s, att)  # or gone meanwhile (as flow.remove allows)
         else:
             await flow.remove(s, att, volume)
 

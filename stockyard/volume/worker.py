@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from stockyard.db.base import Database
+from stockyard.db.base import Database, delete_once
 from stockyard.db.models import Image, Volume, VolumeSnapshot, VolumeType
 from stockyard.image.store import ImageStore
 from stockyard.settings import Settings
@@ -147,7 +147,7 @@ class Steps:
                 async with self.db.session() as s:
                     row = await s.get(VolumeSnapshot, snap.id)
                     if row is not None:
-                        await s.delete(row)
+                        await delete_once(s, row)  # or gone meanwhile: as wanted
         await driver.delete(volume_ref(volume))
         return Outcome(removed=True)
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.errors import APIError
-from stockyard.db.base import utcnow
+from stockyard.db.base import delete_once, utcnow
 from stockyard.db.models import Volume, VolumeAttachment
 from stockyard.settings import Settings
 from stockyard.volume import attachments as flow
@@ -155,12 +155,15 @@ async def force_detach(args: Any, volume: Volume, s: AsyncSession) -> None:
     rows = list(
         await s.scalars(select(VolumeAttachment).where(VolumeAttachment.volume_id == volume.id))
     )
+    missing = f"Volume attachment {wanted} could not be found."
     if wanted:
         rows = [row for row in rows if row.id == wanted]
         if not rows:
-            raise APIError(404, f"Volume attachment {wanted} could not be found.")
+            raise APIError(404, missing)
     for row in rows:
-        await s.delete(row)
+        # One a concurrent detach took since: gone already, as asked; the one named is 404.
+        if not await delete_once(s, row) and wanted:
+            raise APIError(404, missing)
     await s.flush()
     left = await s.scalar(
         select(func.count())

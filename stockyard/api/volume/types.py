@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.api.deletes import delete_or_404
 from stockyard.api.deps import AdminCtx, ProjectCtx, SessionDep
 from stockyard.api.errors import APIError
 from stockyard.api.volume.common import body_of, parse_bool
@@ -54,8 +55,12 @@ async def _get(session: AsyncSession, ctx: RequestContext, type_id: str) -> Volu
     if vtype is None and type_id == DEFAULT_TYPE:
         vtype = await default_type(session)
     if vtype is None or not (vtype.is_public or ctx.is_admin):
-        raise APIError(404, f"Volume type {type_id} could not be found.")
+        raise APIError(404, _not_found(type_id))
     return vtype
+
+
+def _not_found(type_id: str) -> str:
+    return f"Volume type {type_id} could not be found."
 
 
 def _specs(value: Any) -> dict[str, str]:
@@ -158,7 +163,7 @@ async def delete_type(type_id: str, ctx: AdminCtx, session: SessionDep) -> None:
     )
     if used or used_by_snaps:
         raise APIError(400, "Target volume type is still in use.")
-    await session.delete(vtype)
+    await delete_or_404(session, vtype, _not_found(type_id))
     await session.commit()
 
 
