@@ -27,7 +27,14 @@ from stockyard.db.base import utcnow
 from stockyard.db.models import Project, Role, Token, User
 from stockyard.db.models.identity import ApplicationCredential
 from stockyard.identity.context import RequestContext
-from stockyard.identity.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from stockyard.identity.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    delete_or_not_found,
+)
 from stockyard.identity.passwords import hash_password, verify_password
 from stockyard.identity.tokens import assigned_role_names, with_implied
 
@@ -159,8 +166,12 @@ async def get(
     _may_read(ctx, user_id)
     cred = await session.get(ApplicationCredential, cred_id)
     if cred is None or cred.user_id != user_id:
-        raise NotFound(f"Could not find Application Credential: {cred_id}.")
+        raise NotFound(_not_found(cred_id))
     return cred
+
+
+def _not_found(cred_id: str) -> str:
+    return f"Could not find Application Credential: {cred_id}."
 
 
 async def delete(session: AsyncSession, ctx: RequestContext, user_id: str, cred_id: str) -> None:
@@ -168,7 +179,7 @@ async def delete(session: AsyncSession, ctx: RequestContext, user_id: str, cred_
     cred = await get(session, ctx, user_id, cred_id)
     _deny_restricted(ctx, await _issued_restricted(session, ctx))
     await session.execute(update(Token).where(Token.app_cred_id == cred.id).values(revoked=True))
-    await session.delete(cred)
+    await delete_or_not_found(session, cred, _not_found(cred_id))
 
 
 async def authenticate(

@@ -13,9 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import Group, GroupMember, User
-from stockyard.identity.errors import NotFound
+from stockyard.identity.errors import NotFound, delete_or_not_found
 from stockyard.identity.role_defs import group_member_ids
-from stockyard.identity.service import _check_name, _flush, _get, _list, get_domain, get_user
+from stockyard.identity.service import (
+    _check_name,
+    _flush,
+    _get,
+    _list,
+    _not_found,
+    get_domain,
+    get_user,
+)
 from stockyard.identity.tokens import TokenService, user_group_ids
 
 
@@ -50,7 +58,7 @@ async def delete_group(session: AsyncSession, tokens: TokenService, group: Group
     """Its members lose the group's roles: their tokens are revoked."""
     for user_id in await group_member_ids(session, group.id):
         await tokens.revoke_user(session, user_id)
-    await session.delete(group)
+    await delete_or_not_found(session, group, _not_found("group", group.id))
     await session.flush()
 
 
@@ -80,9 +88,13 @@ async def add_member(session: AsyncSession, group_id: str, user_id: str) -> None
         await session.flush()
 
 
+def _not_member(group_id: str, user_id: str) -> str:
+    return f"Could not find user {user_id} in group {group_id}."
+
+
 async def check_member(session: AsyncSession, group_id: str, user_id: str) -> None:
     if await _membership(session, group_id, user_id) is None:
-        raise NotFound(f"Could not find user {user_id} in group {group_id}.")
+        raise NotFound(_not_member(group_id, user_id))
 
 
 async def remove_member(
@@ -91,7 +103,7 @@ async def remove_member(
     """The user loses the group's roles: its tokens are revoked."""
     row = await _membership(session, group_id, user_id)
     if row is None:
-        raise NotFound(f"Could not find user {user_id} in group {group_id}.")
-    await session.delete(row)
+        raise NotFound(_not_member(group_id, user_id))
+    await delete_or_not_found(session, row, _not_member(group_id, user_id))
     await tokens.revoke_user(session, user_id)
     await session.flush()

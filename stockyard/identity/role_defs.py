@@ -17,7 +17,7 @@ from stockyard.db.models import (
     SystemRoleAssignment,
 )
 from stockyard.identity.bootstrap import ROLE_NAMES
-from stockyard.identity.errors import Conflict, Forbidden, NotFound
+from stockyard.identity.errors import Conflict, Forbidden, NotFound, delete_or_not_found
 from stockyard.identity.tokens import TokenService
 
 
@@ -31,8 +31,12 @@ async def list_roles(session: AsyncSession, name: str | None = None) -> list[Rol
 async def get_role(session: AsyncSession, role_id: str) -> Role:
     role = await session.get(Role, role_id)
     if role is None:
-        raise NotFound(f"Could not find role: {role_id}.")
+        raise NotFound(_not_found(role_id))
     return role
+
+
+def _not_found(role_id: str) -> str:
+    return f"Could not find role: {role_id}."
 
 
 async def create_role(session: AsyncSession, fields: dict[str, Any]) -> Role:
@@ -72,7 +76,7 @@ async def update_role(
 async def delete_role(session: AsyncSession, tokens: TokenService, role: Role) -> None:
     """Revoke the tokens of everyone who held the role, then drop it and its grants."""
     await _revoke_holders(session, tokens, role)
-    await session.delete(role)
+    await delete_or_not_found(session, role, _not_found(role.id))
     await session.flush()
 
 

@@ -24,7 +24,7 @@ from stockyard.db.models import (
     SystemRoleAssignment,
     User,
 )
-from stockyard.identity.errors import BadRequest, NotFound
+from stockyard.identity.errors import BadRequest, NotFound, delete_or_not_found
 from stockyard.identity.role_defs import group_member_ids
 from stockyard.identity.tokens import TokenService
 
@@ -156,7 +156,7 @@ async def revoke(
     row = await _find(session, role_id, actor, target)
     if row is None:
         raise _missing(role_id, actor)
-    await session.delete(row)
+    await delete_or_not_found(session, row, _missing(role_id, actor).message)
     users = [actor.id] if actor.kind == "user" else await group_member_ids(session, actor.id)
     for user_id in users:
         # Domain- and system-scoped tokens are not tracked per scope: revoke them all.

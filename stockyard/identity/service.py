@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,14 @@ from stockyard.db.models import (
     User,
 )
 from stockyard.identity.bootstrap import DEFAULT_DOMAIN_ID
-from stockyard.identity.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from stockyard.identity.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    delete_or_not_found,
+)
 from stockyard.identity.passwords import hash_password, verify_password
 from stockyard.identity.tokens import TokenService, user_group_ids
 
@@ -87,8 +94,12 @@ async def _get(session: AsyncSession, model: type[_M], kind: str, ident: str) ->
     """The row or keystone's "Could not find <kind>: <id>." 404."""
     row = await session.get(model, ident)
     if row is None:
-        raise NotFound(f"Could not find {kind}: {ident}.")
+        raise NotFound(_not_found(kind, ident))
     return row
+
+
+def _not_found(kind: str, ident: str) -> str:
+    return f"Could not find {kind}: {ident}."
 
 
 async def _check_name(
@@ -178,10 +189,8 @@ async def delete_domain(session: AsyncSession, tokens: TokenService, domain: Dom
         raise Forbidden("The default domain cannot be deleted.")
     await _revoke_domain(session, tokens, domain.id)
     for model in (Group, User, Project):
-        for row in await session.scalars(select(model).where(model.domain_id == domain.id)):
-            await session.delete(row)
-    await session.flush()
-    await session.delete(domain)
+        await session.execute(delete(model).where(model.domain_id == domain.id))
+    await delete_or_not_found(session, domain, _not_found("domain", domain.id))
     await session.flush()
 
 
@@ -224,7 +233,7 @@ async def update_project(
 
 async def delete_project(session: AsyncSession, tokens: TokenService, project: Project) -> None:
     await tokens.revoke_project(session, project.id)
-    await session.delete(project)
+    await delete_or_not_found(session, project, _not_found("project", project.id))
     await session.flush()
 
 
@@ -280,7 +289,7 @@ async def update_user(
 async def delete_user(session: AsyncSession, tokens: TokenService, user: User) -> None:
     # Token rows go with the user (ON DELETE CASCADE); revoking first also empties the cache.
     await tokens.revoke_user(session, user.id)
-    await session.delete(user)
+    await delete_or_not_found(session, user, _not_found("user", user.id))
     await session.flush()
 
 
