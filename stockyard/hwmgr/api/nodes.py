@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from stockyard.db.base import execute_count
 from stockyard.hwmgr.api.deps import ServiceAuth, SessionDep, StateDep
 from stockyard.hwmgr.api.errors import HwmgrError
 from stockyard.hwmgr.api.schemas import (
@@ -36,8 +37,12 @@ T = TypeVar("T")
 async def load_node(session: SessionDep, node_uuid: str) -> Node:
     node = await session.get(Node, node_uuid)
     if node is None:
-        raise HwmgrError(404, f"node {node_uuid} not found")
+        raise _not_found(node_uuid)
     return node
+
+
+def _not_found(node_uuid: str) -> HwmgrError:
+    return HwmgrError(404, f"node {node_uuid} not found")
 
 
 async def with_bmc(
@@ -179,7 +184,12 @@ async def delete_node(node_uuid: str, session: SessionDep) -> Response:
     node = await load_node(session, node_uuid)
     if node.provision_state not in st.NODE_DELETABLE:
         raise HwmgrError(409, f"node {node_uuid} is {node.provision_state}; release it first")
-    await session.delete(node)
+    # By key, not session.delete: of two deletes at once, the one that finds the row gone
+    # answers 404 (not 204 over a DELETE that matched nothing).
+    session.expunge(node)
+    stmt = delete(Node).where(Node.uuid == node.uuid).execution_options(synchronize_session=False)
+    if not await execute_count(session, stmt):
+        raise _not_found(node_uuid)
     await session.commit()
     return Response(status_code=204)
 
