@@ -5,7 +5,8 @@ Prints figures only, asserts nothing. DESIGN.md's targets on 2 cores: 200 create
 concurrent clients with the 202 at p99 <= 300 ms and all ACTIVE within 5 s, the server's
 CPU per create <= 10 ms (the second phase runs the creates against ``stockyard api``
 alone on the same database, so that its CPU is the API's own);
-``GET /servers/detail`` of 200 servers <= 20 ms (1,000 servers <= 100 ms).
+``GET /servers/detail`` of 200 servers <= 20 ms (1,000 servers <= 100 ms). It also
+prints how long a cheap GET waits while the burst is accepted and built.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
             resp.raise_for_status()
             ids.append(resp.json()["server"]["id"])
 
+        probes: list[float] = []
+        probing = asyncio.Event()
+
+        async def probe() -> None:
+            # Any other request while the burst is accepted and built: how long the
+            # process keeps it waiting (placement passes, the writer gate).
+            async with httpx.AsyncClient(base_url=base, timeout=60) as other:
+                while not probing.is_set():
+                    t0 = time.perf_counter()
+                    (await other.get("/compute/")).raise_for_status()
+                    probes.append(time.perf_counter() - t0)
+                    await asyncio.sleep(0.01)
+
+        prober = asyncio.create_task(probe())
         cpu0 = cpu_seconds(server_pid)
         start = time.perf_counter()
         await asyncio.gather(*(create(i) for i in range(creates)))
@@ -77,6 +92,8 @@ async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
             await asyncio.sleep(0.05)
         all_active = time.perf_counter() - start
         cpu = cpu_seconds(server_pid) - cpu0
+        probing.set()
+        await prober
         servers = (await client.get("/compute/v2.1/servers/detail", headers=h)).json()["servers"]
         states = [s["status"] for s in servers]
         errors = sum(1 for s in states if s == "ERROR")
@@ -86,6 +103,10 @@ async def run(creates: int, clients: int, port: int, server_pid: int) -> None:
             f"p99 {pct(latencies, 99) * 1000:.0f} ms  (all accepted in {accepted:.2f} s)"
         )
         print(f"  all ACTIVE after {all_active:.2f} s  ({errors} ERROR)")
+        print(
+            f"  GET /compute/ meanwhile, every 10 ms: p50 {pct(probes, 50) * 1000:.1f} ms  "
+            f"p99 {pct(probes, 99) * 1000:.1f} ms  max {max(probes) * 1000:.0f} ms"
+        )
         print(
             f"  server CPU {cpu_accept:.2f} s to accept them: "
             f"{cpu_accept / creates * 1000:.1f} ms per create"
