@@ -12,13 +12,14 @@ of their own; their code is in this package (``server_views``, ``server_schemas`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 
 from stockyard.api.deps import ProjectCtx
 from stockyard.api.errors import APIError
+from stockyard.api.extension_list import Extension
+from stockyard.api.extension_list import served as served_of
 
 router = APIRouter()
 
@@ -26,25 +27,6 @@ router = APIRouter()
 _NAMESPACE = "http://docs.openstack.org/compute/ext/fake_xml"
 _UPDATED = "2014-12-03T00:00:00Z"
 _PREFIX = "/compute/v2.1"
-
-
-@dataclass(frozen=True, slots=True)
-class Extension:
-    alias: str
-    name: str
-    description: str
-    path: str | None = None
-    """A path (under /compute/v2.1) that must be routed for the extension to be listed."""
-
-    def descriptor(self) -> dict[str, Any]:
-        return {
-            "alias": self.alias,
-            "description": self.description,
-            "links": [],
-            "name": self.name,
-            "namespace": _NAMESPACE,
-            "updated": _UPDATED,
-        }
 
 
 # Nova's names and descriptions, sorted by alias as Nova's list is.
@@ -173,27 +155,19 @@ EXTENSIONS: tuple[Extension, ...] = (
 )
 
 
-def _routed_paths(request: Request) -> set[str]:
-    # The OpenAPI document is the public, flattened view of every included router (the
-    # route tree itself nests them); FastAPI builds it once and caches it on the app.
-    paths: dict[str, Any] = request.app.openapi().get("paths", {})
-    return {path.removeprefix(_PREFIX) for path in paths if path.startswith(_PREFIX + "/")}
-
-
 def served(request: Request) -> list[Extension]:
     """The extensions whose API this application serves right now."""
-    paths = _routed_paths(request)
-    return [ext for ext in EXTENSIONS if ext.path is None or ext.path in paths]
+    return served_of(request, EXTENSIONS, _PREFIX)
 
 
 @router.get("/extensions")
 async def list_extensions(request: Request, ctx: ProjectCtx) -> dict[str, Any]:
-    return {"extensions": [ext.descriptor() for ext in served(request)]}
+    return {"extensions": [ext.descriptor(_UPDATED, _NAMESPACE) for ext in served(request)]}
 
 
 @router.get("/extensions/{alias}")
 async def show_extension(alias: str, request: Request, ctx: ProjectCtx) -> dict[str, Any]:
     for ext in served(request):
         if ext.alias == alias:
-            return {"extension": ext.descriptor()}
+            return {"extension": ext.descriptor(_UPDATED, _NAMESPACE)}
     raise APIError(404, f"Extension {alias} could not be found.")

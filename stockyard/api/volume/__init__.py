@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends
 from stockyard.api.volume.actions import router as actions_router
 from stockyard.api.volume.attachments import router as attachments_router
 from stockyard.api.volume.common import check_path_project
+from stockyard.api.volume.extensions import router as extensions_router
 from stockyard.api.volume.messages import router as messages_router
 from stockyard.api.volume.metadata import router as metadata_router
 from stockyard.api.volume.quotas import router as quotas_router
@@ -30,6 +31,7 @@ _subs = [
     quotas_router,
     messages_router,
     services_router,
+    extensions_router,
 ]
 
 router = APIRouter(prefix="/volume")
