@@ -16,6 +16,7 @@ from stockyard.api.volume.metadata import router as metadata_router
 from stockyard.api.volume.quotas import router as quotas_router
 from stockyard.api.volume.services import router as services_router
 from stockyard.api.volume.snapshots import router as snapshots_router
+from stockyard.api.volume.type_access import router as type_access_router
 from stockyard.api.volume.types import router as types_router
 from stockyard.api.volume.versions import list_versions, negotiate_dep
 from stockyard.api.volume.versions import router as versions_router
@@ -28,6 +29,7 @@ _subs = [
     metadata_router,
     snapshots_router,
     types_router,
+    type_access_router,
     quotas_router,
     messages_router,
     services_router,

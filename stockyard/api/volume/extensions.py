@@ -46,6 +46,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "Expose the internal project_id as an attribute of a volume.", _VOLUMES),
     Extension("os-volume-actions", "VolumeActions", "Enable volume actions.",
               "/volumes/{volume_id}/action"),
+    Extension("os-volume-type-access", "VolumeTypeAccess", "Volume type access support.",
+              "/types/{type_id}/os-volume-type-access"),
 )  # fmt: skip
 
 

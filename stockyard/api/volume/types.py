@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,7 @@ from stockyard.api.deps import AdminCtx, ProjectCtx, SessionDep
 from stockyard.api.errors import APIError
 from stockyard.api.volume.common import body_of, parse_bool
 from stockyard.api.volume.views import type_view
-from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
+from stockyard.db.models import Volume, VolumeSnapshot, VolumeType, VolumeTypeProject
 from stockyard.identity.context import RequestContext
 
 DEFAULT_TYPE = "__DEFAULT__"
@@ -45,21 +45,37 @@ async def find_type(session: AsyncSession, ctx: RequestContext, ref: str) -> Vol
         vtype = await session.scalar(select(VolumeType).where(VolumeType.name == ref))
     if vtype is None and ref == DEFAULT_TYPE:
         vtype = await default_type(session)
-    if vtype is None or not (vtype.is_public or ctx.is_admin):
+    if vtype is None or not await visible(session, ctx, vtype):
         raise APIError(404, f"Volume type with name {ref} could not be found.")
     return vtype
 
 
-async def _get(session: AsyncSession, ctx: RequestContext, type_id: str) -> VolumeType:
+async def visible(session: AsyncSession, ctx: RequestContext, vtype: VolumeType) -> bool:
+    """Public types are everyone's; a private one is its admins' and given projects'."""
+    if vtype.is_public or ctx.is_admin:
+        return True
+    given = await session.get(VolumeTypeProject, (vtype.id, ctx.project_id or ""))
+    return given is not None
+
+
+def _visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
+    given = select(VolumeTypeProject.volume_type_id).where(
+        VolumeTypeProject.project_id == (ctx.project_id or "")
+    )
+    return or_(VolumeType.is_public.is_(True), VolumeType.id.in_(given))
+
+
+async def get_type(session: AsyncSession, ctx: RequestContext, type_id: str) -> VolumeType:
+    """The type ``type_id`` if the caller may see it, else Cinder's 404."""
     vtype = await session.get(VolumeType, type_id)
     if vtype is None and type_id == DEFAULT_TYPE:
         vtype = await default_type(session)
-    if vtype is None or not (vtype.is_public or ctx.is_admin):
-        raise APIError(404, _not_found(type_id))
+    if vtype is None or not await visible(session, ctx, vtype):
+        raise APIError(404, not_found(type_id))
     return vtype
 
 
-def _not_found(type_id: str) -> str:
+def not_found(type_id: str) -> str:
     return f"Volume type {type_id} could not be found."
 
 
@@ -80,9 +96,11 @@ async def list_types(ctx: ProjectCtx, session: SessionDep, request: Request) -> 
     await session.commit()
     stmt = select(VolumeType).order_by(VolumeType.name)
     wanted = request.query_params.get("is_public")
-    if not ctx.is_admin:
-        stmt = stmt.where(VolumeType.is_public.is_(True))
-    elif wanted is not None and wanted.lower() != "none":
+    # Cinder's: public types and the private ones given to the caller's project; an
+    # admin may ask for private ones only (false) or for every type ("none").
+    if not ctx.is_admin or wanted is None:
+        stmt = stmt.where(_visible_clause(ctx))
+    elif wanted.lower() != "none":
         stmt = stmt.where(VolumeType.is_public.is_(parse_bool(wanted, "is_public")))
     return {"volume_types": [type_view(t, ctx) for t in await session.scalars(stmt)]}
 
@@ -96,7 +114,7 @@ async def show_default(ctx: ProjectCtx, session: SessionDep) -> dict[str, Any]:
 
 @router.get("/types/{type_id}")
 async def show_type(type_id: str, ctx: ProjectCtx, session: SessionDep) -> dict[str, Any]:
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     await session.commit()
     return {"volume_type": type_view(vtype, ctx)}
 
@@ -127,7 +145,7 @@ async def update_type(
     type_id: str, ctx: AdminCtx, session: SessionDep, body: Any = Body(None)
 ) -> dict[str, Any]:
     data = body_of(body, "volume_type")
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     if "name" in data:
         name = data["name"]
         if not isinstance(name, str) or not name.strip():
@@ -150,7 +168,7 @@ async def update_type(
 
 @router.delete("/types/{type_id}", status_code=202, response_class=Response)
 async def delete_type(type_id: str, ctx: AdminCtx, session: SessionDep) -> None:
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     if vtype.name == DEFAULT_TYPE:
         raise APIError(400, "Default volume type can not be deleted.")
     used = await session.scalar(
@@ -163,13 +181,13 @@ async def delete_type(type_id: str, ctx: AdminCtx, session: SessionDep) -> None:
     )
     if used or used_by_snaps:
         raise APIError(400, "Target volume type is still in use.")
-    await delete_or_404(session, vtype, _not_found(type_id))
+    await delete_or_404(session, vtype, not_found(type_id))
     await session.commit()
 
 
 @router.get("/types/{type_id}/extra_specs")
 async def list_specs(type_id: str, ctx: AdminCtx, session: SessionDep) -> dict[str, Any]:
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     return {"extra_specs": dict(vtype.extra_specs or {})}
 
 
@@ -180,7 +198,7 @@ async def add_specs(
     if not isinstance(body, dict) or "extra_specs" not in body:
         raise APIError(400, "Missing required element 'extra_specs' in request body.")
     specs = _specs(body["extra_specs"])
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     vtype.extra_specs = {**(vtype.extra_specs or {}), **specs}
     await session.commit()
     return {"extra_specs": specs}
@@ -188,7 +206,7 @@ async def add_specs(
 
 @router.get("/types/{type_id}/extra_specs/{key}")
 async def show_spec(type_id: str, key: str, ctx: AdminCtx, session: SessionDep) -> dict[str, Any]:
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     if key not in (vtype.extra_specs or {}):
         raise APIError(404, f"Volume Type {type_id} has no extra specs with key {key}.")
     return {key: vtype.extra_specs[key]}
@@ -203,7 +221,7 @@ async def update_spec(
     if len(body) > 1:
         raise APIError(400, "Request body contains too many items")
     spec = _specs(body)
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     vtype.extra_specs = {**(vtype.extra_specs or {}), **spec}
     await session.commit()
     return spec
@@ -211,7 +229,7 @@ async def update_spec(
 
 @router.delete("/types/{type_id}/extra_specs/{key}", status_code=202, response_class=Response)
 async def delete_spec(type_id: str, key: str, ctx: AdminCtx, session: SessionDep) -> None:
-    vtype = await _get(session, ctx, type_id)
+    vtype = await get_type(session, ctx, type_id)
     specs = dict(vtype.extra_specs or {})
     if key not in specs:
         raise APIError(404, f"Volume Type {type_id} has no extra specs with key {key}.")

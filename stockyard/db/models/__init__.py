@@ -52,6 +52,7 @@ from stockyard.db.models.volume import (
     VolumeQuota,
     VolumeSnapshot,
     VolumeType,
+    VolumeTypeProject,
 )
 
 __all__ = [
@@ -98,4 +99,5 @@ __all__ = [
     "VolumeQuota",
     "VolumeSnapshot",
     "VolumeType",
+    "VolumeTypeProject",
 ]

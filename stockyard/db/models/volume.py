@@ -42,6 +42,17 @@ class VolumeType(Base):
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True, onupdate=utcnow)
 
 
+class VolumeTypeProject(Base):
+    """A project given a private volume type (Cinder's ``os-volume-type-access``)."""
+
+    __tablename__ = "volume_type_projects"
+    volume_type_id: Mapped[str] = mapped_column(
+        ForeignKey("volume_types.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class _Lifecycle:
     """Columns shared by the two lifecycle tables (volumes, snapshots)."""
 
