@@ -37,6 +37,8 @@ async def test_bootable_readonly_and_reset_status(cloud: Cloud, volumes: VolumeS
     vid, path = await _ready(cloud)
     h, admin = vh(cloud.demo_token), vh(cloud.admin_token)
     action = f"{path}/action"
+    fresh = (await cloud.client.get(path, headers=h)).json()["volume"]
+    assert "readonly" not in fresh["metadata"]  # never set: no admin metadata key
     conform(
         schema.set_bootable_volume,
         await cloud.client.post(action, json={"os-set_bootable": {"bootable": "true"}}, headers=h),
@@ -53,6 +55,12 @@ async def test_bootable_readonly_and_reset_status(cloud: Cloud, volumes: VolumeS
     )
     shown = (await cloud.client.get(path, headers=h)).json()["volume"]
     assert shown["bootable"] == "true" and shown["metadata"]["readonly"] == "True"
+    # Once set, the flag stays in the metadata, false too (Cinder's admin metadata).
+    await cloud.client.post(
+        action, json={"os-update_readonly_flag": {"readonly": False}}, headers=h
+    )
+    shown = (await cloud.client.get(path, headers=h)).json()["volume"]
+    assert shown["metadata"]["readonly"] == "False"
     listed = await cloud.client.get(f"{V3}/volumes/detail?bootable=true", headers=h)
     assert [v["id"] for v in listed.json()["volumes"]] == [vid]
     member = await cloud.client.post(

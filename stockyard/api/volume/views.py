@@ -24,8 +24,8 @@ def _links(base_url: str, project_id: str, kind: str, row_id: str) -> list[dict[
 def volume_metadata(volume: Volume) -> dict[str, str]:
     """The user's metadata plus Cinder's visible admin metadata (``readonly``)."""
     metadata = {str(k): str(v) for k, v in (volume.metadata_ or {}).items()}
-    if volume.readonly:
-        metadata["readonly"] = "True"
+    if volume.readonly is not None:
+        metadata["readonly"] = str(volume.readonly)
     return metadata
 
 

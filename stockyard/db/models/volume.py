@@ -83,7 +83,9 @@ class Volume(_Lifecycle, Base):
     volume_type_id: Mapped[str] = mapped_column(ForeignKey("volume_types.id"))
     availability_zone: Mapped[str] = mapped_column(String(255))
     bootable: Mapped[bool] = mapped_column(Boolean, default=False)
-    readonly: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Cinder's ``readonly`` admin metadata: None until os-update_readonly_flag sets it,
+    # after which the volume's metadata shows it, "False" too.
+    readonly: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     multiattach: Mapped[bool] = mapped_column(Boolean, default=False)
     attach_status: Mapped[str] = mapped_column(String(32), default="detached")
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
