@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from stockyard.bus import contract
 from stockyard.db.base import execute_count, utcnow
 from stockyard.db.models import Host, Instance, Port
-from stockyard.db.retry import retried_flow
+from stockyard.db.retry import retried_flow, run_in_transaction
 from stockyard.lifecycle import records
 from stockyard.lifecycle.isolation import isolated
 from stockyard.lifecycle.messages import op_envelope
@@ -55,8 +55,9 @@ class PortSync:
         told in a transaction of its own, so one bad row holds back only itself.
         """
         try:
-            async with self.ctx.db.session() as s:
-                await port_sync.tell_queued_peers(s)
+            # A deadlock with a bind or a result (MariaDB) is re-run at once, not left
+            # to the next pass with an error in the log.
+            await run_in_transaction(self.ctx.db, port_sync.tell_queued_peers)
         except asyncio.CancelledError:
             raise
         except Exception:
