@@ -2,11 +2,12 @@
 snapshots), ``snapshots`` and their per-type twins ``volumes_<type>`` ...; ``backups``,
 ``backup_gigabytes``, ``groups`` and ``per_volume_gigabytes`` are kept and shown.
 
-Usage is counted from the rows (an extending volume counts at its new size); limits are
-the settings' defaults overridden per project in ``volume_quotas`` (per-type ones default
-to -1, unlimited). A check takes the project's ``project_locks`` row (the lock compute's
-and network's quota checks use), so two creates cannot both see 9 of 10; the caller
-inserts or updates the counted row in the same transaction before committing.
+Usage is counted from the rows (an extending volume counts at its new size). Limits are
+the settings' defaults, overridden by the ``default`` quota class (``volume_quota_classes``),
+then per project in ``volume_quotas``; per-type ones default to -1, unlimited. A check
+takes the project's ``project_locks`` row (the lock compute's and network's quota checks
+use), so two creates cannot both see 9 of 10; the caller inserts or updates the counted
+row in the same transaction before committing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stockyard.db.models import Volume, VolumeQuota, VolumeSnapshot, VolumeType
+from stockyard.db.models import (
+    Volume,
+    VolumeQuota,
+    VolumeQuotaClass,
+    VolumeSnapshot,
+    VolumeType,
+)
 from stockyard.db.project_lock import lock_project
 from stockyard.settings import Settings
 
@@ -30,6 +37,7 @@ BASE_RESOURCES = (
     "per_volume_gigabytes",
 )
 PER_TYPE = ("volumes", "gigabytes", "snapshots")
+DEFAULT_CLASS = "default"
 
 
 class QuotaExceeded(Exception):
@@ -52,9 +60,26 @@ async def type_names(session: AsyncSession) -> list[str]:
     return list(await session.scalars(select(VolumeType.name).order_by(VolumeType.name)))
 
 
-async def limits(session: AsyncSession, settings: Settings, project_id: str) -> dict[str, int]:
-    """Every limit of the project (overrides applied)."""
+async def class_limits(
+    session: AsyncSession, settings: Settings, class_name: str = DEFAULT_CLASS
+) -> dict[str, int]:
+    """Every limit of a quota class: the configured defaults under the class's rows.
+    The ``default`` class's are every project's defaults."""
     out = {r: default_limit(settings, r) for r in known_resources(await type_names(session))}
+    rows = await session.execute(
+        select(VolumeQuotaClass.resource, VolumeQuotaClass.hard_limit).where(
+            VolumeQuotaClass.class_name == class_name
+        )
+    )
+    for resource, hard_limit in rows:
+        if resource in out:
+            out[resource] = hard_limit
+    return out
+
+
+async def limits(session: AsyncSession, settings: Settings, project_id: str) -> dict[str, int]:
+    """Every limit of the project (the default class's, its own overrides applied)."""
+    out = await class_limits(session, settings)
     rows = await session.execute(
         select(VolumeQuota.resource, VolumeQuota.hard_limit).where(
             VolumeQuota.project_id == project_id

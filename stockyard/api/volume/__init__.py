@@ -13,6 +13,7 @@ from stockyard.api.volume.common import check_path_project
 from stockyard.api.volume.extensions import router as extensions_router
 from stockyard.api.volume.messages import router as messages_router
 from stockyard.api.volume.metadata import router as metadata_router
+from stockyard.api.volume.quota_classes import router as quota_classes_router
 from stockyard.api.volume.quotas import router as quotas_router
 from stockyard.api.volume.services import router as services_router
 from stockyard.api.volume.snapshots import router as snapshots_router
@@ -31,6 +32,7 @@ _subs = [
     types_router,
     type_access_router,
     quotas_router,
+    quota_classes_router,
     messages_router,
     services_router,
     extensions_router,

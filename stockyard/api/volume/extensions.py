@@ -28,6 +28,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "/os-availability-zone"),
     Extension("os-extended-snapshot-attributes", "ExtendedSnapshotAttributes",
               "Extended SnapshotAttributes support.", "/snapshots"),
+    Extension("os-quota-class-sets", "QuotaClasses", "Quota classes management support.",
+              "/os-quota-class-sets/{class_name}"),
     Extension("os-quota-sets", "Quotas", "Quota management support.",
               "/os-quota-sets/{project_id}"),
     Extension("os-services", "Services", "Services support.", "/os-services"),

@@ -31,14 +31,34 @@ async def _with_default_type(session: AsyncSession) -> None:
     await session.commit()
 
 
+async def validated_limits(session: AsyncSession, body: Any, key: str) -> dict[str, int]:
+    """``body[key]``'s limits by resource, each a known quota key and an integer of -1 or
+    more, or Cinder's 400 naming the key or value; nothing is written."""
+    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+        raise APIError(400, f"Missing required element '{key}' in request body.")
+    await _with_default_type(session)
+    changes = {k: v for k, v in body[key].items() if k not in ("id", "tenant_id")}
+    known = set(quota.known_resources(await quota.type_names(session)))
+    if bad := sorted(set(changes) - known):
+        raise APIError(400, f"Bad key(s) in quota set: {','.join(bad)}")
+    out: dict[str, int] = {}
+    for resource, value in changes.items():
+        limit = strict_int(value)
+        if limit is None:
+            raise APIError(400, f"Quota limit {value} for {resource} must be an integer.")
+        if limit < -1:
+            raise APIError(400, f"Quota limit {limit} for {resource} must be -1 or greater.")
+        out[resource] = limit
+    return out
+
+
 @router.get("/os-quota-sets/{project_id}/defaults")
 async def show_defaults(
     project_id: str, ctx: ProjectCtx, session: SessionDep, state: StateDep
 ) -> dict[str, Any]:
     _may_read(ctx, project_id)
     await _with_default_type(session)
-    names = await quota.type_names(session)
-    limits = {r: quota.default_limit(state.settings, r) for r in quota.known_resources(names)}
+    limits = await quota.class_limits(session, state.settings)
     return {"quota_set": {"id": project_id, **limits}}
 
 
@@ -63,19 +83,7 @@ async def show_quotas(
 async def update_quotas(
     project_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep, body: Any = Body(None)
 ) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get("quota_set"), dict):
-        raise APIError(400, "Missing required element 'quota_set' in request body.")
-    await _with_default_type(session)
-    changes = {k: v for k, v in body["quota_set"].items() if k not in ("id", "tenant_id")}
-    known = set(quota.known_resources(await quota.type_names(session)))
-    if bad := sorted(set(changes) - known):
-        raise APIError(400, f"Bad key(s) in quota set: {','.join(bad)}")
-    for resource, value in changes.items():
-        limit = strict_int(value)
-        if limit is None:
-            raise APIError(400, f"Quota limit {value} for {resource} must be an integer.")
-        if limit < -1:
-            raise APIError(400, f"Quota limit {limit} for {resource} must be -1 or greater.")
+    for resource, limit in (await validated_limits(session, body, "quota_set")).items():
         row = await session.scalar(
             select(VolumeQuota).where(
                 VolumeQuota.project_id == project_id, VolumeQuota.resource == resource

@@ -142,6 +142,18 @@ class VolumeQuota(Base):
     hard_limit: Mapped[int] = mapped_column(Integer)
 
 
+class VolumeQuotaClass(Base):
+    """A limit of a volume quota class (``os-quota-class-sets``); the ``default`` class
+    overrides the configured defaults of every project, under its own overrides."""
+
+    __tablename__ = "volume_quota_classes"
+    __table_args__ = (UniqueConstraint("class_name", "resource"),)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    class_name: Mapped[str] = mapped_column(String(255))
+    resource: Mapped[str] = mapped_column(String(300))
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class VolumeAttachment(Base):
     """One attachment of a volume to a server (Cinder's ``volume_attachment`` and Nova's
     block device mapping in one row).
