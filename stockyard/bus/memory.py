@@ -38,6 +38,7 @@ class MemoryBus:
             self._tasks.append(asyncio.create_task(self._consume(topic, queue, handler)))
 
     async def _consume(self, topic: str, queue: asyncio.Queue[Message], handler: Handler) -> None:
+        me = asyncio.current_task()
         while True:
             message = await queue.get()
             try:
@@ -46,6 +47,11 @@ class MemoryBus:
                 raise
             except Exception:
                 log.exception("handler for %s failed on %s", topic, message.get("type"))
+            if me is not None and me.cancelling():
+                # The handler swallowed this task's cancel (Python 3.11's asyncio.wait_for
+                # does when its call finishes as the cancel lands): stop all the same, or
+                # close() waits for this consumer forever (a hung test teardown, seen).
+                raise asyncio.CancelledError
 
     def healthy(self) -> bool:
         """Always true until closed: there is no broker to lose."""

@@ -36,6 +36,27 @@ async def test_memory_bus_handler_sees_the_message_request_id() -> None:
     assert not bus.healthy()
 
 
+async def test_close_ends_a_consumer_whose_handler_swallowed_the_cancel() -> None:
+    """Python 3.11's asyncio.wait_for returns its call's result when the call finishes
+    as the cancel lands, and the cancel is lost; a handler doing that once hung close()
+    (and the teardown of a test) forever."""
+    bus = MemoryBus()
+    inside = asyncio.Event()
+
+    async def handler(message: Message) -> None:
+        inside.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return  # what the lost cancel looks like to the caller
+
+    await bus.subscribe("volume", handler, concurrency=1)
+    await bus.publish("volume", {"type": "volume_hint"})
+    await inside.wait()
+    async with asyncio.timeout(30):  # a hang guard, not a timing check
+        await bus.close()
+
+
 def test_log_filter_adds_the_current_request_id() -> None:
     logger = logging.getLogger("tests.bus.filter")
     records: list[logging.LogRecord] = []

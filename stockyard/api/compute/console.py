@@ -74,7 +74,8 @@ class ConsoleReplies:
         try:
             message = request.model_copy(update={"reply_to": self.topic, "reply_id": reply_id})
             await self.bus.publish(contract.compute_topic(host), contract.encode(message))
-            return await asyncio.wait_for(future, wait_seconds)
+            async with asyncio.timeout(wait_seconds):
+                return await future
         except TimeoutError:
             return None
         finally:

@@ -53,9 +53,8 @@ class IpmiEmulator:
             raw["password"] = spec.password.get_secret_value()
             nodes.append(raw)
         try:
-            reply = await asyncio.wait_for(
-                self._request({"address": self.address, "nodes": nodes}), self.start_timeout
-            )
+            async with asyncio.timeout(self.start_timeout):
+                reply = await self._request({"address": self.address, "nodes": nodes})
         except BaseException:
             await self.stop()
             raise
@@ -92,7 +91,8 @@ class IpmiEmulator:
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
         try:
-            await asyncio.wait_for(proc.wait(), 5)
+            async with asyncio.timeout(5):
+                await proc.wait()
         except TimeoutError:
             proc.kill()
             await proc.wait()

@@ -353,7 +353,8 @@ class TaskRunner:
             if remaining <= 0:
                 raise TaskFailed(f"installer did not call back within {self.deadline_seconds:g} s")
             try:
-                await asyncio.wait_for(event.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await event.wait()
             except TimeoutError:
                 continue
         if status != "success":

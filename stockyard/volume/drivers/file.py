@@ -78,7 +78,8 @@ class FileDriver(VolumeDriver):
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), QEMU_IMG_TIMEOUT)
+            async with asyncio.timeout(QEMU_IMG_TIMEOUT):
+                out, err = await proc.communicate()
         except TimeoutError:
             proc.kill()
             await proc.wait()

@@ -98,7 +98,8 @@ class LvmDriver(VolumeDriver):
                 "(apt-get install lvm2 qemu-utils)"
             ) from None
         try:
-            out, err = await asyncio.wait_for(proc.communicate(), limit_s)
+            async with asyncio.timeout(limit_s):
+                out, err = await proc.communicate()
         except TimeoutError:
             proc.kill()
             await proc.wait()
