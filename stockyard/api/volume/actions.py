@@ -1,6 +1,7 @@
 """``POST /volumes/{id}/action``: os-extend, os-reset_status, os-force_delete and
 os-force_detach (admin), os-retype (same backend), os-set_bootable,
-os-update_readonly_flag; the attach/detach actions are in :mod:`attach_actions`."""
+os-update_readonly_flag; the attach/detach actions are in :mod:`attach_actions`, the
+image metadata ones in :mod:`image_meta_actions`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stockyard.api.deps import SessionDep, StateDep, WriterCtx
 from stockyard.api.errors import APIError
 from stockyard.api.state import APIState
-from stockyard.api.volume import attach_actions
+from stockyard.api.volume import attach_actions, image_meta_actions
 from stockyard.api.volume.common import get_volume, hint, parse_bool, strict_int
 from stockyard.api.volume.volumes import start_delete
 from stockyard.db.base import utcnow
@@ -41,6 +42,8 @@ async def volume_action(
     volume = await get_volume(session, ctx, volume_id)
     if name in attach_actions.NAMES:
         return await attach_actions.run(name, args, volume, session, state.settings)
+    if name in image_meta_actions.NAMES:
+        return await image_meta_actions.run(name, args, volume, session)
     if name == "os-extend":
         await _extend(volume, args, ctx, session, state, request)
         return Response(status_code=202)

@@ -42,6 +42,8 @@ EXTENSIONS: tuple[Extension, ...] = (
               "Provide data on limited resources that are being used.", "/limits"),
     Extension("os-vol-host-attr", "VolumeHostAttribute",
               "Expose host as an attribute of a volume.", _VOLUMES),
+    Extension("os-vol-image-meta", "VolumeImageMetadata",
+              "Show image metadata associated with the volume.", _VOLUMES),
     Extension("os-vol-mig-status-attr", "VolumeMigStatusAttribute",
               "Expose migration_status as an attribute of a volume.", _VOLUMES),
     Extension("os-vol-tenant-attr", "VolumeTenantAttribute",

@@ -37,3 +37,21 @@ async def image_source(session: AsyncSession, ctx: RequestContext, ref: Any) -> 
             400, f"Invalid input received: Image {image.id} is not active (status {image.status})."
         )
     return image
+
+
+# What Cinder copies of an image besides its properties (``_capture_volume_image_metadata``).
+_IMAGE_ATTRIBUTES = ("checksum", "container_format", "disk_format", "min_disk", "min_ram", "size")
+
+
+def image_metadata_of(image: Image) -> dict[str, str]:
+    """The ``volume_image_metadata`` of a volume made from ``image``: its properties,
+    then its id, name and base attributes, every value a string (Cinder stores text)."""
+    out = {str(k): str(v) for k, v in (image.properties or {}).items() if v is not None}
+    out["image_id"] = image.id
+    if image.name:
+        out["image_name"] = image.name
+    for key in _IMAGE_ATTRIBUTES:
+        value = getattr(image, key)
+        if value is not None:
+            out[key] = str(value)
+    return out

@@ -19,8 +19,8 @@ MIN_VERSION = APIVersion(3, 0)
 #   3.1   os-volume_upload_image's visibility/protected: the action is not served
 #   3.2   bootable filter in volume list
 #   3.3   user messages (/messages)
-#   3.4   glance_metadata filter in volume list (no volume carries image metadata yet:
-#         the filter matches none)
+#   3.4   glance_metadata filter in volume list (the volumes whose image metadata
+#         holds every given key and value)
 #   3.5   messages paging: served (limit, marker, sort) at every version
 #   3.6   consistency group update: not served
 #   3.7   cluster (null, no clusters) in os-services

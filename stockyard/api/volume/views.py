@@ -88,6 +88,8 @@ def volume_detail(
     if not extended:
         return body
     body["os-vol-tenant-attr:tenant_id"] = volume.project_id
+    if volume.image_metadata:  # os-vol-image-meta: only volumes that have some
+        body["volume_image_metadata"] = dict(volume.image_metadata)
     if ctx.is_admin:
         host = f"stockyard@{volume.backend}#{volume.backend}" if volume.backend else None
         body["os-vol-host-attr:host"] = host

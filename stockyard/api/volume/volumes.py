@@ -31,11 +31,11 @@ from stockyard.api.volume.common import (
     strict_int,
     text_field,
 )
-from stockyard.api.volume.images import image_min_gb, image_source
+from stockyard.api.volume.images import image_metadata_of, image_min_gb, image_source
 from stockyard.api.volume.types import default_type, find_type
 from stockyard.api.volume.views import volume_detail, volume_metadata, volume_summary
 from stockyard.db.base import utcnow
-from stockyard.db.models import Volume, VolumeSnapshot, VolumeType
+from stockyard.db.models import Image, Volume, VolumeSnapshot, VolumeType
 from stockyard.identity.context import RequestContext
 from stockyard.volume import quota
 from stockyard.volume.states import VOLUME_ACTIONS, SnapshotStatus, VolumeStatus, may
@@ -158,6 +158,7 @@ async def create_volume(
         snapshot_id=snap.id if snap else None,
         source_volid=source.id if source else None,
         image_id=image.id if image else None,
+        image_metadata=await _image_metadata(session, image, snap, source),
         bootable=bool(source and source.bootable) or image is not None,
         multiattach=multiattach,
         task_started_at=utcnow(),
@@ -182,10 +183,8 @@ async def _list(
             stmt = stmt.where(getattr(Volume, key) == value)
         if version >= LIKE_FILTER and (value := params.get(f"{key}~")) is not None:
             stmt = stmt.where(getattr(Volume, key).contains(value, autoescape=True))
-    # No volume here carries image metadata (3.4) or belongs to a group (3.10): those
-    # filters match nothing rather than being ignored.
-    if version >= APIVersion(3, 4) and params.get("glance_metadata"):
-        stmt = stmt.where(false())
+    # No volume here belongs to a group (3.10): that filter matches nothing rather than
+    # being ignored.
     if version >= APIVersion(3, 10) and params.get("group_id"):
         stmt = stmt.where(false())
     if (bootable := params.get("bootable")) is not None:
@@ -194,6 +193,9 @@ async def _list(
     if (raw := params.get("metadata")) is not None:
         wanted = parse_metadata_filter(raw)
         rows = [v for v in rows if all(volume_metadata(v).get(k) == x for k, x in wanted.items())]
+    if version >= APIVersion(3, 4) and (raw := params.get("glance_metadata")) is not None:
+        image = parse_metadata_filter(raw)
+        rows = [v for v in rows if _has_image_metadata(v, image)]
     limit = parse_limit(request)
     offset = parse_offset(request)
     return page(rows, params.get("marker"), limit, offset), limit, "limit" in params
@@ -357,3 +359,25 @@ async def start_delete(
         volume.lease_owner = None
         volume.lease_expires = None
     await session.commit()
+
+
+async def _image_metadata(
+    session: AsyncSession,
+    image: Image | None,
+    snap: VolumeSnapshot | None,
+    source: Volume | None,
+) -> dict[str, str] | None:
+    """A new volume's image metadata: its image's, else its source volume's (through
+    the snapshot), as Cinder copies volume glance metadata along."""
+    if image is not None:
+        return image_metadata_of(image)
+    if snap is not None:
+        source = await session.get(Volume, snap.volume_id)
+    if source is not None and source.image_metadata:
+        return dict(source.image_metadata)
+    return None
+
+
+def _has_image_metadata(volume: Volume, wanted: dict[str, str]) -> bool:
+    held = volume.image_metadata or {}
+    return all(held.get(k) == x for k, x in wanted.items())

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     ForeignKey,
     Index,
@@ -93,6 +94,12 @@ class Volume(_Lifecycle, Base):
     source_volid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     # The image the volume was created from (copied by the volume role).
     image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # Cinder's volume glance metadata (``volume_image_metadata``): the source image's
+    # id, name, formats, sizes and properties as strings; inherited from a source volume
+    # or snapshot, and set or unset by the os-*_image_metadata actions.
+    image_metadata: Mapped[dict[str, str] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True, default=None
+    )
     backend: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The size an os-extend asked for, until the volume role has grown the volume.
     new_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
