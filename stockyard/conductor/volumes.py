@@ -149,7 +149,9 @@ class VolumeFlow:
                     VolumeAttachment.lease_owner == op_owner(msg.op, msg.op_id)
                 )
             )
-            if att is None:
+            if att is not None:
+                att = await _locked(s, att)
+            if att is None or att.lease_owner != op_owner(msg.op, msg.op_id):
                 log.debug("stale %s result %s ignored", msg.op, msg.op_id)
                 return
             error = msg.error or "unknown error"
@@ -231,8 +233,10 @@ class VolumeFlow:
                 continue
             async with self.ctx.db.session() as s:
                 row = await s.get(VolumeAttachment, att.id)
+                if row is not None:
+                    row = await _locked(s, row)
                 if row is None or row.lease_owner != att.lease_owner:
-                    continue
+                    continue  # its result came in meanwhile, or a server delete took it
                 op = _OPS[row.attach_status]
                 verb = "attach" if op == "attach_volume" else "detach"
                 await self._end(
@@ -246,6 +250,21 @@ class VolumeFlow:
                 )
             done += 1
         return done
+
+
+async def _locked(s: AsyncSession, att: VolumeAttachment) -> VolumeAttachment | None:
+    """The attachment as it is once its server's row is locked (as a server delete
+    locks it before it removes the server's attachments): None if that delete removed
+    it meanwhile. Ending it from the earlier read wrote a row that was gone."""
+    if att.instance_uuid:
+        await s.execute(
+            select(Instance.id).where(Instance.uuid == att.instance_uuid).with_for_update()
+        )
+    return await s.scalar(
+        select(VolumeAttachment)
+        .where(VolumeAttachment.id == att.id)
+        .execution_options(populate_existing=True)
+    )
 
 
 async def release_for_delete(s: AsyncSession, instance_uuid: str) -> list[str]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import delete, select
 
 from stockyard.db.base import utcnow
 from stockyard.db.models import (
+    Instance,
     InstanceAction,
     InstanceActionEvent,
     Volume,
@@ -181,3 +183,23 @@ async def test_a_reboot_during_a_detach_does_not_give_the_volume_back(lab: Lab) 
     before, during = [m for m in lab.agent.received if m["op"] == "reboot"]
     assert [v["volume_id"] for v in before["instance"]["volumes"]] == [vol_id]
     assert during["instance"].get("volumes", []) == []
+
+
+@pytest.mark.backend("postgresql", "mariadb")
+async def test_a_lost_op_ended_while_its_server_is_deleted(lab: Lab) -> None:
+    """The reconciler ends a lost attach while the server's delete (holding the server's
+    row) removes the attachment: it finds the attachment gone once it has the row, and
+    ends nothing (it wrote the removed row before: StaleDataError, a failed pass)."""
+    vol_id, att_id = await _attach_unanswered(lab)
+    await _expire(lab, att_id)
+    async with lab.db.session() as s:
+        att = await s.get(VolumeAttachment, att_id)
+        assert att is not None
+        await s.execute(
+            select(Instance.id).where(Instance.uuid == att.instance_uuid).with_for_update()
+        )
+        ending = asyncio.create_task(lab.conductor.volumes.reconcile_once())
+        await asyncio.sleep(0.5)  # the pass reads the attachment, then waits for the row
+        await s.execute(delete(VolumeAttachment).where(VolumeAttachment.id == att_id))
+    assert await ending == 0  # nothing left to end, and no error
+    assert (await _state(lab, vol_id, att_id))[1] is None
