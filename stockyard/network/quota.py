@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stockyard.db.limits import store_limits
 from stockyard.db.models import (
     Network,
     NetworkQuota,
@@ -125,16 +126,7 @@ async def check_limits(session: AsyncSession, project_id: str, values: dict[str,
 
 
 async def set_limits(session: AsyncSession, project_id: str, values: dict[str, int]) -> None:
-    for resource, limit in values.items():
-        row = await session.scalar(
-            select(NetworkQuota).where(
-                NetworkQuota.project_id == project_id, NetworkQuota.resource == resource
-            )
-        )
-        if row is None:
-            session.add(NetworkQuota(project_id=project_id, resource=resource, hard_limit=limit))
-        else:
-            row.hard_limit = limit
+    await store_limits(session, NetworkQuota, {"project_id": project_id}, values)
 
 
 async def reset(session: AsyncSession, project_id: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.db.models import (
@@ -66,29 +66,27 @@ async def class_limits(
     """Every limit of a quota class: the configured defaults under the class's rows.
     The ``default`` class's are every project's defaults."""
     out = {r: default_limit(settings, r) for r in known_resources(await type_names(session))}
-    rows = await session.execute(
-        select(VolumeQuotaClass.resource, VolumeQuotaClass.hard_limit).where(
-            VolumeQuotaClass.class_name == class_name
-        )
-    )
-    for resource, hard_limit in rows:
-        if resource in out:
-            out[resource] = hard_limit
+    await _override(session, out, VolumeQuotaClass, VolumeQuotaClass.class_name == class_name)
     return out
 
 
 async def limits(session: AsyncSession, settings: Settings, project_id: str) -> dict[str, int]:
     """Every limit of the project (the default class's, its own overrides applied)."""
     out = await class_limits(session, settings)
-    rows = await session.execute(
-        select(VolumeQuota.resource, VolumeQuota.hard_limit).where(
-            VolumeQuota.project_id == project_id
-        )
-    )
+    await _override(session, out, VolumeQuota, VolumeQuota.project_id == project_id)
+    return out
+
+
+async def _override(
+    session: AsyncSession,
+    out: dict[str, int],
+    model: type[VolumeQuota] | type[VolumeQuotaClass],
+    owner: ColumnElement[bool],
+) -> None:
+    rows = await session.execute(select(model.resource, model.hard_limit).where(owner))
     for resource, hard_limit in rows:
         if resource in out:
             out[resource] = hard_limit
-    return out
 
 
 async def usage(session: AsyncSession, project_id: str) -> dict[str, int]:

@@ -62,3 +62,18 @@ async def wait_status(
                 return dict(last)
         await asyncio.sleep(0.05)
     raise AssertionError(f"{path} never reached {wanted}; last: {last}")
+
+
+async def upload_image(cloud: Cloud, **fields: Any) -> str:
+    """An active 64 KiB raw image of the demo project (``fields``: more of its body)."""
+    body = {"name": "img", "disk_format": "raw", "container_format": "bare", **fields}
+    r = await cloud.client.post("/image/v2/images", json=body, headers=cloud.demo)
+    assert r.status_code == 201, r.text
+    image_id = str(r.json()["id"])
+    up = await cloud.client.put(
+        f"/image/v2/images/{image_id}/file",
+        content=b"\0" * 65536,
+        headers={"X-Auth-Token": cloud.demo_token, "Content-Type": "application/octet-stream"},
+    )
+    assert up.status_code == 204, up.text
+    return image_id

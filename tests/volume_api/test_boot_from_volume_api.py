@@ -15,7 +15,7 @@ from sqlalchemy import select
 from stockyard.db.models import Flavor, Instance, Volume, VolumeAttachment
 from stockyard.volume.service import VolumeService
 from tests.conftest import Cloud
-from tests.volume_api.helpers import V3, create_volume, vh, wait_status
+from tests.volume_api.helpers import V3, create_volume, upload_image, vh, wait_status
 
 V = "/compute/v2.1"
 QEMU_IMG = Path("/usr/bin/qemu-img").exists()
@@ -28,19 +28,7 @@ async def _flavor(cloud: Cloud) -> str:
 
 
 async def _image(cloud: Cloud) -> str:
-    r = await cloud.client.post(
-        "/image/v2/images",
-        json={"name": "img", "disk_format": "raw", "container_format": "bare"},
-        headers=cloud.demo,
-    )
-    image_id = str(r.json()["id"])
-    up = await cloud.client.put(
-        f"/image/v2/images/{image_id}/file",
-        content=b"\0" * 65536,
-        headers={"X-Auth-Token": cloud.demo_token, "Content-Type": "application/octet-stream"},
-    )
-    assert up.status_code == 204, up.text
-    return image_id
+    return await upload_image(cloud)
 
 
 async def _available(cloud: Cloud, **fields: Any) -> str:

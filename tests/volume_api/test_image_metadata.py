@@ -8,22 +8,11 @@ from tempest.lib.api_schema.response.volume import volumes as schema
 
 from stockyard.volume.service import VolumeService
 from tests.conftest import Cloud
-from tests.volume_api.helpers import V3, conform, create_volume, vh, wait_status
+from tests.volume_api.helpers import V3, conform, create_volume, upload_image, vh, wait_status
 
 
 async def _image(cloud: Cloud) -> str:
-    body = {"name": "img", "disk_format": "raw", "container_format": "bare",
-            "hw_disk_bus": "scsi", "os_distro": "debian"}  # fmt: skip
-    r = await cloud.client.post("/image/v2/images", json=body, headers=cloud.demo)
-    assert r.status_code == 201, r.text
-    image_id = str(r.json()["id"])
-    up = await cloud.client.put(
-        f"/image/v2/images/{image_id}/file",
-        content=b"\0" * 65536,
-        headers={"X-Auth-Token": cloud.demo_token, "Content-Type": "application/octet-stream"},
-    )
-    assert up.status_code == 204, up.text
-    return image_id
+    return await upload_image(cloud, hw_disk_bus="scsi", os_distro="debian")
 
 
 async def test_image_metadata_of_a_volume_and_its_clone(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body
-from sqlalchemy import select
 
 from stockyard.api.deps import AdminCtx, SessionDep, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.volume.quotas import validated_limits
 from stockyard.api.volume.types import default_type
+from stockyard.db.limits import store_limits
 from stockyard.db.models import VolumeQuotaClass
 from stockyard.volume import quota
 
@@ -40,16 +40,8 @@ async def update_class(
     class_name: str, ctx: AdminCtx, session: SessionDep, state: StateDep, body: Any = Body(None)
 ) -> dict[str, Any]:
     name = _class_name(class_name)
-    for resource, limit in (await validated_limits(session, body, "quota_class_set")).items():
-        row = await session.scalar(
-            select(VolumeQuotaClass).where(
-                VolumeQuotaClass.class_name == name, VolumeQuotaClass.resource == resource
-            )
-        )
-        if row is None:
-            session.add(VolumeQuotaClass(class_name=name, resource=resource, hard_limit=limit))
-        else:
-            row.hard_limit = limit
+    limits = await validated_limits(session, body, "quota_class_set")
+    await store_limits(session, VolumeQuotaClass, {"class_name": name}, limits)
     await session.commit()
     # Cinder's update answer has no id.
     return {"quota_class_set": await quota.class_limits(session, state.settings, name)}

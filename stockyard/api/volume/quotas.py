@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request, Response
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stockyard.api.deps import AdminCtx, ProjectCtx, SessionDep, StateDep
 from stockyard.api.errors import APIError
 from stockyard.api.volume.common import parse_bool, strict_int
 from stockyard.api.volume.types import default_type
+from stockyard.db.limits import store_limits
 from stockyard.db.models import VolumeQuota
 from stockyard.identity.context import RequestContext
 from stockyard.volume import quota
@@ -83,16 +84,8 @@ async def show_quotas(
 async def update_quotas(
     project_id: str, ctx: AdminCtx, session: SessionDep, state: StateDep, body: Any = Body(None)
 ) -> dict[str, Any]:
-    for resource, limit in (await validated_limits(session, body, "quota_set")).items():
-        row = await session.scalar(
-            select(VolumeQuota).where(
-                VolumeQuota.project_id == project_id, VolumeQuota.resource == resource
-            )
-        )
-        if row is None:
-            session.add(VolumeQuota(project_id=project_id, resource=resource, hard_limit=limit))
-        else:
-            row.hard_limit = limit
+    limits = await validated_limits(session, body, "quota_set")
+    await store_limits(session, VolumeQuota, {"project_id": project_id}, limits)
     await session.commit()
     return {"quota_set": await quota.limits(session, state.settings, project_id)}
 
