@@ -243,8 +243,7 @@ class BMC(ABC):
                 await asyncio.sleep(self.retry.delay(attempt - 1))
             try:
                 async with per_bmc, glob:  # per-BMC first: a queue at one BMC holds no global slot
-                    async with asyncio.timeout(self.retry.call_timeout):
-                        return await self._invoke(raw)
+                    return await asyncio.wait_for(self._invoke(raw), self.retry.call_timeout)
             except BMCFatalError as exc:
                 LOG.warning("%s: %s failed: %s", self.label, what, exc.message)
                 raise BMCError(exc.message) from exc
